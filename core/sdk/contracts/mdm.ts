@@ -1,0 +1,104 @@
+import { createExtensionPoint, createServiceRef } from '../refs.js';
+
+/** A command as queued for a device: the plist `Command` dictionary plus its id. */
+export interface QueuedCommandInput {
+  /** Defaults to a random UUID; enqueueing the same UUID twice for a device is a no-op. */
+  commandUuid?: string;
+  requestType: string;
+  /** Keys of the `Command` dictionary other than RequestType. */
+  payload?: Record<string, unknown>;
+  /** Who or what asked for it, for the history ("jit-registration", "admin:alice"). */
+  origin: string;
+}
+
+export interface EnqueueResult {
+  deviceId: string;
+  commandUuid: string;
+  /** False when a command with that UUID was already queued for the device. */
+  created: boolean;
+}
+
+/** Queues MDM commands and asks the push service to wake the devices. Provided by the mdm plugin. */
+export interface DeviceCommandService {
+  enqueue(deviceIds: readonly string[], command: QueuedCommandInput): Promise<EnqueueResult[]>;
+  /** Drops every command still pending for the device (used by unenrollment). */
+  clearQueue(deviceId: string): Promise<number>;
+  pendingCount(deviceId: string): Promise<number>;
+}
+export const deviceCommandsRef = createServiceRef<DeviceCommandService>('mdm.commands');
+
+export interface ManagedAppRecord {
+  identifier: string;
+  status?: string;
+  version?: string;
+  itunesStoreId?: number;
+}
+
+/** Read model of an enrolled device shared with other plugins. */
+export interface DeviceRecord {
+  id: string;
+  udid: string;
+  userId?: string;
+  enrollmentId?: string;
+  state: 'pending' | 'enrolled' | 'checked-out' | 'retiring' | 'retired';
+  model?: string;
+  productName?: string;
+  osVersion?: string;
+  serialNumber?: string;
+  deviceName?: string;
+  enrolledAt?: Date;
+  lastSeenAt?: Date;
+  /** True when a push token is on record and not marked invalid. */
+  pushable: boolean;
+  managedApps: ManagedAppRecord[];
+  installedProfiles: { identifier: string; displayName?: string }[];
+}
+
+export interface DeviceDirectory {
+  get(deviceId: string): Promise<DeviceRecord | undefined>;
+  getByUdid(udid: string): Promise<DeviceRecord | undefined>;
+  listForUser(userId: string): Promise<DeviceRecord[]>;
+}
+export const deviceDirectoryRef = createServiceRef<DeviceDirectory>('mdm.devices');
+
+/** Push delivery details the APNs plugin needs; only the push plugin reads them. */
+export interface PushTarget {
+  deviceId: string;
+  token: string;
+  pushMagic: string;
+  topic: string;
+}
+
+export interface PushTargetStore {
+  get(deviceIds: readonly string[]): Promise<PushTarget[]>;
+  /** Stops pushes to a token APNs rejected, until the next TokenUpdate stores a new one. */
+  markInvalid(deviceId: string, token: string, reason: string): Promise<void>;
+  /** Devices with pending commands and no contact since `since`. */
+  needingWake(since: Date, limit: number): Promise<string[]>;
+}
+export const pushTargetsRef = createServiceRef<PushTargetStore>('mdm.pushTargets');
+
+/** Wakes devices; provided by the apns plugin. Coalesced: many calls for one device, one push. */
+export interface PushService {
+  wake(deviceIds: readonly string[]): Promise<void>;
+}
+export const pushServiceRef = createServiceRef<PushService>('push');
+
+/** The APNs topic of the current push certificate; the MDM payload needs it. */
+export interface PushTopicSource {
+  currentTopic(): Promise<string | undefined>;
+}
+export const pushTopicRef = createServiceRef<PushTopicSource>('push.topic');
+
+/** A payload dictionary to add to the enrollment profile, plus who asked for it. */
+export interface EnrollmentPayloadRequest {
+  userId: string;
+  enrollmentId: string;
+  profileId?: string;
+}
+
+export interface EnrollmentPayloadContributor {
+  /** Returns extra payload dictionaries, or throws VetoError with a message the user sees. */
+  payloads(request: EnrollmentPayloadRequest): Promise<Record<string, unknown>[]>;
+}
+export const enrollmentPayloadsPoint = createExtensionPoint<EnrollmentPayloadContributor>('mdm.enrollmentPayloads');

@@ -1,0 +1,7 @@
+import { createServiceRef } from './refs.js';
+import type { KeyVault } from './plugin.js';
+
+/** Services the kernel itself provides. */
+export const coreServices = {
+  keyVault: createServiceRef<KeyVault>('core.keyVault'),
+} as const;

@@ -1,0 +1,76 @@
+/** Base of every error the gateway raises on purpose; `expose` marks errors safe to show a caller. */
+export class GatewayError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An HTTP error rendered as application/problem+json (RFC 9457) for JSON APIs. */
+export class ProblemError extends GatewayError {
+  readonly status: number;
+  readonly title: string;
+  readonly detail?: string;
+  readonly type: string;
+  readonly extensions: Record<string, unknown>;
+  constructor(
+    status: number,
+    title: string,
+    detail?: string,
+    options: { type?: string; extensions?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(`http_${status}`, detail ?? title, { cause: options.cause });
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.type = options.type ?? 'about:blank';
+    this.extensions = options.extensions ?? {};
+  }
+}
+
+export class ValidationProblem extends ProblemError {
+  constructor(detail: string, readonly issues: { path: string; message: string }[] = []) {
+    super(400, 'Invalid request', detail, { extensions: { issues } });
+  }
+}
+
+export class NotFoundProblem extends ProblemError {
+  constructor(detail = 'Not found') {
+    super(404, 'Not found', detail);
+  }
+}
+
+export class ConflictProblem extends ProblemError {
+  constructor(detail: string) {
+    super(409, 'Conflict', detail);
+  }
+}
+
+/** Invalid or missing configuration: start-up prints one line and exits non-zero. */
+export class ConfigError extends GatewayError {
+  constructor(message: string) {
+    super('config_invalid', message);
+  }
+}
+
+/** A plugin cannot be loaded (missing dependency, cycle, duplicate, unsupported range, bad config). */
+export class PluginLoadError extends GatewayError {
+  constructor(
+    readonly plugin: string,
+    readonly problem: string,
+  ) {
+    super('plugin_load', `plugin "${plugin}": ${problem}`);
+  }
+}
+
+/** A veto raised by an extension (for example before an enrollment profile is built); `userMessage` is shown to the user. */
+export class VetoError extends GatewayError {
+  constructor(
+    readonly plugin: string,
+    readonly userMessage: string,
+  ) {
+    super('vetoed', `vetoed by ${plugin}: ${userMessage}`);
+  }
+}

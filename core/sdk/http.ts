@@ -1,0 +1,56 @@
+import type Koa from 'koa';
+import getRawBody from 'raw-body';
+import type { z } from 'zod';
+import { ProblemError, ValidationProblem } from './errors.js';
+
+/**
+ * Buffers the request body as bytes, refusing bodies over `limit` with 413.
+ * MDM signatures cover the exact bytes, so protocol routes read raw bodies before parsing.
+ */
+export async function readRawBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
+  const cached = (ctx.request as { rawBody?: Buffer }).rawBody;
+  if (cached) return cached;
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > limit) throw new ProblemError(413, 'Payload too large', `body exceeds ${limit} bytes`);
+  try {
+    const body = await getRawBody(ctx.req, { limit, length: declared || undefined });
+    (ctx.request as { rawBody?: Buffer }).rawBody = body;
+    return body;
+  } catch (error) {
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large') throw new ProblemError(413, 'Payload too large', `body exceeds ${limit} bytes`);
+    throw new ProblemError(400, 'Bad request', 'request body could not be read', { cause: error });
+  }
+}
+
+/** Reads and validates a JSON body; a schema failure is a 400 problem listing each issue. */
+export async function readJsonBody<S extends z.ZodType>(
+  ctx: Koa.Context,
+  schema: S,
+  limit = 256 * 1024,
+): Promise<z.output<S>> {
+  const type = ctx.get('content-type');
+  if (!/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new ProblemError(415, 'Unsupported media type', 'expected application/json');
+  }
+  const raw = await readRawBody(ctx, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new ValidationProblem('body is not valid JSON');
+  }
+  return validate(schema, parsed);
+}
+
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.'),
+      message: issue.message,
+    }));
+    throw new ValidationProblem(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), issues);
+  }
+  return result.data;
+}

@@ -1,0 +1,166 @@
+import type Router from '@koa/router';
+import type { Job, JobsOptions, Queue, WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type Koa from 'koa';
+import type { Connection } from 'mongoose';
+import type { Logger } from 'pino';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { z } from 'zod';
+import type { DomainEventName, DomainEvents, EventPublisher } from './events.js';
+import type { ExtensionPointRef, ServiceRef } from './refs.js';
+
+export type Lifetime = 'singleton' | 'scoped' | 'transient';
+
+/** What the gateway process runs: HTTP, BullMQ workers, or both. */
+export type Role = 'serve' | 'work' | 'all';
+
+/** Public, non-secret settings every plugin may read. */
+export interface GatewayInfo {
+  /** External https URL devices and browsers use, without a trailing slash. */
+  readonly publicUrl: string;
+  readonly role: Role;
+  readonly coreApiVersion: string;
+}
+
+export interface PluginMetrics {
+  /** Metrics carry a constant `plugin` label; names are prefixed with `gateway_`. */
+  counter<L extends string>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
+  gauge<L extends string>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames?: readonly L[],
+    buckets?: number[],
+  ): Histogram<L>;
+}
+
+/** Envelope encryption of secrets at rest under the configured master key. */
+export interface KeyVault {
+  /** Encrypts with the current master key; `context` is authenticated and must match on open. */
+  seal(plaintext: Buffer, context: string): string;
+  open(sealed: string, context: string): Buffer;
+  /** True when the value was sealed under an older master key and should be re-sealed. */
+  needsRotation(sealed: string): boolean;
+}
+
+export interface ServiceResolver {
+  resolve<T>(ref: ServiceRef<T>): T;
+  /** Undefined when no enabled plugin provides the service. */
+  tryResolve<T>(ref: ServiceRef<T>): T | undefined;
+}
+
+export interface QueueHandle<T> {
+  readonly name: string;
+  /** The BullMQ queue; available once the gateway has started. */
+  readonly queue: Queue<T>;
+  add(jobName: string, data: T, options?: JobsOptions): Promise<Job<T>>;
+}
+
+export interface PluginContext<C = unknown> extends ServiceResolver {
+  readonly plugin: { readonly name: string; readonly version: string };
+  readonly config: C;
+  readonly gateway: GatewayInfo;
+  readonly logger: Logger;
+  readonly metrics: PluginMetrics;
+  readonly events: EventPublisher;
+  /** The kernel's mongoose connection; define models on it with `mongo.model(...)`. */
+  readonly mongo: Connection;
+  /** A shared ioredis client for commands (not for blocking calls or subscriptions). */
+  readonly redis: Redis;
+  /** A new ioredis connection the caller owns (subscriptions, blocking commands); close it on stop. */
+  createRedis(purpose: string): Redis;
+  readonly keyVault: KeyVault;
+  /** Contributions made by any plugin to an extension point this plugin owns or reads. */
+  extensions<T>(ref: ExtensionPointRef<T>): readonly Contribution<T>[];
+  queue<T>(name: string): QueueHandle<T>;
+}
+
+export interface Contribution<T> {
+  readonly plugin: string;
+  readonly value: T;
+}
+
+export interface QueueDefinition<T, C> {
+  /** Unique across the gateway; BullMQ prefixes it with the configured queue prefix. */
+  name: string;
+  processor: (job: Job<T>, ctx: PluginContext<C>) => Promise<unknown>;
+  concurrency?: number;
+  limiter?: WorkerOptions['limiter'];
+  defaultJobOptions?: JobsOptions;
+  /** Extra BullMQ worker settings (lock duration, stalled interval …). */
+  worker?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'drainDelay'>;
+}
+
+export interface RouteDefinition<C> {
+  /** Where the plugin's router is mounted, e.g. "/mdm"; "" mounts at the root. */
+  prefix: string;
+  mount(router: Router<GatewayState, GatewayContext>, ctx: PluginContext<C>): void;
+}
+
+export interface CliCommand<C> {
+  /** Space-separated words after `gateway`, e.g. "admin create-api-key". */
+  name: string;
+  description: string;
+  run(args: readonly string[], ctx: PluginContext<C>, io: CliIO): Promise<number | void>;
+}
+
+export interface CliIO {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export type Hook<C> = (ctx: PluginContext<C>) => Promise<void> | void;
+
+export type EventHandler<K extends DomainEventName, C> = (
+  payload: DomainEvents[K],
+  ctx: PluginContext<C>,
+) => Promise<void> | void;
+
+/** The only thing `register` may do: declare. Nothing runs until every plugin has been checked. */
+export interface PluginRegistrar<C> {
+  readonly config: C;
+  provide<T>(
+    ref: ServiceRef<T>,
+    factory: (ctx: PluginContext<C>) => T,
+    options?: { lifetime?: Lifetime; dispose?: (service: T) => Promise<void> | void },
+  ): void;
+  routes(definition: RouteDefinition<C>): void;
+  queue<T>(definition: QueueDefinition<T, C>): void;
+  on<K extends DomainEventName>(event: K, handler: EventHandler<K, C>): void;
+  extensionPoint<T>(ref: ExtensionPointRef<T>): void;
+  contribute<T>(ref: ExtensionPointRef<T>, contribution: (ctx: PluginContext<C>) => T): void;
+  onStart(hook: Hook<C>): void;
+  onStop(hook: Hook<C>): void;
+  command(command: CliCommand<C>): void;
+  /** A check `/readyz` runs; throw to report not ready. */
+  readiness(name: string, check: (ctx: PluginContext<C>) => Promise<void>): void;
+}
+
+export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  version: string;
+  /** Semver range of the core plugin API this plugin supports, e.g. "^1.0.0". */
+  coreApi: string;
+  dependsOn?: readonly string[];
+  /** Plugins used when present; they are started first if enabled. */
+  optionalDependsOn?: readonly string[];
+  description?: string;
+  /** Schema of `plugins.<name>` in the config, defaults included. Must be a z.object. */
+  config?: S;
+  /** Events this plugin emits; emitting another one is an error. */
+  emits?: readonly DomainEventName[];
+  register(api: PluginRegistrar<z.output<S>>): void;
+}
+
+/** Identity helper that keeps the config type flowing into `register`. */
+export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginDefinition<S> {
+  return definition;
+}
+
+export interface GatewayState {
+  requestId: string;
+  log: Logger;
+  [key: string]: unknown;
+}
+
+export type GatewayContext = Koa.DefaultContext;
