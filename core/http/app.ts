@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import Router from '@koa/router';
+import Koa from 'koa';
+import helmet from 'koa-helmet';
+import type { Logger } from 'pino';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import type { CoreConfig } from '../config/schema.js';
+import { ProblemError } from '../sdk/errors.js';
+import type { GatewayState, PluginContext, RouteDefinition } from '../sdk/plugin.js';
+import { problemMiddleware } from './errors.js';
+
+export interface MountedRoutes {
+  plugin: string;
+  route: RouteDefinition<unknown>;
+  context: PluginContext<unknown>;
+}
+
+export interface HttpMetrics {
+  requests: Counter<'method' | 'route' | 'status' | 'plugin'>;
+  duration: Histogram<'method' | 'route' | 'plugin'>;
+}
+
+export interface OpsEndpoints {
+  registry: Registry;
+  /** Resolves when ready; rejects with the reason otherwise. */
+  readiness(): Promise<Record<string, string>>;
+  isDraining(): boolean;
+  /** Refreshes gauges read on scrape (queue depth). */
+  beforeScrape?(): Promise<void>;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._-]{8,128}$/;
+
+export function opsRouter(ops: OpsEndpoints): Router<GatewayState> {
+  const router = new Router<GatewayState>();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    try {
+      if (ops.isDraining()) throw new Error('shutting down');
+      ctx.body = { status: 'ready', checks: await ops.readiness() };
+    } catch (error) {
+      throw new ProblemError(503, 'Not ready', (error as Error).message);
+    }
+  });
+  router.get('/metrics', async (ctx) => {
+    await ops.beforeScrape?.();
+    ctx.type = ops.registry.contentType;
+    ctx.body = await ops.registry.metrics();
+  });
+  return router;
+}
+
+export function createHttpApp(options: {
+  config: CoreConfig;
+  logger: Logger;
+  metrics: HttpMetrics;
+  ops: OpsEndpoints;
+  routes: readonly MountedRoutes[];
+}): Koa<GatewayState> {
+  const { config, logger, metrics, ops } = options;
+  const app = new Koa<GatewayState>({ proxy: config.http.trustProxy, maxIpsCount: config.http.maxProxyHops });
+  app.silent = true;
+
+  app.use(async (ctx, next) => {
+    const incoming = ctx.get('x-request-id');
+    ctx.state.requestId = requestIdPattern.test(incoming) ? incoming : randomUUID();
+    ctx.state.log = logger.child({ reqId: ctx.state.requestId });
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    if (ops.isDraining()) ctx.set('Connection', 'close');
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      const plugin = (ctx.state.plugin as string | undefined) ?? 'core';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.requests.inc({ method: ctx.method, route: String(route), status: String(ctx.status), plugin });
+      metrics.duration.observe({ method: ctx.method, route: String(route), plugin }, seconds);
+      if (!ctx.path.startsWith('/healthz') && !ctx.path.startsWith('/readyz') && ctx.path !== '/metrics') {
+        ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      }
+    }
+  });
+  app.use(problemMiddleware());
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: config.publicUrl.startsWith('https:') ? { maxAge: 31_536_000 } : false,
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  app.use(async (ctx, next) => {
+    const length = Number(ctx.get('content-length') || 0);
+    if (length > config.http.bodyLimitBytes) {
+      throw new ProblemError(413, 'Payload too large', `body exceeds ${config.http.bodyLimitBytes} bytes`);
+    }
+    await next();
+  });
+
+  const ops_ = opsRouter(ops);
+  app.use(ops_.routes());
+  for (const { plugin, route, context } of options.routes) {
+    const router = new Router<GatewayState>(route.prefix ? { prefix: route.prefix } : {});
+    router.use(async (ctx, next) => {
+      ctx.state.plugin = plugin;
+      await next();
+    });
+    route.mount(router as never, context);
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true }));
+  }
+  return app;
+}
