@@ -57,11 +57,12 @@ export async function loadGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.log.level);
   const builtInDir = options.builtInDir ?? builtInPluginsDir;
   const builtIns = new Set(listBuiltInPlugins(builtInDir));
-  const inline = new Map((options.plugins ?? []).map((definition) => [definition.name, definition]));
+  const inline = options.plugins ?? [];
+  const inlineNames = new Set(inline.map((definition) => definition.name));
 
   const discovered: DiscoveredPlugin[] = [];
   for (const [name, section] of Object.entries(config.plugins)) {
-    if (section.enabled !== true || inline.has(name)) continue;
+    if (section.enabled !== true || inlineNames.has(name)) continue;
     if (!builtIns.has(name)) {
       if (config.pluginPackages.length === 0) throw new ConfigError(`plugin "${name}": enabled in config but not found in plugins/`);
       continue;
@@ -72,7 +73,7 @@ export async function loadGateway(options: GatewayOptions): Promise<Gateway> {
     const plugin = await importPackage(packageName, appRoot);
     if (config.plugins[plugin.definition.name]?.enabled !== false) discovered.push(plugin);
   }
-  for (const definition of inline.values()) {
+  for (const definition of inline) {
     if (config.plugins[definition.name]?.enabled !== false) discovered.push({ definition, source: 'inline' });
   }
   for (const [name, section] of Object.entries(config.plugins)) {

@@ -4,7 +4,7 @@ import type { PluginMetrics } from './sdk/plugin.js';
 /** One registry per gateway instance, so two instances in one process (tests) never collide. */
 export function createRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'gateway_' });
   return registry;
 }
 
@@ -39,9 +39,11 @@ export class MetricsHub {
         const original = (metric as unknown as Record<string, unknown>)[method];
         if (typeof original !== 'function') continue;
         labelled[method] = (...args: unknown[]) => {
-          if (method === 'labels') return (original as (l: object) => unknown).call(metric, { ...(args[0] as object), plugin });
+          // The kernel records on behalf of plugins (HTTP routes, queues), so only its labels may name one.
+          const label = (given: object) => (plugin === 'core' ? { plugin, ...given } : { ...given, plugin });
+          if (method === 'labels') return (original as (l: object) => unknown).call(metric, label(args[0] as object));
           const [first, ...rest] = args;
-          if (typeof first === 'object' && first !== null) return (original as (...a: unknown[]) => unknown).call(metric, { ...first, plugin }, ...rest);
+          if (typeof first === 'object' && first !== null) return (original as (...a: unknown[]) => unknown).call(metric, label(first), ...rest);
           return (original as (...a: unknown[]) => unknown).call(metric, { plugin }, ...args);
         };
       }

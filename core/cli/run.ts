@@ -78,6 +78,11 @@ async function runPluginCommand(gateway: Gateway, args: readonly string[], io: C
 async function runRole(role: Role, env: Env, io: CliIO): Promise<number> {
   const gateway = await loadGateway({ role, env });
   await gateway.start();
+  return serveUntilSignal(gateway, io);
+}
+
+/** Runs until SIGTERM or SIGINT, then drains and stops; resolves with the exit code. */
+export function serveUntilSignal(gateway: Gateway, io: CliIO = consoleIO): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {

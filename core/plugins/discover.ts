@@ -30,6 +30,15 @@ function entryFile(dir: string): string | undefined {
   return undefined;
 }
 
+async function importOrExplain(file: string, plugin: string): Promise<Record<string, unknown>> {
+  try {
+    return await import(pathToFileURL(file).href);
+  } catch (error) {
+    const first = String((error as Error).message ?? error).split('\n')[0];
+    throw new PluginLoadError(plugin, `cannot be imported: ${first}`);
+  }
+}
+
 function asDefinition(module: Record<string, unknown>, source: string): PluginDefinition {
   const candidate = (module.default ?? module.plugin) as PluginDefinition | undefined;
   if (!candidate || typeof candidate !== 'object' || typeof candidate.register !== 'function') {
@@ -42,7 +51,7 @@ export async function importBuiltIn(name: string, dir = builtInPluginsDir): Prom
   const file = entryFile(path.join(dir, name));
   if (!file) throw new PluginLoadError(name, `not found in ${path.relative(process.cwd(), dir) || dir}/`);
   const source = `plugins/${name}`;
-  const definition = asDefinition(await import(pathToFileURL(file).href), name);
+  const definition = asDefinition(await importOrExplain(file, name), name);
   if (definition.name !== name) {
     throw new PluginLoadError(name, `${source} declares the name "${definition.name}"; the folder and the name must match`);
   }
@@ -57,6 +66,6 @@ export async function importPackage(packageName: string, resolveFrom: string): P
   } catch {
     throw new PluginLoadError(packageName, `npm package "${packageName}" is not installed`);
   }
-  const definition = asDefinition(await import(pathToFileURL(resolved).href), packageName);
+  const definition = asDefinition(await importOrExplain(resolved, packageName), packageName);
   return { definition, source: `npm:${packageName}` };
 }

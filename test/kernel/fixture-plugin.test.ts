@@ -28,7 +28,7 @@ describe('kernel: a fixture plugin written against the SDK', () => {
     }
     expect(body).to.deep.equal({ text: 'PING', processedBy: 'hello' });
     const metrics = await (await gw.fetch('/metrics')).text();
-    expect(metrics).to.match(/gateway_queue_jobs_total\{plugin="core",queue="hello-echo",outcome="completed"\} 1/);
+    expect(metrics).to.match(/gateway_queue_jobs_total\{plugin="hello",queue="hello-echo",outcome="completed"\} 1/);
   });
 
   it('refuses invalid JSON bodies with problem+json and stores nothing', async () => {
