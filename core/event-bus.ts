@@ -34,7 +34,10 @@ export class EventBus {
     return {
       emit: async <K extends DomainEventName>(event: K, payload: DomainEvents[K]) => {
         if (!declared.includes(event)) {
-          throw new UndeclaredEventError('event_undeclared', `plugin "${plugin}" emitted "${event}" without declaring it in "emits"`);
+          throw new UndeclaredEventError(
+            'event_undeclared',
+            `plugin "${plugin}" emitted "${event}" without declaring it in "emits"`,
+          );
         }
         await this.dispatch(event, payload);
       },

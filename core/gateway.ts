@@ -13,8 +13,14 @@ import { createHttpApp, type OpsEndpoints } from './http/app.js';
 import { AesGcmKeyVault } from './key-vault.js';
 import { createLogger } from './logger.js';
 import { createRegistry, MetricsHub } from './metrics.js';
-import { type DiscoveredPlugin, builtInPluginsDir, importBuiltIn, importPackage, listBuiltInPlugins } from './plugins/discover.js';
 import { checkAndOrder } from './plugins/check.js';
+import {
+  builtInPluginsDir,
+  type DiscoveredPlugin,
+  importBuiltIn,
+  importPackage,
+  listBuiltInPlugins,
+} from './plugins/discover.js';
 import { checkDeclarations, collectDeclarations, type PluginDeclarations } from './plugins/registry.js';
 import { PluginRuntime } from './plugins/runtime.js';
 import { QueueHub } from './queues.js';
@@ -64,7 +70,8 @@ export async function loadGateway(options: GatewayOptions): Promise<Gateway> {
   for (const [name, section] of Object.entries(config.plugins)) {
     if (section.enabled !== true || inlineNames.has(name)) continue;
     if (!builtIns.has(name)) {
-      if (config.pluginPackages.length === 0) throw new ConfigError(`plugin "${name}": enabled in config but not found in plugins/`);
+      if (config.pluginPackages.length === 0)
+        throw new ConfigError(`plugin "${name}": enabled in config but not found in plugins/`);
       continue;
     }
     discovered.push(await importBuiltIn(name, builtInDir));
@@ -84,11 +91,14 @@ export async function loadGateway(options: GatewayOptions): Promise<Gateway> {
 
   const ordered = checkAndOrder(discovered, CORE_API_VERSION);
   const declarations = ordered.map((definition) =>
-    collectDeclarations(definition, source.plugin(definition.name, definition.config, config.plugins[definition.name] ?? {})),
+    collectDeclarations(
+      definition,
+      source.plugin(definition.name, definition.config, config.plugins[definition.name] ?? {}),
+    ),
   );
   checkDeclarations(declarations);
   source.assertNoUnknownEnv();
-  return new Gateway(options.role, config, source, declarations, logger);
+  return new Gateway(options.role, config, declarations, logger);
 }
 
 export class Gateway {
@@ -105,7 +115,6 @@ export class Gateway {
   constructor(
     readonly role: Role | 'cli',
     readonly config: CoreConfig,
-    private readonly source: ConfigSource,
     readonly plugins: readonly PluginDeclarations[],
     readonly logger: Logger,
   ) {}
@@ -137,7 +146,8 @@ export class Gateway {
     let leaves = listLeaves(coreConfigSchema);
     for (const plugin of this.plugins) {
       plugins[plugin.definition.name] = { enabled: true, ...(plugin.config as object) };
-      if (plugin.definition.config) leaves = leaves.concat(listLeaves(plugin.definition.config, ['plugins', plugin.definition.name]));
+      if (plugin.definition.config)
+        leaves = leaves.concat(listLeaves(plugin.definition.config, ['plugins', plugin.definition.name]));
     }
     return maskSecrets({ ...this.config, plugins }, leaves);
   }
@@ -162,12 +172,20 @@ export class Gateway {
       await withTimeout(redis.ping(), 5_000, 'Redis ping');
     } catch (error) {
       await this.closeConnections();
-      throw new StartupError('redis_unreachable', `cannot reach Redis at ${redactUrl(config.redis.url)}: ${(error as Error).message}`);
+      throw new StartupError(
+        'redis_unreachable',
+        `cannot reach Redis at ${redactUrl(config.redis.url)}: ${(error as Error).message}`,
+      );
     }
     this.queues = new QueueHub(this.redisFactory, config.redis.prefix, logger);
-    for (const plugin of this.plugins) for (const queue of plugin.queues) this.queues.declare(plugin.definition.name, queue);
+    for (const plugin of this.plugins)
+      for (const queue of plugin.queues) this.queues.declare(plugin.definition.name, queue);
 
-    const gatewayInfo: GatewayInfo = { publicUrl: config.publicUrl, role: this.role === 'cli' ? 'all' : this.role, coreApiVersion: CORE_API_VERSION };
+    const gatewayInfo: GatewayInfo = {
+      publicUrl: config.publicUrl,
+      role: this.role === 'cli' ? 'all' : this.role,
+      coreApiVersion: CORE_API_VERSION,
+    };
     this.runtime = new PluginRuntime(this.plugins, {
       logger,
       metrics,
@@ -195,7 +213,8 @@ export class Gateway {
       registry,
       isDraining: () => this.draining,
       readiness: () => this.readiness(redis),
-      beforeScrape: () => withTimeout(queues.collectDepth(queueMetrics.depth as never), 1_000, 'queue depth').catch(() => undefined),
+      beforeScrape: () =>
+        withTimeout(queues.collectDepth(queueMetrics.depth as never), 1_000, 'queue depth').catch(() => undefined),
     };
     if (this.role === 'work' || this.role === 'all') {
       this.queues.startWorkers((plugin) => runtime.contextOf(plugin), queueMetrics as never);
@@ -207,10 +226,17 @@ export class Gateway {
         ops,
         metrics: {
           requests: coreMetrics.counter('http_requests_total', 'HTTP requests', ['method', 'route', 'status']) as never,
-          duration: coreMetrics.histogram('http_request_duration_seconds', 'HTTP request duration', ['method', 'route']) as never,
+          duration: coreMetrics.histogram('http_request_duration_seconds', 'HTTP request duration', [
+            'method',
+            'route',
+          ]) as never,
         },
         routes: this.plugins.flatMap((p) =>
-          p.routes.map((route) => ({ plugin: p.definition.name, route, context: runtime.contextOf(p.definition.name) })),
+          p.routes.map((route) => ({
+            plugin: p.definition.name,
+            route,
+            context: runtime.contextOf(p.definition.name),
+          })),
         ),
       });
       this.server = await listen(app.callback(), config.http.host, config.http.port);
@@ -219,7 +245,14 @@ export class Gateway {
       this.opsServer = await listen(app.callback(), config.http.host, config.ops.port);
     }
     this.started = true;
-    logger.info({ role: this.role, plugins: this.pluginNames, port: this.server ? (this.server.address() as AddressInfo).port : undefined }, 'gateway started');
+    logger.info(
+      {
+        role: this.role,
+        plugins: this.pluginNames,
+        port: this.server ? (this.server.address() as AddressInfo).port : undefined,
+      },
+      'gateway started',
+    );
   }
 
   private async readiness(redis: import('ioredis').Redis): Promise<Record<string, string>> {
@@ -255,7 +288,10 @@ export class Gateway {
   private async doStop(): Promise<void> {
     this.draining = true;
     const grace = this.config.http.shutdownGraceMs;
-    await Promise.all([this.server && drainServer(this.server, grace), this.opsServer && drainServer(this.opsServer, grace)]);
+    await Promise.all([
+      this.server && drainServer(this.server, grace),
+      this.opsServer && drainServer(this.opsServer, grace),
+    ]);
     await this.queues?.closeWorkers();
     if (this.runtime) {
       for (const plugin of [...this.plugins].reverse()) {
@@ -298,7 +334,10 @@ async function connectMongo(config: CoreConfig): Promise<Connection> {
     return connection;
   } catch (error) {
     await connection.close().catch(() => undefined);
-    throw new StartupError('mongodb_unreachable', `cannot reach MongoDB at ${redactUrl(config.mongodb.uri)}: ${(error as Error).message}`);
+    throw new StartupError(
+      'mongodb_unreachable',
+      `cannot reach MongoDB at ${redactUrl(config.mongodb.uri)}: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -319,7 +358,9 @@ function lazyKeyVault(config: CoreConfig): KeyVault {
 function listen(handler: http.RequestListener, host: string, port: number): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 30_000 }, handler);
-    server.once('error', (error) => reject(new StartupError('listen_failed', `cannot listen on ${host}:${port}: ${error.message}`)));
+    server.once('error', (error) =>
+      reject(new StartupError('listen_failed', `cannot listen on ${host}:${port}: ${error.message}`)),
+    );
     server.listen(port, host, () => resolve(server));
   });
 }

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { KeyVault } from './sdk/plugin.js';
 import { ConfigError, GatewayError } from './sdk/errors.js';
+import type { KeyVault } from './sdk/plugin.js';
 
 export class KeyVaultError extends GatewayError {}
 
@@ -22,7 +22,9 @@ export class AesGcmKeyVault implements KeyVault {
 
   constructor(masterKey: string | undefined, previousKeys: readonly string[]) {
     if (!masterKey) {
-      throw new ConfigError('security.masterKey is not set (GATEWAY_SECURITY__MASTER_KEY; create one with: openssl rand -base64 32)');
+      throw new ConfigError(
+        'security.masterKey is not set (GATEWAY_SECURITY__MASTER_KEY; create one with: openssl rand -base64 32)',
+      );
     }
     const toKey = (encoded: string): MasterKey => {
       const key = Buffer.from(encoded, 'base64');
@@ -43,7 +45,8 @@ export class AesGcmKeyVault implements KeyVault {
 
   open(sealed: string, context: string): Buffer {
     const [format, keyId, iv, tag, body] = sealed.split('.');
-    if (format !== FORMAT || !keyId || !iv || !tag || body === undefined) throw new KeyVaultError('sealed_malformed', 'sealed value is malformed');
+    if (format !== FORMAT || !keyId || !iv || !tag || body === undefined)
+      throw new KeyVaultError('sealed_malformed', 'sealed value is malformed');
     const master = this.byId.get(keyId);
     if (!master) throw new KeyVaultError('sealed_unknown_key', `sealed under unknown master key ${keyId}`);
     try {

@@ -8,7 +8,14 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'enrollment-gateway' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['*.password', '*.privateKey', '*.keyPem', '*.masterKey', 'req.headers.cookie', 'req.headers.authorization'],
+        paths: [
+          '*.password',
+          '*.privateKey',
+          '*.keyPem',
+          '*.masterKey',
+          'req.headers.cookie',
+          'req.headers.authorization',
+        ],
         censor: '[redacted]',
       },
     },

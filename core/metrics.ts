@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PluginMetrics } from './sdk/plugin.js';
 
 /** One registry per gateway instance, so two instances in one process (tests) never collide. */
@@ -43,7 +43,8 @@ export class MetricsHub {
           const label = (given: object) => (plugin === 'core' ? { plugin, ...given } : { ...given, plugin });
           if (method === 'labels') return (original as (l: object) => unknown).call(metric, label(args[0] as object));
           const [first, ...rest] = args;
-          if (typeof first === 'object' && first !== null) return (original as (...a: unknown[]) => unknown).call(metric, label(first), ...rest);
+          if (typeof first === 'object' && first !== null)
+            return (original as (...a: unknown[]) => unknown).call(metric, label(first), ...rest);
           return (original as (...a: unknown[]) => unknown).call(metric, { plugin }, ...args);
         };
       }
@@ -51,14 +52,40 @@ export class MetricsHub {
     };
     return {
       counter: (name, help, labelNames = []) =>
-        bind(this.getOrCreate(full(name), () => new Counter({ name: full(name), help, labelNames: ['plugin', ...labelNames], registers: [this.registry] }), 'Counter')),
+        bind(
+          this.getOrCreate(
+            full(name),
+            () =>
+              new Counter({
+                name: full(name),
+                help,
+                labelNames: ['plugin', ...labelNames],
+                registers: [this.registry],
+              }),
+            'Counter',
+          ),
+        ),
       gauge: (name, help, labelNames = []) =>
-        bind(this.getOrCreate(full(name), () => new Gauge({ name: full(name), help, labelNames: ['plugin', ...labelNames], registers: [this.registry] }), 'Gauge')),
+        bind(
+          this.getOrCreate(
+            full(name),
+            () =>
+              new Gauge({ name: full(name), help, labelNames: ['plugin', ...labelNames], registers: [this.registry] }),
+            'Gauge',
+          ),
+        ),
       histogram: (name, help, labelNames = [], buckets) =>
         bind(
           this.getOrCreate(
             full(name),
-            () => new Histogram({ name: full(name), help, labelNames: ['plugin', ...labelNames], ...(buckets ? { buckets } : {}), registers: [this.registry] }),
+            () =>
+              new Histogram({
+                name: full(name),
+                help,
+                labelNames: ['plugin', ...labelNames],
+                ...(buckets ? { buckets } : {}),
+                registers: [this.registry],
+              }),
             'Histogram',
           ),
         ),

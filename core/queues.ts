@@ -1,9 +1,9 @@
 import { type Job, type JobsOptions, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { RedisFactory } from './redis.js';
 import { GatewayError } from './sdk/errors.js';
 import type { PluginContext, QueueDefinition, QueueHandle } from './sdk/plugin.js';
-import type { RedisFactory } from './redis.js';
 
 export class QueueError extends GatewayError {}
 
@@ -37,7 +37,10 @@ export class QueueHub {
   declare(plugin: string, definition: QueueDefinition<unknown, unknown>): void {
     const existing = this.declared.get(definition.name);
     if (existing) {
-      throw new QueueError('queue_duplicate', `queue "${definition.name}" is declared by both "${existing.plugin}" and "${plugin}"`);
+      throw new QueueError(
+        'queue_duplicate',
+        `queue "${definition.name}" is declared by both "${existing.plugin}" and "${plugin}"`,
+      );
     }
     this.declared.set(definition.name, { plugin, definition });
   }

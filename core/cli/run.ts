@@ -30,7 +30,8 @@ export async function runCli(args: readonly string[], env: Env, io: CliIO = cons
     if (command === 'help' || command === '--help') {
       io.out(usage);
       const gateway = await loadGateway({ role: 'cli', env });
-      for (const { plugin, command: c } of gateway.commands()) io.out(`  ${c.name.padEnd(22)} ${c.description} [${plugin}]`);
+      for (const { plugin, command: c } of gateway.commands())
+        io.out(`  ${c.name.padEnd(22)} ${c.description} [${plugin}]`);
       return 0;
     }
     if (command === 'config' && rest[0] === 'env-example') {
@@ -44,7 +45,8 @@ export async function runCli(args: readonly string[], env: Env, io: CliIO = cons
       return 0;
     }
     if (command === 'plugins') {
-      for (const p of gateway.plugins) io.out(`${p.definition.name}@${p.definition.version}  ${p.definition.description ?? ''}`);
+      for (const p of gateway.plugins)
+        io.out(`${p.definition.name}@${p.definition.version}  ${p.definition.description ?? ''}`);
       return 0;
     }
     return await runPluginCommand(gateway, args, io);
@@ -68,7 +70,11 @@ async function runPluginCommand(gateway: Gateway, args: readonly string[], io: C
   }
   await gateway.start();
   try {
-    const code = await match.command.run(args.slice(match.command.name.split(' ').length), gateway.context(match.plugin), io);
+    const code = await match.command.run(
+      args.slice(match.command.name.split(' ').length),
+      gateway.context(match.plugin),
+      io,
+    );
     return typeof code === 'number' ? code : 0;
   } finally {
     await gateway.stop();
@@ -101,5 +107,3 @@ export function serveUntilSignal(gateway: Gateway, io: CliIO = consoleIO): Promi
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
 }
-
-

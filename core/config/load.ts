@@ -4,7 +4,16 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../sdk/errors.js';
 import { type CoreConfig, coreConfigSchema } from './schema.js';
-import { ENV_PREFIX, envNameFor, formatIssue, getPath, listLeaves, parseEnvValue, type SettingLeaf, setPath } from './tree.js';
+import {
+  ENV_PREFIX,
+  envNameFor,
+  formatIssue,
+  getPath,
+  listLeaves,
+  parseEnvValue,
+  type SettingLeaf,
+  setPath,
+} from './tree.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -21,10 +30,13 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
   if (parsed == null) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a mapping`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError(`config file ${file} must hold a mapping`);
   return parsed as Record<string, unknown>;
 }
 
@@ -35,7 +47,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? deepMerge(out[key] as Record<string, unknown>, value) : value;
+    out[key] =
+      isPlainObject(value) && isPlainObject(out[key]) ? deepMerge(out[key] as Record<string, unknown>, value) : value;
   }
   return out;
 }
@@ -60,18 +73,30 @@ export class ConfigSource {
     this.layered = layered;
   }
 
+  /** NAME, or the contents of the file NAME_FILE names (Docker secrets convention). */
+  private envValue(name: string): string | undefined {
+    this.consumedEnv.add(name);
+    this.consumedEnv.add(`${name}_FILE`);
+    const file = this.env[`${name}_FILE`];
+    if (file) {
+      if (!existsSync(file)) throw new ConfigError(`${name}_FILE names ${file}, which does not exist`);
+      return readFileSync(file, 'utf8').trim();
+    }
+    return this.env[name];
+  }
+
   private applyEnv(target: Record<string, unknown>, leaves: SettingLeaf[], prefix: string[] = []): void {
     for (const leaf of leaves) {
-      const value = this.env[leaf.envName];
-      this.consumedEnv.add(leaf.envName);
-      if (value !== undefined && value !== '') setPath(target, leaf.path.slice(prefix.length), parseEnvValue(leaf, value));
+      const value = this.envValue(leaf.envName);
+      if (value !== undefined && value !== '')
+        setPath(target, leaf.path.slice(prefix.length), parseEnvValue(leaf, value));
     }
   }
 
   core(): CoreConfig {
     const raw = structuredClone({ ...this.layered, plugins: this.layered.plugins ?? {} });
     for (const [alias, target] of Object.entries(envAliases)) {
-      const value = this.env[alias];
+      const value = this.envValue(alias);
       if (value) setPath(raw, target, value);
     }
     this.applyEnv(raw, listLeaves(coreConfigSchema));
@@ -103,7 +128,8 @@ export class ConfigSource {
     this.applyEnv(raw, leaves, ['plugins', name]);
     const strict = objectSchema instanceof z.ZodObject ? objectSchema.strict() : objectSchema;
     const result = strict.safeParse(raw);
-    if (!result.success) throw new ConfigError(`plugin "${name}": invalid config: ${formatIssue(result.error.issues[0])}`);
+    if (!result.success)
+      throw new ConfigError(`plugin "${name}": invalid config: ${formatIssue(result.error.issues[0])}`);
     return result.data;
   }
 

@@ -34,7 +34,10 @@ export const coreConfigSchema = z
       .prefault({}),
     mongodb: z
       .object({
-        uri: secret(z.string().min(1).default('mongodb://127.0.0.1:27017/gateway'), 'MongoDB connection string (alias: MONGODB_URI)'),
+        uri: secret(
+          z.string().min(1).default('mongodb://127.0.0.1:27017/gateway'),
+          'MongoDB connection string (alias: MONGODB_URI)',
+        ),
         serverSelectionTimeoutMs: z.number().int().positive().default(5_000).describe('Give up connecting after'),
       })
       .strict()

@@ -15,7 +15,14 @@ export const ENV_PREFIX = 'GATEWAY_';
 export function envNameFor(path: readonly string[]): string {
   return (
     ENV_PREFIX +
-    path.map((segment) => segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toUpperCase()).join('__')
+    path
+      .map((segment) =>
+        segment
+          .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+          .replace(/-/g, '_')
+          .toUpperCase(),
+      )
+      .join('__')
   );
 }
 

@@ -79,7 +79,10 @@ export function createHttpApp(options: {
       metrics.requests.inc({ method: ctx.method, route: String(route), status: String(ctx.status), plugin });
       metrics.duration.observe({ method: ctx.method, route: String(route), plugin }, seconds);
       if (!ctx.path.startsWith('/healthz') && !ctx.path.startsWith('/readyz') && ctx.path !== '/metrics') {
-        ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ip: ctx.ip, ms: Math.round(seconds * 1000) }, 'request');
+        ctx.state.log.info(
+          { method: ctx.method, path: ctx.path, status: ctx.status, ip: ctx.ip, ms: Math.round(seconds * 1000) },
+          'request',
+        );
       }
     }
   });

@@ -2,14 +2,22 @@ import type Koa from 'koa';
 import { ProblemError } from '../sdk/errors.js';
 import type { GatewayState } from '../sdk/plugin.js';
 
-const reasons: Record<number, string> = { 400: 'Bad request', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed', 413: 'Payload too large', 415: 'Unsupported media type' };
+const reasons: Record<number, string> = {
+  400: 'Bad request',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+};
 
 /** Every error leaves as application/problem+json (RFC 9457); unexpected ones hide their details. */
 export function problemMiddleware(): Koa.Middleware<GatewayState> {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new ProblemError(404, 'Not found', `no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.status === 404 && ctx.body === undefined)
+        throw new ProblemError(404, 'Not found', `no route for ${ctx.method} ${ctx.path}`);
     } catch (error) {
       const problem = toProblem(error);
       if (problem.status >= 500) ctx.state.log?.error({ err: error }, 'request failed');

@@ -14,7 +14,10 @@ export function checkAndOrder(plugins: readonly DiscoveredPlugin[], coreApiVersi
   for (const plugin of plugins) {
     const { definition, source } = plugin;
     if (typeof definition.name !== 'string' || !namePattern.test(definition.name)) {
-      throw new PluginLoadError(String(definition.name), `${source}: name must be lower-case letters, digits and dashes`);
+      throw new PluginLoadError(
+        String(definition.name),
+        `${source}: name must be lower-case letters, digits and dashes`,
+      );
     }
     const seen = byName.get(definition.name);
     if (seen) throw new PluginLoadError(definition.name, `defined twice (${seen.source} and ${source})`);
@@ -39,7 +42,10 @@ export function checkAndOrder(plugins: readonly DiscoveredPlugin[], coreApiVersi
       }
     }
   }
-  return topologicalOrder(plugins.map((p) => p.definition), byName);
+  return topologicalOrder(
+    plugins.map((p) => p.definition),
+    byName,
+  );
 }
 
 function topologicalOrder(

@@ -53,7 +53,10 @@ export async function importBuiltIn(name: string, dir = builtInPluginsDir): Prom
   const source = `plugins/${name}`;
   const definition = asDefinition(await importOrExplain(file, name), name);
   if (definition.name !== name) {
-    throw new PluginLoadError(name, `${source} declares the name "${definition.name}"; the folder and the name must match`);
+    throw new PluginLoadError(
+      name,
+      `${source} declares the name "${definition.name}"; the folder and the name must match`,
+    );
   }
   return { definition, source };
 }

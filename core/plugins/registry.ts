@@ -53,10 +53,12 @@ export function collectDeclarations(definition: PluginDefinition, config: unknow
     readiness: [],
   };
   let open = true;
-  const guard = <A extends unknown[]>(what: string, fn: (...args: A) => void) => (...args: A) => {
-    if (!open) throw new PluginLoadError(definition.name, `called ${what}() after register() returned`);
-    fn(...args);
-  };
+  const guard =
+    <A extends unknown[]>(what: string, fn: (...args: A) => void) =>
+    (...args: A) => {
+      if (!open) throw new PluginLoadError(definition.name, `called ${what}() after register() returned`);
+      fn(...args);
+    };
   const registrar: PluginRegistrar<unknown> = {
     config,
     provide: guard('provide', (ref, factory, options) => {
@@ -69,7 +71,10 @@ export function collectDeclarations(definition: PluginDefinition, config: unknow
     }),
     routes: guard('routes', (route) => {
       if (route.prefix !== '' && !/^\/[a-z0-9/_-]*[a-z0-9_-]$/i.test(route.prefix)) {
-        throw new PluginLoadError(definition.name, `route prefix "${route.prefix}" must be "" or start with "/" and not end with "/"`);
+        throw new PluginLoadError(
+          definition.name,
+          `route prefix "${route.prefix}" must be "" or start with "/" and not end with "/"`,
+        );
       }
       declarations.routes.push(route);
     }),
@@ -83,7 +88,10 @@ export function collectDeclarations(definition: PluginDefinition, config: unknow
       declarations.ownedPoints.push(ref as ExtensionPointRef<unknown>);
     }),
     contribute: guard('contribute', (ref, factory) => {
-      declarations.contributions.push({ ref: ref as ExtensionPointRef<unknown>, factory: factory as (ctx: PluginContext<unknown>) => unknown });
+      declarations.contributions.push({
+        ref: ref as ExtensionPointRef<unknown>,
+        factory: factory as (ctx: PluginContext<unknown>) => unknown,
+      });
     }),
     onStart: guard('onStart', (hook) => declarations.startHooks.push(hook)),
     onStop: guard('onStop', (hook) => declarations.stopHooks.push(hook)),
@@ -106,17 +114,20 @@ export function checkDeclarations(all: readonly PluginDeclarations[]): void {
   for (const { definition, services: declared, ownedPoints, commands: cli } of all) {
     for (const { ref } of declared) {
       const other = services.get(ref.id);
-      if (other) throw new PluginLoadError(definition.name, `provides service "${ref.id}", already provided by "${other}"`);
+      if (other)
+        throw new PluginLoadError(definition.name, `provides service "${ref.id}", already provided by "${other}"`);
       services.set(ref.id, definition.name);
     }
     for (const ref of ownedPoints) {
       const other = points.get(ref.id);
-      if (other) throw new PluginLoadError(definition.name, `owns extension point "${ref.id}", already owned by "${other}"`);
+      if (other)
+        throw new PluginLoadError(definition.name, `owns extension point "${ref.id}", already owned by "${other}"`);
       points.set(ref.id, definition.name);
     }
     for (const command of cli) {
       const other = commands.get(command.name);
-      if (other) throw new PluginLoadError(definition.name, `adds command "${command.name}", already added by "${other}"`);
+      if (other)
+        throw new PluginLoadError(definition.name, `adds command "${command.name}", already added by "${other}"`);
       commands.set(command.name, definition.name);
     }
   }
@@ -126,7 +137,10 @@ export function checkDeclarations(all: readonly PluginDeclarations[]): void {
       if (!owner) continue;
       const allowed = [...(definition.dependsOn ?? []), ...(definition.optionalDependsOn ?? []), definition.name];
       if (!allowed.includes(owner)) {
-        throw new PluginLoadError(definition.name, `contributes to "${ref.id}" of plugin "${owner}" without depending on it`);
+        throw new PluginLoadError(
+          definition.name,
+          `contributes to "${ref.id}" of plugin "${owner}" without depending on it`,
+        );
       }
     }
   }

@@ -1,4 +1,11 @@
-import { type AwilixContainer, InjectionMode, Lifetime as AwilixLifetime, asFunction, asValue, createContainer } from 'awilix';
+import {
+  type AwilixContainer,
+  Lifetime as AwilixLifetime,
+  asFunction,
+  asValue,
+  createContainer,
+  InjectionMode,
+} from 'awilix';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
@@ -61,7 +68,11 @@ export class PluginRuntime {
         this.container.register(service.ref.id, resolver);
       }
       for (const { event, handler } of plugin.handlers) {
-        this.kernel.events.subscribe({ plugin: plugin.definition.name, event, handler: (payload) => handler(payload, context) });
+        this.kernel.events.subscribe({
+          plugin: plugin.definition.name,
+          event,
+          handler: (payload) => handler(payload, context),
+        });
       }
     }
   }
@@ -92,9 +103,8 @@ export class PluginRuntime {
     const { definition } = plugin;
     const allowed = this.allowedProviders(plugin);
     const kernel = this.kernel;
-    const runtime = this;
     const tryResolve = <T>(ref: ServiceRef<T>): T | undefined => {
-      const provider = runtime.providers.get(ref.id);
+      const provider = this.providers.get(ref.id);
       if (!provider) return undefined;
       if (!allowed.has(provider)) {
         throw new ServiceResolutionError(
@@ -102,7 +112,7 @@ export class PluginRuntime {
           `plugin "${definition.name}" uses service "${ref.id}" of plugin "${provider}" without depending on it`,
         );
       }
-      return runtime.container.resolve<T>(ref.id);
+      return this.container.resolve<T>(ref.id);
     };
     return {
       plugin: { name: definition.name, version: definition.version },
@@ -118,12 +128,15 @@ export class PluginRuntime {
       resolve: <T>(ref: ServiceRef<T>): T => {
         const service = tryResolve(ref);
         if (service === undefined) {
-          throw new ServiceResolutionError('service_missing', `plugin "${definition.name}" needs service "${ref.id}", which no enabled plugin provides`);
+          throw new ServiceResolutionError(
+            'service_missing',
+            `plugin "${definition.name}" needs service "${ref.id}", which no enabled plugin provides`,
+          );
         }
         return service;
       },
       tryResolve,
-      extensions: <T>(ref: ExtensionPointRef<T>) => (runtime.contributions.get(ref.id) ?? []) as Contribution<T>[],
+      extensions: <T>(ref: ExtensionPointRef<T>) => (this.contributions.get(ref.id) ?? []) as Contribution<T>[],
       queue: (name: string) => kernel.queues.handle(name),
     };
   }

@@ -1,5 +1,5 @@
-import { createServiceRef } from './refs.js';
 import type { KeyVault } from './plugin.js';
+import { createServiceRef } from './refs.js';
 
 /** Services the kernel itself provides. */
 export const coreServices = {

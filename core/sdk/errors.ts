@@ -31,7 +31,10 @@ export class ProblemError extends GatewayError {
 }
 
 export class ValidationProblem extends ProblemError {
-  constructor(detail: string, readonly issues: { path: string; message: string }[] = []) {
+  constructor(
+    detail: string,
+    readonly issues: { path: string; message: string }[] = [],
+  ) {
     super(400, 'Invalid request', detail, { extensions: { issues } });
   }
 }

@@ -2,11 +2,12 @@
  * The public SDK: the only module plugins import from the gateway.
  * Built-in plugins follow the same rule as partners' plugins (see docs/plugins.md).
  */
-export * from './refs.js';
+
+export * from './contracts/mdm.js';
+export * from './core-services.js';
 export * from './errors.js';
 export * from './events.js';
-export * from './plugin.js';
 export * from './http.js';
+export * from './plugin.js';
+export * from './refs.js';
 export * from './version.js';
-export * from './core-services.js';
-export * from './contracts/mdm.js';

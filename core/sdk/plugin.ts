@@ -26,12 +26,7 @@ export interface PluginMetrics {
   /** Metrics carry a constant `plugin` label; names are prefixed with `gateway_`. */
   counter<L extends string>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
   gauge<L extends string>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
-  histogram<L extends string>(
-    name: string,
-    help: string,
-    labelNames?: readonly L[],
-    buckets?: number[],
-  ): Histogram<L>;
+  histogram<L extends string>(name: string, help: string, labelNames?: readonly L[], buckets?: number[]): Histogram<L>;
 }
 
 /** Envelope encryption of secrets at rest under the configured master key. */
@@ -101,6 +96,7 @@ export interface CliCommand<C> {
   /** Space-separated words after `gateway`, e.g. "admin create-api-key". */
   name: string;
   description: string;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command may end without an exit code
   run(args: readonly string[], ctx: PluginContext<C>, io: CliIO): Promise<number | void>;
 }
 

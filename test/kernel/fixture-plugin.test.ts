@@ -5,7 +5,11 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 describe('kernel: a fixture plugin written against the SDK', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startTestGateway({ label: 'fixture', plugins: [hello], config: { plugins: { hello: { greeting: 'Hi' } } } });
+    gw = await startTestGateway({
+      label: 'fixture',
+      plugins: [hello],
+      config: { plugins: { hello: { greeting: 'Hi' } } },
+    });
   });
   after(() => gw?.stop());
 
@@ -17,7 +21,11 @@ describe('kernel: a fixture plugin written against the SDK', () => {
   });
 
   it('runs a BullMQ job through real Redis and stores its result in Mongo', async () => {
-    const res = await gw.fetch('/hello/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'ping' }) });
+    const res = await gw.fetch('/hello/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'ping' }),
+    });
     expect(res.status).to.equal(202);
     const { jobId } = (await res.json()) as { jobId: string };
     const deadline = Date.now() + 10_000;
@@ -32,12 +40,19 @@ describe('kernel: a fixture plugin written against the SDK', () => {
   });
 
   it('refuses invalid JSON bodies with problem+json and stores nothing', async () => {
-    const res = await gw.fetch('/hello/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '' }) });
+    const res = await gw.fetch('/hello/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: '' }),
+    });
     expect(res.status).to.equal(400);
     expect(res.headers.get('content-type')).to.match(/^application\/problem\+json/);
     const problem = (await res.json()) as { title: string; issues: { path: string }[] };
     expect(problem.issues[0].path).to.equal('text');
-    const counts = await gw.gateway.context('hello').queue('hello-echo').queue.getJobCounts('wait', 'active', 'completed');
+    const counts = await gw.gateway
+      .context('hello')
+      .queue('hello-echo')
+      .queue.getJobCounts('wait', 'active', 'completed');
     expect(counts.wait + counts.active + counts.completed).to.equal(1);
   });
 });

@@ -16,19 +16,33 @@ describe('kernel: start-up failures and graceful shutdown (real processes)', fun
   };
 
   it('exits non-zero with one line for an unknown setting', () =>
-    expectOneLine({ ...base(), GATEWAY_HTTP__PROT: '1' }, /^gateway: unknown setting GATEWAY_HTTP__PROT in the environment$/));
+    expectOneLine(
+      { ...base(), GATEWAY_HTTP__PROT: '1' },
+      /^gateway: unknown setting GATEWAY_HTTP__PROT in the environment$/,
+    ));
 
   it('exits non-zero with one line for a wrong type', () =>
-    expectOneLine({ ...base(), GATEWAY_HTTP__PORT: 'eighty' }, /^gateway: invalid config: "http.port": .*expected number/));
+    expectOneLine(
+      { ...base(), GATEWAY_HTTP__PORT: 'eighty' },
+      /^gateway: invalid config: "http.port": .*expected number/,
+    ));
 
   it('exits non-zero with one line when MongoDB is unreachable', () =>
     expectOneLine(
-      { ...base(), MONGODB_URI: 'mongodb://127.0.0.1:1/x', GATEWAY_MONGODB__SERVER_SELECTION_TIMEOUT_MS: '500', GATEWAY_HTTP__PORT: '0' },
+      {
+        ...base(),
+        MONGODB_URI: 'mongodb://127.0.0.1:1/x',
+        GATEWAY_MONGODB__SERVER_SELECTION_TIMEOUT_MS: '500',
+        GATEWAY_HTTP__PORT: '0',
+      },
       /^gateway: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1\/x: /,
     ));
 
   it('exits non-zero with one line when Redis is unreachable', () =>
-    expectOneLine({ ...base(), REDIS_URL: 'redis://:hunter2@127.0.0.1:1', GATEWAY_HTTP__PORT: '0' }, /^gateway: cannot reach Redis at redis:\/\/:\*\*\*\*@127\.0\.0\.1:1: /));
+    expectOneLine(
+      { ...base(), REDIS_URL: 'redis://:hunter2@127.0.0.1:1', GATEWAY_HTTP__PORT: '0' },
+      /^gateway: cannot reach Redis at redis:\/\/:\*\*\*\*@127\.0\.0\.1:1: /,
+    ));
 
   it('exits non-zero with one line for a plugin package with a missing dependency', () =>
     expectOneLine(
@@ -44,7 +58,10 @@ describe('kernel: start-up failures and graceful shutdown (real processes)', fun
     await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
-    const refused = await fetch(`${url}/healthz`).then(() => 'answered', () => 'refused');
+    const refused = await fetch(`${url}/healthz`).then(
+      () => 'answered',
+      () => 'refused',
+    );
     expect(await slow).to.deep.equal({ status: 200, body: { finished: true } });
     expect(refused).to.equal('refused');
     const result = await done;

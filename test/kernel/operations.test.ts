@@ -14,7 +14,11 @@ function freePort(): Promise<number> {
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
@@ -88,7 +92,11 @@ describe('kernel: operations endpoints', function () {
     });
 
     it('refuses bodies over the limit with 413 before any route runs', async () => {
-      const res = await gw.fetch('/hello/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'x'.repeat(2000) }) });
+      const res = await gw.fetch('/hello/echo', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'x'.repeat(2000) }),
+      });
       expect(res.status).to.equal(413);
       expect((await res.json()) as object).to.include({ title: 'Payload too large' });
     });
@@ -101,7 +109,14 @@ describe('kernel: operations endpoints', function () {
     it('exposes Prometheus metrics with a plugin label', async () => {
       await gw.fetch('/hello/greet/metrics');
       const text = await (await gw.fetch('/metrics')).text();
-      const line = text.split('\n').find((l) => l.startsWith('gateway_http_requests_total') && l.includes('route="/hello/greet/:name"') && l.includes('status="200"'));
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('gateway_http_requests_total') &&
+            l.includes('route="/hello/greet/:name"') &&
+            l.includes('status="200"'),
+        );
       expect(line).to.include('plugin="hello"');
       expect(text).to.include('gateway_process_resident_memory_bytes');
       expect(text).to.match(/gateway_queue_depth\{plugin="hello",queue="hello-echo",state="wait"\} 0/);
@@ -112,7 +127,11 @@ describe('kernel: operations endpoints', function () {
       expect(res.status).to.equal(200);
       const line = gw.logs.find((entry) => entry.path === '/hello/greet/proxied');
       expect(line).to.include({ status: 200, ip: '127.0.0.1' });
-      const trusting = await startTestGateway({ label: 'proxy', plugins: [hello], config: { http: { trustProxy: true } } });
+      const trusting = await startTestGateway({
+        label: 'proxy',
+        plugins: [hello],
+        config: { http: { trustProxy: true } },
+      });
       try {
         await trusting.fetch('/hello/greet/proxied', { headers: { 'x-forwarded-for': '203.0.113.9' } });
         expect(trusting.logs.find((entry) => entry.path === '/hello/greet/proxied')).to.include({ ip: '203.0.113.9' });
