@@ -47,7 +47,9 @@ async function waitForPort(port: number, what: string, child: ChildProcess): Pro
 }
 
 function findFerretDb(): string | undefined {
-  const cache = process.env.GATEWAY_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'enrollment-gateway');
+  const cache =
+    process.env.GATEWAY_CACHE_DIR ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'enrollment-gateway');
   const candidates = [process.env.FERRETDB_BIN, path.join(cache, 'bin', 'ferretdb-v1.24.2')];
   for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate;
   try {
@@ -60,14 +62,25 @@ function findFerretDb(): string | undefined {
 async function startFerretDb(): Promise<string> {
   const binary = findFerretDb();
   if (!binary) {
-    throw new Error('no MONGODB_URI and no FerretDB binary: run scripts/ci/build-ferretdb.sh (needs Go) or set MONGODB_URI');
+    throw new Error(
+      'no MONGODB_URI and no FerretDB binary: run scripts/ci/build-ferretdb.sh (needs Go) or set MONGODB_URI',
+    );
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gateway-ferretdb-'));
   tempDirs.push(dir);
   const port = await freePort();
   const child = spawn(
     binary,
-    ['--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`, '--telemetry=disable', '--log-level=error', '--debug-addr=-', '--state-dir', dir],
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--telemetry=disable',
+      '--log-level=error',
+      '--debug-addr=-',
+      '--state-dir',
+      dir,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(child);
@@ -78,9 +91,13 @@ async function startFerretDb(): Promise<string> {
 async function startRedis(): Promise<string> {
   if (await answers(6379)) return 'redis://127.0.0.1:6379';
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   children.push(child);
   await waitForPort(port, 'redis-server', child);
   return `redis://127.0.0.1:${port}`;
@@ -92,9 +109,29 @@ function makeTestCa(): string {
   mkdirSync(dir, { recursive: true });
   const cert = path.join(dir, 'ca.pem');
   if (!existsSync(cert)) {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'ca.key'), '-out', cert,
-      '-days', '3650', '-subj', '/CN=Enrollment Gateway Test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'ca.key'),
+        '-out',
+        cert,
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=Enrollment Gateway Test CA',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      { stdio: 'ignore' },
+    );
   }
   return dir;
 }
@@ -111,7 +148,10 @@ async function main(): Promise<number> {
   const caDir = makeTestCa();
   env.TEST_CA_DIR = caDir;
   env.NODE_EXTRA_CA_CERTS = path.join(caDir, 'ca.pem');
-  writeFileSync(path.join(root, '.cache', 'test-services.json'), JSON.stringify({ mongodb: env.MONGODB_URI, redis: env.REDIS_URL }));
+  writeFileSync(
+    path.join(root, '.cache', 'test-services.json'),
+    JSON.stringify({ mongodb: env.MONGODB_URI, redis: env.REDIS_URL }),
+  );
   const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
   const args = process.argv.slice(2);
   const files = args.filter((arg) => !arg.startsWith('-') && /\.ts$|\*/.test(arg));

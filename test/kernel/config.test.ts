@@ -83,7 +83,10 @@ describe('kernel: configuration from files named by *_FILE', () => {
     writeFileSync(keyFile, `${key}\n`);
     const gateway = await loadGateway({ role: 'cli', env: { GATEWAY_SECURITY__MASTER_KEY_FILE: keyFile } });
     expect(gateway.config.security.masterKey).to.equal(key);
-    const error = await loadGateway({ role: 'cli', env: { GATEWAY_SECURITY__MASTER_KEY_FILE: path.join(dir, 'nope') } }).catch((e: Error) => e);
+    const error = await loadGateway({
+      role: 'cli',
+      env: { GATEWAY_SECURITY__MASTER_KEY_FILE: path.join(dir, 'nope') },
+    }).catch((e: Error) => e);
     expect((error as Error).message).to.match(/GATEWAY_SECURITY__MASTER_KEY_FILE names .*nope, which does not exist/);
   });
 });

@@ -21,7 +21,8 @@ const compose = YAML.parse(readFileSync(path.join(repoRoot, 'docker-compose.yml'
 };
 
 /** Resolves ${VAR:-default} the way compose does when VAR is unset. */
-const substitute = (value: string) => value.replace(/\$\{[A-Z_]+(?::-([^}]*))?\}/g, (_m, fallback: string | undefined) => fallback ?? '');
+const substitute = (value: string) =>
+  value.replace(/\$\{[A-Z_]+(?::-([^}]*))?\}/g, (_m, fallback: string | undefined) => fallback ?? '');
 
 describe('deployment files (docker cannot run here, so they are checked statically)', () => {
   it('runs gateway (serve), worker (work), mongo:7, redis:7 and a TLS proxy, each with a healthcheck', () => {
@@ -42,7 +43,10 @@ describe('deployment files (docker cannot run here, so they are checked statical
   it('gives the gateway and worker only settings the config schema knows, and they load', async () => {
     for (const name of ['gateway', 'worker']) {
       const env = Object.fromEntries(
-        Object.entries(compose.services[name].environment ?? {}).map(([key, value]) => [key, substitute(String(value))]),
+        Object.entries(compose.services[name].environment ?? {}).map(([key, value]) => [
+          key,
+          substitute(String(value)),
+        ]),
       );
       delete env.HEALTH_PORT;
       env.GATEWAY_SECURITY__MASTER_KEY_FILE = path.join(repoRoot, 'test', 'fixtures', 'master-key');

@@ -67,7 +67,7 @@ describe('kernel: plugin loader checks', () => {
       env: { GATEWAY_PLUGINS__MY_CFG__MAX_DEVICES: '9' },
       plugins: [withConfig],
     });
-    expect(gateway.plugins[0].config).to.deep.equal({ maxDevices: 9 });
+    expect(gateway.plugins.find((p) => p.definition.name === 'my-cfg')?.config).to.deep.equal({ maxDevices: 9 });
     const error = await loadGateway({
       role: 'cli',
       env: { GATEWAY_PLUGINS__MY_CFG__MAX_DEVICE: '9' },

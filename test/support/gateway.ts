@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { type Gateway, loadGateway } from '../../core/gateway.js';
+import { listBuiltInPlugins } from '../../core/plugins/discover.js';
 import type { PluginDefinition, Role } from '../../core/sdk/index.js';
 import { testMasterKey, testServices, uniqueDatabaseUri, uniqueRedisPrefix } from './services.js';
 
@@ -8,6 +9,8 @@ export interface TestGatewayOptions {
   label: string;
   role?: Role;
   plugins?: readonly PluginDefinition[];
+  /** Built-in plugins (folders under plugins/) to enable by name. */
+  enable?: readonly string[];
   /** Config layered over the test defaults (plugins.<name> sections, publicUrl …). */
   config?: Record<string, unknown>;
   env?: Record<string, string | undefined>;
@@ -50,6 +53,10 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
         redis: { prefix: redisPrefix },
         security: { masterKey: testMasterKey },
         log: { level: process.env.TEST_LOG_LEVEL ?? 'info' },
+        // Only the built-ins a test names run; config/default.yaml enables them all for production.
+        plugins: Object.fromEntries(
+          listBuiltInPlugins().map((name) => [name, { enabled: (options.enable ?? []).includes(name) }]),
+        ),
       },
       options.config ?? {},
     ),
@@ -74,7 +81,12 @@ function deepMergeConfig(base: Record<string, unknown>, over: Record<string, unk
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];
     out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      current &&
+      typeof current === 'object' &&
+      !Array.isArray(current)
         ? deepMergeConfig(current as Record<string, unknown>, value as Record<string, unknown>)
         : value;
   }

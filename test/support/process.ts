@@ -43,7 +43,10 @@ export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Finis
 export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms: ${buffer}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms: ${buffer}`)),
+      timeoutMs,
+    );
     child.stdout?.on('data', (chunk) => {
       buffer += chunk;
       const match = buffer.match(pattern);

@@ -102,3 +102,40 @@ export interface EnrollmentPayloadContributor {
   payloads(request: EnrollmentPayloadRequest): Promise<Record<string, unknown>[]>;
 }
 export const enrollmentPayloadsPoint = createExtensionPoint<EnrollmentPayloadContributor>('mdm.enrollmentPayloads');
+
+export interface EnrollmentSessionRequest {
+  userId: string;
+  /** The effective enrollment profile chosen for the user, if any. */
+  profileId?: string;
+  /** Shown in the profile's description ("Enrollment for alice@example.com"). */
+  userDisplayName?: string;
+  /** Who asked: "portal", "admin:<id>". */
+  origin: string;
+}
+
+export interface EnrollmentSession {
+  id: string;
+  userId: string;
+  profileId?: string;
+  /** One-time URL of the signed .mobileconfig. */
+  profileUrl: string;
+  expiresAt: Date;
+  state: 'issued' | 'downloaded' | 'certificate-issued' | 'enrolled' | 'cancelled' | 'expired';
+  deviceId?: string;
+}
+
+/** Creates the one-time enrollment sessions behind each downloaded management profile. Provided by mdm. */
+export interface EnrollmentSessionService {
+  /** Runs the enrollment-payload contributors (which may veto) and refuses while setup is incomplete. */
+  create(request: EnrollmentSessionRequest): Promise<EnrollmentSession>;
+  get(sessionId: string): Promise<EnrollmentSession | undefined>;
+  /** Cancels the user's sessions still waiting to be installed (iOS keeps one downloaded profile). */
+  cancelPending(userId: string, reason: string): Promise<number>;
+}
+export const enrollmentSessionsRef = createServiceRef<EnrollmentSessionService>('mdm.enrollments');
+
+/** What still blocks serving profiles; empty when setup is complete. Provided by mdm. */
+export interface MdmSetupStatus {
+  missing(): Promise<{ item: 'ca' | 'signing-certificate' | 'push-certificate'; problem: string }[]>;
+}
+export const mdmSetupRef = createServiceRef<MdmSetupStatus>('mdm.setup');

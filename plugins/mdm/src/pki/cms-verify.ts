@@ -1,0 +1,137 @@
+/**
+ * Verifying side of CMS: the Mdm-Signature header (detached, device identity certificate) and attached
+ * SignedData (signed profiles, used by tests and the device simulator).
+ */
+import { X509Certificate } from 'node:crypto';
+import { MAX_UNTRUSTED_DER_BYTES } from './asn1-guard.js';
+import { certificateFingerprintSha256 } from './certificates.js';
+import { checkSignerInfo, findSignerCertificate, type ParsedSignedData, parseSignedData } from './cms-signed-data.js';
+import { CmsVerificationError, PkiFormatError } from './errors.js';
+import { cachedCertificate } from './keys.js';
+import { Oid } from './oids.js';
+
+export interface VerifiedSigner {
+  signerCertDer: Buffer;
+  /** Lowercase hex SHA-256 of the signer certificate DER: the device identity key in our records. */
+  fingerprintSha256: string;
+  serialHex: string;
+  subject: string;
+  notAfter: Date;
+}
+
+export interface DetachedVerifyOptions {
+  /** The gateway CA that issued device identity certificates. */
+  caCertPem: string;
+  /** Validity is checked against this instant (default: now). */
+  now?: Date;
+}
+
+// Base64 of MAX_UNTRUSTED_DER_BYTES plus slack for whitespace/line breaks some proxies add.
+const MAX_HEADER_CHARS = Math.ceil(MAX_UNTRUSTED_DER_BYTES / 3) * 4 + 1024;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Verifies an `Mdm-Signature` header against the raw request body. The validity window is checked against the
+ * server clock, not the signingTime attribute: signingTime is chosen by the signer, so trusting it would let an
+ * expired certificate's holder keep signing by backdating.
+ */
+export function verifyDetachedSignature(
+  base64Header: string,
+  rawBody: Buffer,
+  options: DetachedVerifyOptions,
+): VerifiedSigner {
+  if (base64Header.length > MAX_HEADER_CHARS)
+    throw new CmsVerificationError('too-large', 'Mdm-Signature header is too large');
+  const compact = base64Header.replace(/\s+/g, '');
+  if (!BASE64.test(compact) || compact.length % 4 !== 0)
+    throw new CmsVerificationError('malformed', 'Mdm-Signature is not base64');
+  const signed = parseOrThrow(Buffer.from(compact, 'base64'));
+  if (signed.eContent !== undefined && signed.eContent.length > 0 && !signed.eContent.equals(rawBody)) {
+    throw new CmsVerificationError('digest-mismatch', 'Mdm-Signature carries content different from the body');
+  }
+  const signerCert = verifySignature(signed, rawBody);
+  checkTrust(signerCert, cachedCertificate(options.caCertPem), options.now ?? new Date());
+  if (!(signerCert.keyUsage ?? []).includes(Oid.clientAuth)) {
+    throw new CmsVerificationError('not-client-auth', 'signer certificate is not valid for client authentication');
+  }
+  return describe(signerCert);
+}
+
+/**
+ * Verifies an attached SignedData (e.g. a signed .mobileconfig) and returns the content. With `caCertPem`, the
+ * signer must also chain to that CA and be within its validity period.
+ */
+export function verifyAttachedSignature(
+  der: Buffer,
+  options: { caCertPem?: string; now?: Date; maxBytes?: number } = {},
+): { content: Buffer; signerCertDer: Buffer } {
+  const signed = parseOrThrow(der, options.maxBytes ?? 16 * 1024 * 1024);
+  if (signed.eContent === undefined) throw new CmsVerificationError('malformed', 'SignedData has no attached content');
+  const signerCert = verifySignature(signed, signed.eContent);
+  if (options.caCertPem) checkTrust(signerCert, cachedCertificate(options.caCertPem), options.now ?? new Date());
+  return { content: signed.eContent, signerCertDer: signerCert.raw };
+}
+
+function parseOrThrow(der: Buffer, maxBytes = MAX_UNTRUSTED_DER_BYTES): ParsedSignedData {
+  try {
+    const signed = parseSignedData(der, { maxBytes });
+    if (signed.eContentType !== Oid.data)
+      throw new PkiFormatError('unsupported', `eContentType ${signed.eContentType} is not id-data`);
+    return signed;
+  } catch (error) {
+    throw asCmsError(error);
+  }
+}
+
+/** Checks the single SignerInfo against the content; returns the signer's certificate. */
+function verifySignature(signed: ParsedSignedData, content: Buffer): X509Certificate {
+  try {
+    if (signed.signerInfos.length !== 1)
+      throw new PkiFormatError('malformed', `expected one signer, found ${signed.signerInfos.length}`);
+    const [signerInfo] = signed.signerInfos;
+    const signerCertDer = findSignerCertificate(signed.certificates, signerInfo.sid);
+    if (!signerCertDer) throw new PkiFormatError('malformed', 'signer certificate is not included');
+    const signerCert = new X509Certificate(signerCertDer);
+    const result = checkSignerInfo(signerInfo, content, signerCert.publicKey);
+    if (result === 'digest-mismatch')
+      throw new CmsVerificationError('digest-mismatch', 'messageDigest does not match the content');
+    if (result === 'content-type-mismatch')
+      throw new CmsVerificationError('malformed', 'contentType attribute is not id-data');
+    if (result === 'bad-signature') throw new CmsVerificationError('bad-signature', 'signature does not verify');
+    return signerCert;
+  } catch (error) {
+    throw asCmsError(error);
+  }
+}
+
+function checkTrust(signerCert: X509Certificate, ca: X509Certificate, now: Date): void {
+  if (!signerCert.checkIssued(ca) || !signerCert.verify(ca.publicKey)) {
+    throw new CmsVerificationError('untrusted', 'signer certificate was not issued by the gateway CA');
+  }
+  const notBefore = new Date(signerCert.validFrom);
+  const notAfter = new Date(signerCert.validTo);
+  if (now < notBefore || now > notAfter) {
+    throw new CmsVerificationError(
+      'expired',
+      `signer certificate is valid ${notBefore.toISOString()} – ${notAfter.toISOString()}`,
+    );
+  }
+}
+
+function describe(cert: X509Certificate): VerifiedSigner {
+  return {
+    signerCertDer: cert.raw,
+    fingerprintSha256: certificateFingerprintSha256(cert.raw),
+    serialHex: cert.serialNumber.toLowerCase(),
+    subject: cert.subject.split('\n').join(', '),
+    notAfter: new Date(cert.validTo),
+  };
+}
+
+function asCmsError(error: unknown): CmsVerificationError {
+  if (error instanceof CmsVerificationError) return error;
+  if (error instanceof PkiFormatError) return new CmsVerificationError(error.reason, error.message, { cause: error });
+  return new CmsVerificationError('malformed', `unreadable CMS: ${(error as Error)?.message ?? String(error)}`, {
+    cause: error,
+  });
+}

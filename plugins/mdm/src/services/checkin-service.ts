@@ -1,0 +1,151 @@
+import type { EventPublisher, KeyVault } from 'enrollment-gateway/sdk';
+import { ProblemError } from 'enrollment-gateway/sdk';
+import type { Logger } from 'pino';
+import type { VerifiedSigner } from '../pki/index.js';
+import type { AuthenticateMessage, CheckinMessage, CheckOutMessage, TokenUpdateMessage } from '../protocol/index.js';
+import type { CertificateDoc, EnrollmentDoc, MdmModels } from '../storage/models.js';
+import type { DeviceIdentityVerifier } from './device-identity.js';
+
+/** Handles check-in messages after their signature was verified. */
+export class CheckinService {
+  constructor(
+    private readonly models: MdmModels,
+    private readonly identity: DeviceIdentityVerifier,
+    private readonly events: EventPublisher,
+    private readonly vault: KeyVault,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(message: CheckinMessage, signer: VerifiedSigner): Promise<void> {
+    switch (message.messageType) {
+      case 'Authenticate':
+        return this.authenticate(message, signer);
+      case 'TokenUpdate':
+        return this.tokenUpdate(message, signer);
+      case 'CheckOut':
+        return this.checkOut(message, signer);
+      case 'UserAuthenticate':
+        // Personal iPhones and iPads have no user channel; 410 tells the device not to ask again.
+        throw new ProblemError(410, 'Gone', 'user channel authentication is not supported');
+      default:
+        throw new ProblemError(400, 'Bad request', `unsupported check-in MessageType "${message.unknownMessageType}"`);
+    }
+  }
+
+  private requireUdid(message: { udid?: string }): string {
+    if (!message.udid) throw new ProblemError(400, 'Bad request', 'User Enrollment is not supported: UDID is required');
+    return message.udid;
+  }
+
+  /** Binds the identity certificate (by its SHA-256) to the UDID and starts the device afresh. */
+  private async authenticate(message: AuthenticateMessage, signer: VerifiedSigner): Promise<void> {
+    const udid = this.requireUdid(message);
+    const certificate = (await this.models.certificates
+      .findOne({ fingerprint: signer.fingerprintSha256 })
+      .lean()) as CertificateDoc | null;
+    if (!certificate || certificate.revokedAt) {
+      throw new ProblemError(
+        403,
+        'Forbidden',
+        certificate ? 'this identity certificate was revoked' : 'unknown identity certificate',
+      );
+    }
+    if (certificate.udid && certificate.udid !== udid) {
+      throw new ProblemError(403, 'Forbidden', 'this identity certificate belongs to another device');
+    }
+    const enrollment = certificate.enrollmentId
+      ? ((await this.models.enrollments.findById(certificate.enrollmentId).lean()) as EnrollmentDoc | null)
+      : null;
+    if (!enrollment || !['certificate-issued', 'enrolled'].includes(enrollment.state)) {
+      throw new ProblemError(403, 'Forbidden', 'no enrollment session is waiting for this identity');
+    }
+    const now = new Date();
+    const device = await this.models.devices.findOneAndUpdate(
+      { udid },
+      {
+        $set: {
+          state: 'pending',
+          userId: enrollment.userId,
+          enrollmentId: enrollment._id,
+          identityFingerprints: [signer.fingerprintSha256],
+          identityRevoked: false,
+          topic: message.topic,
+          osVersion: message.osVersion,
+          buildVersion: message.buildVersion,
+          productName: message.productName,
+          serialNumber: message.serialNumber,
+          deviceName: message.deviceName,
+          model: message.model,
+          authenticatedAt: now,
+          lastSeenAt: now,
+          managedApps: [],
+          installedProfiles: [],
+        },
+        $unset: {
+          pushToken: '',
+          pushMagic: '',
+          pushTokenInvalid: '',
+          unlockTokenSealed: '',
+          checkedOutAt: '',
+          enrolledAt: '',
+        },
+      },
+      { upsert: true, returnDocument: 'after', projection: { _id: 1 } },
+    );
+    const deviceId = String(device!._id);
+    await this.models.certificates.updateOne({ _id: certificate._id }, { $set: { udid, deviceId } });
+    // A fresh Authenticate means a new enrollment: commands queued for the previous one are stale.
+    const stale = await this.models.commands.updateMany(
+      { deviceId, state: { $in: ['queued', 'sent', 'not-now'] } },
+      { $set: { state: 'cancelled', respondedAt: now } },
+    );
+    this.logger.info(
+      { deviceId, udid, enrollmentId: enrollment._id, staleCommands: stale.modifiedCount },
+      'device authenticated',
+    );
+  }
+
+  private async tokenUpdate(message: TokenUpdateMessage, signer: VerifiedSigner): Promise<void> {
+    const udid = this.requireUdid(message);
+    if (message.channel === 'user') throw new ProblemError(410, 'Gone', 'user channel is not supported');
+    const device = await this.identity.boundDevice(udid, signer);
+    const deviceId = String(device._id);
+    const set: Record<string, unknown> = {
+      pushToken: message.token,
+      pushMagic: message.pushMagic,
+      topic: message.topic,
+    };
+    if (message.unlockToken && message.unlockToken.length > 0) {
+      set.unlockTokenSealed = this.vault.seal(message.unlockToken, `mdm-unlock:${deviceId}`);
+    }
+    await this.models.devices.updateOne({ _id: device._id }, { $set: set, $unset: { pushTokenInvalid: '' } });
+    const enrolled = await this.models.devices.findOneAndUpdate(
+      { _id: device._id, state: 'pending' },
+      { $set: { state: 'enrolled', enrolledAt: new Date() } },
+      { projection: { _id: 1 } },
+    );
+    if (enrolled) {
+      await this.models.enrollments.updateOne({ _id: device.enrollmentId }, { $set: { state: 'enrolled', deviceId } });
+      this.logger.info({ deviceId, udid }, 'device enrolled');
+      await this.events.emit('device.enrolled', {
+        deviceId,
+        udid,
+        userId: device.userId,
+        enrollmentId: device.enrollmentId,
+      });
+    } else {
+      await this.events.emit('device.tokenUpdated', { deviceId, udid });
+    }
+  }
+
+  private async checkOut(message: CheckOutMessage, signer: VerifiedSigner): Promise<void> {
+    const udid = this.requireUdid(message);
+    const device = await this.identity.boundDevice(udid, signer);
+    await this.models.devices.updateOne(
+      { _id: device._id },
+      { $set: { state: 'checked-out', checkedOutAt: new Date() } },
+    );
+    this.logger.info({ deviceId: String(device._id), udid }, 'device checked out');
+    await this.events.emit('device.checkedOut', { deviceId: String(device._id), udid });
+  }
+}

@@ -1,0 +1,50 @@
+import { ProblemError } from 'enrollment-gateway/sdk';
+import { CmsVerificationError, type VerifiedSigner, verifyDetachedSignature } from '../pki/index.js';
+import type { DeviceDoc, MdmModels } from '../storage/models.js';
+
+/**
+ * Cross-cutting device authentication (the decorator around check-in and command handling):
+ * the Mdm-Signature must be a valid detached CMS over the exact body by a certificate of our CA
+ * with ClientAuth, and the certificate must be bound to the device that claims it.
+ * Devices never get 401 (it can make them unenroll): failures are 400 or 403.
+ */
+export class DeviceIdentityVerifier {
+  constructor(
+    private readonly models: MdmModels,
+    private readonly caCertPem: () => Promise<string>,
+  ) {}
+
+  async verifySignature(header: string | undefined, body: Buffer): Promise<VerifiedSigner> {
+    if (!header) throw new ProblemError(400, 'Bad request', 'missing Mdm-Signature header');
+    try {
+      return verifyDetachedSignature(header, body, { caCertPem: await this.caCertPem() });
+    } catch (error) {
+      if (error instanceof CmsVerificationError) {
+        const status =
+          error.reason === 'malformed' || error.reason === 'too-large' || error.reason === 'unsupported' ? 400 : 403;
+        throw new ProblemError(
+          status,
+          status === 400 ? 'Bad request' : 'Forbidden',
+          `Mdm-Signature rejected: ${error.reason}`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** The device record bound to this identity, touched as seen; refuses revoked or foreign identities. */
+  async boundDevice(udid: string, signer: VerifiedSigner): Promise<DeviceDoc> {
+    const device = (await this.models.devices
+      .findOneAndUpdate(
+        { udid, identityFingerprints: signer.fingerprintSha256 },
+        { $set: { lastSeenAt: new Date() } },
+        { returnDocument: 'after', projection: { unlockTokenSealed: 0, managedApps: 0, installedProfiles: 0 } },
+      )
+      .lean()) as DeviceDoc | null;
+    if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
+    if (device.identityRevoked || device.state === 'retired') {
+      throw new ProblemError(403, 'Forbidden', 'this device identity has been revoked');
+    }
+    return device;
+  }
+}

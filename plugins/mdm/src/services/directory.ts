@@ -1,0 +1,98 @@
+import type { DeviceDirectory, DeviceRecord, PushTarget, PushTargetStore } from 'enrollment-gateway/sdk';
+import { Types } from 'mongoose';
+import type { CommandState, DeviceDoc, MdmModels } from '../storage/models.js';
+
+export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
+  return {
+    id: String(doc._id),
+    udid: doc.udid,
+    userId: doc.userId,
+    enrollmentId: doc.enrollmentId,
+    state: doc.state,
+    model: doc.model,
+    productName: doc.productName,
+    osVersion: doc.osVersion,
+    serialNumber: doc.serialNumber,
+    deviceName: doc.deviceName,
+    enrolledAt: doc.enrolledAt,
+    lastSeenAt: doc.lastSeenAt,
+    pushable: Boolean(doc.pushToken && doc.pushMagic && !doc.pushTokenInvalid?.reason),
+    managedApps: doc.managedApps ?? [],
+    installedProfiles: doc.installedProfiles ?? [],
+  };
+}
+
+const publicProjection = { unlockTokenSealed: 0, pushMagic: 0, identityFingerprints: 0 } as const;
+const PENDING: CommandState[] = ['queued', 'sent', 'not-now'];
+
+export class MongoDeviceDirectory implements DeviceDirectory {
+  constructor(private readonly models: MdmModels) {}
+
+  async get(deviceId: string): Promise<DeviceRecord | undefined> {
+    if (!Types.ObjectId.isValid(deviceId)) return undefined;
+    const doc = await this.models.devices.findById(deviceId, publicProjection).lean();
+    return doc ? toDeviceRecord(doc as unknown as DeviceDoc) : undefined;
+  }
+
+  async getByUdid(udid: string): Promise<DeviceRecord | undefined> {
+    const doc = await this.models.devices.findOne({ udid }, publicProjection).lean();
+    return doc ? toDeviceRecord(doc as unknown as DeviceDoc) : undefined;
+  }
+
+  async listForUser(userId: string): Promise<DeviceRecord[]> {
+    const docs = await this.models.devices.find({ userId }, publicProjection).sort({ _id: 1 }).lean();
+    return docs.map((doc) => toDeviceRecord(doc as unknown as DeviceDoc));
+  }
+
+  async pushTargets(deviceIds: readonly string[]): Promise<PushTarget[]> {
+    const ids = deviceIds.filter((id) => Types.ObjectId.isValid(id));
+    const docs = await this.models.devices
+      .find(
+        {
+          _id: { $in: ids },
+          state: { $in: ['pending', 'enrolled', 'retiring'] },
+          pushToken: { $exists: true },
+          'pushTokenInvalid.reason': { $exists: false },
+        },
+        { pushToken: 1, pushMagic: 1, topic: 1 },
+      )
+      .lean();
+    return docs
+      .filter((doc) => doc.pushToken && doc.pushMagic && doc.topic)
+      .map((doc) => ({
+        deviceId: String(doc._id),
+        token: doc.pushToken!,
+        pushMagic: doc.pushMagic!,
+        topic: doc.topic!,
+      }));
+  }
+
+  async markInvalid(deviceId: string, token: string, reason: string): Promise<void> {
+    if (!Types.ObjectId.isValid(deviceId)) return;
+    await this.models.devices.updateOne(
+      { _id: new Types.ObjectId(deviceId), pushToken: token },
+      { $set: { pushTokenInvalid: { reason, at: new Date() } } },
+    );
+  }
+
+  async needingWake(since: Date, limit: number): Promise<string[]> {
+    const withPending = (await this.models.commands.distinct('deviceId', { state: { $in: PENDING } })) as string[];
+    const docs = await this.models.devices
+      .find(
+        { _id: { $in: withPending }, lastSeenAt: { $lt: since }, state: { $in: ['enrolled', 'retiring'] } },
+        { _id: 1 },
+      )
+      .limit(limit)
+      .lean();
+    return docs.map((doc) => String(doc._id));
+  }
+
+  /** Adapter: the PushTargetStore contract names its lookup `get`, as the directory does. */
+  asPushTargets(): PushTargetStore {
+    return {
+      get: (ids) => this.pushTargets(ids),
+      markInvalid: (...a) => this.markInvalid(...a),
+      needingWake: (...a) => this.needingWake(...a),
+    };
+  }
+}

@@ -1,0 +1,194 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  type Contribution,
+  type EnrollmentPayloadContributor,
+  type EnrollmentSession,
+  type EnrollmentSessionRequest,
+  type EnrollmentSessionService,
+  ProblemError,
+  type PushTopicSource,
+  VetoError,
+} from 'enrollment-gateway/sdk';
+import type { Logger } from 'pino';
+import { buildEnrollmentProfile, buildPlist } from '../protocol/index.js';
+import type { EnrollmentDoc, MdmModels } from '../storage/models.js';
+import type { PkiService } from './pki-service.js';
+
+export const hashSecret = (value: string) => createHash('sha256').update(value).digest('hex');
+
+export interface EnrollmentSettings {
+  publicUrl: string;
+  organization: string;
+  profileIdentifier: string;
+  sessionTtlSeconds: number;
+}
+
+export interface SetupProblem {
+  item: 'ca' | 'signing-certificate' | 'push-certificate';
+  problem: string;
+}
+
+function toSession(doc: EnrollmentDoc, publicUrl: string, downloadToken?: string): EnrollmentSession {
+  return {
+    id: doc._id,
+    userId: doc.userId,
+    profileId: doc.profileId,
+    profileUrl: downloadToken ? `${publicUrl}/mdm/enroll/${downloadToken}` : '',
+    expiresAt: doc.expiresAt,
+    state:
+      doc.state === 'issued' || doc.state === 'downloaded'
+        ? doc.expiresAt <= new Date()
+          ? 'expired'
+          : doc.state
+        : doc.state,
+    deviceId: doc.deviceId,
+  };
+}
+
+/**
+ * One-time enrollment sessions: a download token for the signed profile and a SCEP challenge,
+ * each usable once, both expiring with the session.
+ */
+export class EnrollmentService implements EnrollmentSessionService {
+  constructor(
+    private readonly models: MdmModels,
+    private readonly pki: PkiService,
+    private readonly settings: EnrollmentSettings,
+    private readonly topics: PushTopicSource | undefined,
+    private readonly contributors: () => readonly Contribution<EnrollmentPayloadContributor>[],
+    private readonly logger: Logger,
+  ) {}
+
+  async setupProblems(): Promise<SetupProblem[]> {
+    const problems: SetupProblem[] = await this.pki.problems();
+    const topic = await this.topics?.currentTopic();
+    if (!topic)
+      problems.push({ item: 'push-certificate', problem: 'no valid Apple MDM push certificate is installed' });
+    return problems;
+  }
+
+  async create(request: EnrollmentSessionRequest): Promise<EnrollmentSession> {
+    const problems = await this.setupProblems();
+    if (problems.length > 0) {
+      throw new ProblemError(409, 'Setup incomplete', problems.map((p) => p.problem).join('; '), {
+        type: 'urn:gateway:setup-incomplete',
+      });
+    }
+    const id = randomUUID();
+    // Contributors run now, so a veto stops the session before anything is handed out.
+    await this.collectPayloads({ userId: request.userId, enrollmentId: id, profileId: request.profileId });
+    const downloadToken = randomBytes(32).toString('base64url');
+    const doc = await this.models.enrollments.create({
+      _id: id,
+      userId: request.userId,
+      profileId: request.profileId,
+      origin: request.origin,
+      downloadTokenHash: hashSecret(downloadToken),
+      challengeHash: hashSecret(randomBytes(32).toString('base64url')),
+      state: 'issued',
+      expiresAt: new Date(Date.now() + this.settings.sessionTtlSeconds * 1000),
+    });
+    return toSession(doc.toObject(), this.settings.publicUrl, downloadToken);
+  }
+
+  async get(sessionId: string): Promise<EnrollmentSession | undefined> {
+    const doc = await this.models.enrollments.findById(sessionId).lean();
+    return doc ? toSession(doc as EnrollmentDoc, this.settings.publicUrl) : undefined;
+  }
+
+  async cancelPending(userId: string, reason: string): Promise<number> {
+    const result = await this.models.enrollments.updateMany(
+      { userId, state: { $in: ['issued', 'downloaded'] } },
+      { $set: { state: 'cancelled', cancelReason: reason } },
+    );
+    return result.modifiedCount;
+  }
+
+  private async collectPayloads(request: {
+    userId: string;
+    enrollmentId: string;
+    profileId?: string;
+  }): Promise<Record<string, unknown>[]> {
+    const payloads: Record<string, unknown>[] = [];
+    for (const { plugin, value } of this.contributors()) {
+      try {
+        payloads.push(...(await value.payloads(request)));
+      } catch (error) {
+        if (error instanceof VetoError)
+          throw new ProblemError(403, 'Enrollment refused', error.userMessage, { extensions: { vetoedBy: plugin } });
+        // Fail closed: a broken contributor must not yield a profile missing what it would have added.
+        this.logger.error({ err: error, plugin }, 'enrollment payload contributor failed');
+        throw new ProblemError(
+          503,
+          'Enrollment unavailable',
+          `the ${plugin} plugin could not prepare the profile; try again later`,
+        );
+      }
+    }
+    return payloads;
+  }
+
+  /**
+   * Consumes the download token and returns the signed profile. The SCEP challenge is minted here,
+   * so only the holder of this one download can ever obtain a certificate for the session.
+   */
+  async downloadProfile(downloadToken: string): Promise<{ body: Buffer; session: EnrollmentDoc }> {
+    const now = new Date();
+    const challenge = randomBytes(24).toString('base64url');
+    const doc = (await this.models.enrollments
+      .findOneAndUpdate(
+        { downloadTokenHash: hashSecret(downloadToken), state: 'issued', expiresAt: { $gt: now } },
+        { $set: { state: 'downloaded', challengeHash: hashSecret(challenge) } },
+        { returnDocument: 'after' },
+      )
+      .lean()) as EnrollmentDoc | null;
+    if (!doc) {
+      const known = await this.models.enrollments.exists({ downloadTokenHash: hashSecret(downloadToken) });
+      throw new ProblemError(
+        known ? 410 : 404,
+        known ? 'Gone' : 'Not found',
+        known ? 'this enrollment link was already used, cancelled or has expired' : 'unknown enrollment link',
+      );
+    }
+    const [material, topic, extraPayloads] = await Promise.all([
+      this.pki.get(),
+      this.topics?.currentTopic(),
+      this.collectPayloads({ userId: doc.userId, enrollmentId: doc._id, profileId: doc.profileId }),
+    ]);
+    if (!topic) throw new ProblemError(409, 'Setup incomplete', 'no valid Apple MDM push certificate is installed');
+    const base = this.settings.publicUrl;
+    const profile = buildEnrollmentProfile({
+      identifier: this.settings.profileIdentifier,
+      displayName: `${this.settings.organization} Management`,
+      organization: this.settings.organization,
+      description:
+        'Lets your organisation manage work apps and settings on this device. It cannot see your personal data or erase the device.',
+      profileUuid: doc._id.toUpperCase(),
+      rootCertificate: { der: material.ca.certDer, displayName: `${this.settings.organization} Device CA` },
+      scep: {
+        url: `${base}/scep`,
+        challenge,
+        subject: [
+          ['O', this.settings.organization],
+          ['CN', `enrollment-${doc._id}`],
+        ],
+        keySize: 2048,
+      },
+      mdm: { serverUrl: `${base}/mdm/connect`, checkInUrl: `${base}/mdm/checkin`, topic },
+      extraPayloads,
+    });
+    return { body: material.signer.sign(buildPlist(profile)), session: doc };
+  }
+
+  /** Uses up a SCEP challenge: valid once, only for a downloaded, unexpired session. */
+  async consumeChallenge(challenge: string, certificateSerial: string): Promise<EnrollmentDoc | undefined> {
+    const doc = await this.models.enrollments
+      .findOneAndUpdate(
+        { challengeHash: hashSecret(challenge), state: 'downloaded', expiresAt: { $gt: new Date() } },
+        { $set: { state: 'certificate-issued', certificateSerial } },
+        { returnDocument: 'after' },
+      )
+      .lean();
+    return (doc as EnrollmentDoc | null) ?? undefined;
+  }
+}

@@ -1,0 +1,106 @@
+import { ProblemError } from 'enrollment-gateway/sdk';
+import type { Logger } from 'pino';
+import {
+  buildCertRep,
+  certificateFingerprintSha256,
+  issueDeviceCertificate,
+  parsePkiMessage,
+  randomSerialHex,
+  type ScepEnrollmentRequest,
+  ScepError,
+} from '../pki/index.js';
+import type { CertificateDoc, MdmModels } from '../storage/models.js';
+import type { EnrollmentService } from './enrollment-service.js';
+import type { PkiService } from './pki-service.js';
+
+/**
+ * SCEP PKIOperation: PKCSReq against a one-time challenge of a downloaded enrollment session, and
+ * RenewalReq signed by a current, unrevoked device identity (the device keeps its binding).
+ * Refusals are HTTP 4xx with a reason and store nothing.
+ */
+export class ScepService {
+  constructor(
+    private readonly models: MdmModels,
+    private readonly pki: PkiService,
+    private readonly enrollments: EnrollmentService,
+    private readonly validityDays: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async pkiOperation(der: Buffer): Promise<Buffer> {
+    const { ca } = await this.pki.get();
+    let request: ReturnType<typeof parsePkiMessage>;
+    try {
+      request = parsePkiMessage(der, ca);
+    } catch (error) {
+      if (error instanceof ScepError)
+        throw new ProblemError(400, 'Bad request', `SCEP message rejected: ${error.reason}`);
+      throw error;
+    }
+    if (request.messageType === 'CertPoll')
+      throw new ProblemError(400, 'Bad request', 'nothing is pending: certificates are issued at once');
+    const issued = request.messageType === 'PKCSReq' ? await this.enroll(request) : await this.renew(request);
+    return buildCertRep({ request, ca, issuedCertDer: issued });
+  }
+
+  private async enroll(request: ScepEnrollmentRequest): Promise<Buffer> {
+    if (!request.challengePassword) throw new ProblemError(403, 'Forbidden', 'a challenge password is required');
+    const serial = randomSerialHex();
+    const session = await this.enrollments.consumeChallenge(request.challengePassword, serial);
+    if (!session)
+      throw new ProblemError(403, 'Forbidden', 'the challenge is invalid, already used, or its session expired');
+    const { ca } = await this.pki.get();
+    const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays, serial });
+    await this.models.certificates.create({
+      _id: certificate.serialHex,
+      fingerprint: certificate.fingerprintSha256,
+      subject: request.csrSubjectString,
+      enrollmentId: session._id,
+      notBefore: certificate.notBefore,
+      notAfter: certificate.notAfter,
+    });
+    this.logger.info(
+      { enrollmentId: session._id, serial: certificate.serialHex },
+      'issued device identity certificate',
+    );
+    return certificate.certDer;
+  }
+
+  private async renew(request: ScepEnrollmentRequest): Promise<Buffer> {
+    const previousFingerprint = certificateFingerprintSha256(request.signerCertDer);
+    const previous = (await this.models.certificates
+      .findOne({ fingerprint: previousFingerprint })
+      .lean()) as CertificateDoc | null;
+    if (!previous || previous.revokedAt || !previous.deviceId) {
+      throw new ProblemError(403, 'Forbidden', 'renewal must be signed by a current device identity');
+    }
+    const device = await this.models.devices
+      .findOne({ _id: previous.deviceId, identityRevoked: false }, { state: 1 })
+      .lean();
+    if (!device || device.state === 'retired')
+      throw new ProblemError(403, 'Forbidden', 'the device is no longer managed');
+    const { ca } = await this.pki.get();
+    const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays });
+    await this.models.certificates.create({
+      _id: certificate.serialHex,
+      fingerprint: certificate.fingerprintSha256,
+      subject: request.csrSubjectString,
+      enrollmentId: previous.enrollmentId,
+      udid: previous.udid,
+      deviceId: previous.deviceId,
+      notBefore: certificate.notBefore,
+      notAfter: certificate.notAfter,
+      renewedFrom: previous._id,
+    });
+    // The device signs with the old identity until the new profile is installed, then with the new one.
+    await this.models.devices.updateOne(
+      { _id: previous.deviceId },
+      { $set: { identityFingerprints: [previousFingerprint, certificate.fingerprintSha256] } },
+    );
+    this.logger.info(
+      { deviceId: previous.deviceId, serial: certificate.serialHex },
+      'renewed device identity certificate',
+    );
+    return certificate.certDer;
+  }
+}

@@ -1,0 +1,217 @@
+import { type Connection, type Model, Schema, type Types } from 'mongoose';
+
+/** Explicit collection names: backups, docs and admins read them. */
+export interface DeviceDoc {
+  _id: Types.ObjectId;
+  udid: string;
+  userId?: string;
+  enrollmentId?: string;
+  state: 'pending' | 'enrolled' | 'checked-out' | 'retiring' | 'retired';
+  /** sha256 hex of the identity certificates the device may sign with (current, and the renewed one). */
+  identityFingerprints: string[];
+  identityRevoked: boolean;
+  topic?: string;
+  pushToken?: string;
+  pushMagic?: string;
+  pushTokenInvalid?: { reason: string; at: Date };
+  /** Sealed under the master key; only set when the device sent one. */
+  unlockTokenSealed?: string;
+  model?: string;
+  productName?: string;
+  osVersion?: string;
+  buildVersion?: string;
+  serialNumber?: string;
+  deviceName?: string;
+  managedApps: { identifier: string; status?: string; version?: string; itunesStoreId?: number }[];
+  installedProfiles: { identifier: string; displayName?: string; uuid?: string }[];
+  enrolledAt?: Date;
+  authenticatedAt?: Date;
+  lastSeenAt?: Date;
+  checkedOutAt?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const deviceSchema = new Schema<DeviceDoc>(
+  {
+    udid: { type: String, required: true, unique: true },
+    userId: { type: String, index: true },
+    enrollmentId: String,
+    state: { type: String, required: true, default: 'pending' },
+    identityFingerprints: { type: [String], default: [] },
+    identityRevoked: { type: Boolean, default: false },
+    topic: String,
+    pushToken: String,
+    pushMagic: String,
+    pushTokenInvalid: { reason: String, at: Date },
+    unlockTokenSealed: String,
+    model: String,
+    productName: String,
+    osVersion: String,
+    buildVersion: String,
+    serialNumber: String,
+    deviceName: String,
+    managedApps: {
+      type: [{ _id: false, identifier: String, status: String, version: String, itunesStoreId: Number }],
+      default: [],
+    },
+    installedProfiles: { type: [{ _id: false, identifier: String, displayName: String, uuid: String }], default: [] },
+    enrolledAt: Date,
+    authenticatedAt: Date,
+    lastSeenAt: Date,
+    checkedOutAt: Date,
+  },
+  { collection: 'mdm_devices', timestamps: true, versionKey: false },
+);
+deviceSchema.index({ state: 1, lastSeenAt: 1 });
+
+export type CommandState = 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
+
+export interface CommandDoc {
+  _id: Types.ObjectId;
+  deviceId: string;
+  commandUuid: string;
+  requestType: string;
+  /** The exact plist sent to the device. */
+  plist: Buffer;
+  origin: string;
+  /** Enqueue order within a device. */
+  seq: number;
+  state: CommandState;
+  attempts: number;
+  sentAt?: Date;
+  respondedAt?: Date;
+  /** The device's answer, as received (bounded by the body limit). */
+  resultRaw?: Buffer;
+  errorChain?: Record<string, unknown>[];
+  createdAt: Date;
+}
+
+const commandSchema = new Schema<CommandDoc>(
+  {
+    deviceId: { type: String, required: true },
+    commandUuid: { type: String, required: true },
+    requestType: { type: String, required: true },
+    plist: { type: Buffer, required: true },
+    origin: { type: String, required: true },
+    seq: { type: Number, required: true },
+    state: { type: String, required: true },
+    attempts: { type: Number, default: 0 },
+    sentAt: Date,
+    respondedAt: Date,
+    resultRaw: Buffer,
+    errorChain: [Schema.Types.Mixed],
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'mdm_commands', versionKey: false },
+);
+commandSchema.index({ deviceId: 1, commandUuid: 1 }, { unique: true });
+commandSchema.index({ deviceId: 1, state: 1, seq: 1 });
+commandSchema.index({ state: 1, respondedAt: 1 });
+
+export interface EnrollmentDoc {
+  _id: string;
+  userId: string;
+  profileId?: string;
+  origin: string;
+  downloadTokenHash: string;
+  challengeHash: string;
+  state: 'issued' | 'downloaded' | 'certificate-issued' | 'enrolled' | 'cancelled' | 'expired';
+  expiresAt: Date;
+  certificateSerial?: string;
+  deviceId?: string;
+  cancelReason?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const enrollmentSchema = new Schema<EnrollmentDoc>(
+  {
+    _id: { type: String, required: true },
+    userId: { type: String, required: true, index: true },
+    profileId: String,
+    origin: String,
+    downloadTokenHash: { type: String, required: true, unique: true },
+    challengeHash: { type: String, required: true, unique: true },
+    state: { type: String, required: true },
+    expiresAt: { type: Date, required: true },
+    certificateSerial: String,
+    deviceId: String,
+    cancelReason: String,
+  },
+  { collection: 'mdm_enrollments', timestamps: true, versionKey: false },
+);
+
+export interface CertificateDoc {
+  _id: string; // serial hex
+  fingerprint: string;
+  subject: string;
+  enrollmentId?: string;
+  udid?: string;
+  deviceId?: string;
+  notBefore: Date;
+  notAfter: Date;
+  revokedAt?: Date;
+  revocationReason?: string;
+  renewedFrom?: string;
+  createdAt: Date;
+}
+
+const certificateSchema = new Schema<CertificateDoc>(
+  {
+    _id: { type: String, required: true },
+    fingerprint: { type: String, required: true, unique: true },
+    subject: { type: String, required: true },
+    enrollmentId: String,
+    udid: { type: String, index: true },
+    deviceId: { type: String, index: true },
+    notBefore: { type: Date, required: true },
+    notAfter: { type: Date, required: true },
+    revokedAt: Date,
+    revocationReason: String,
+    renewedFrom: String,
+  },
+  { collection: 'mdm_certificates', timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
+);
+
+export interface PkiDoc {
+  _id: 'ca' | 'signing';
+  certPem: string;
+  keySealed: string;
+  createdAt: Date;
+}
+
+const pkiSchema = new Schema<PkiDoc>(
+  {
+    _id: { type: String, required: true },
+    certPem: { type: String, required: true },
+    keySealed: { type: String, required: true },
+  },
+  { collection: 'mdm_pki', timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
+);
+
+export interface MdmModels {
+  devices: Model<DeviceDoc>;
+  commands: Model<CommandDoc>;
+  enrollments: Model<EnrollmentDoc>;
+  certificates: Model<CertificateDoc>;
+  pki: Model<PkiDoc>;
+}
+
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+export function mdmModels(connection: Connection): MdmModels {
+  return {
+    devices: model(connection, 'MdmDevice', deviceSchema),
+    commands: model(connection, 'MdmCommand', commandSchema),
+    enrollments: model(connection, 'MdmEnrollment', enrollmentSchema),
+    certificates: model(connection, 'MdmCertificate', certificateSchema),
+    pki: model(connection, 'MdmPki', pkiSchema),
+  };
+}
+
+export async function ensureIndexes(models: MdmModels): Promise<void> {
+  await Promise.all(Object.values(models).map((m: Model<unknown>) => m.init()));
+}

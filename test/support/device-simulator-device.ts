@@ -1,0 +1,475 @@
+/**
+ * The simulated iPhone (import it from ./device-simulator.js). It enrolls with the gateway the way iOS does: downloads and verifies the signed enrollment
+ * profile, gets its identity by SCEP, checks in (Authenticate, TokenUpdate, CheckOut) and answers MDM commands,
+ * signing every message with an Mdm-Signature header. Used by e2e tests, `npm run simulate` and benchmarks.
+ *
+ *   const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: 'https://gateway.test' });
+ *   await device.downloadProfile(profileUrl);
+ *   await device.enroll();
+ *   const answered = await device.poll();
+ */
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type https from 'node:https';
+import { signDetached } from '../../plugins/mdm/src/pki/index.js';
+import {
+  buildPlist,
+  type CommandStatus,
+  type PlistDict,
+  type PlistInput,
+  parseDevicePlist,
+} from '../../plugins/mdm/src/protocol/index.js';
+import {
+  DeviceHttpClient,
+  DeviceHttpError,
+  DeviceSimulatorError,
+  type ExchangePhase,
+  generateRsaKeyPair,
+  type HttpResult,
+  type RsaKeyPair,
+  type RsaKeyPool,
+} from './device-simulator-http.js';
+import { type EnrollmentProfile, readEnrollmentProfile } from './device-simulator-profile.js';
+import { type DeviceIdentity, runScepEnrollment } from './device-simulator-scep.js';
+import { type CommandScript, type DeviceInfo, DeviceState, type ErrorChainEntry } from './device-simulator-state.js';
+
+export interface SimulatedDeviceOptions {
+  /** Where the gateway really listens, e.g. http://127.0.0.1:8080. */
+  baseUrl: string;
+  /** The gateway's public URL as written into profiles; requests to it go to `baseUrl`. */
+  publicUrl?: string;
+  udid?: string;
+  serialNumber?: string;
+  deviceName?: string;
+  /** Default '17.5'. */
+  osVersion?: string;
+  buildVersion?: string;
+  /** Hardware model code; default 'iPhone15,4' (iPhone 15). */
+  productName?: string;
+  /** Default 'MTLE3'. */
+  model?: string;
+  modelName?: string;
+  modelNumber?: string;
+  imei?: string;
+  passcodePresent?: boolean;
+  /** Use this key for SCEP (skips generation). */
+  keyPair?: RsaKeyPair;
+  /** Otherwise take keys (also for renewal) from this pool; else generate one per use. */
+  keyPool?: RsaKeyPool;
+  /** Poll sessions an app spends "Installing" before it is Managed. Default 1. */
+  installPolls?: number;
+  /** Exchanges kept in `exchanges` (oldest dropped). Default 200. */
+  maxExchanges?: number;
+  /** Commands answered per poll() before giving up on a server that never returns empty. Default 100. */
+  maxCommandsPerPoll?: number;
+  /** Mdm-Signature digest; 'sha1' mimics older devices. */
+  signatureDigest?: 'sha256' | 'sha1';
+  /**
+   * Also send DeviceName, Model and ModelName in Authenticate. Apple's schema lists them for macOS only, so an
+   * iPhone leaves them out by default; turn on to exercise servers that store them when present.
+   */
+  authenticateWithNames?: boolean;
+  /** Clock for checking the profile signer's validity. */
+  now?: () => Date;
+  agents?: { http?: http.Agent; https?: https.Agent };
+}
+
+/** One request/response, kept for assertions. */
+export interface ExchangeRecord {
+  at: Date;
+  phase: ExchangePhase;
+  method: string;
+  url: string;
+  status: number;
+  durationMs: number;
+  requestBytes: number;
+  /** The plist the device sent (check-ins and command reports). */
+  request?: Record<string, PlistInput | undefined>;
+  responseBody: Buffer;
+}
+
+export interface AnsweredCommand {
+  commandUuid: string;
+  requestType: string;
+  command: PlistDict;
+  status: Exclude<CommandStatus, 'Idle'>;
+  /** The full report sent back (UDID, Status, CommandUUID, result keys, ErrorChain). */
+  report: Record<string, PlistInput | undefined>;
+  errorChain?: ErrorChainEntry[];
+}
+
+export interface EnrollTimings {
+  scepMs: number;
+  authenticateMs: number;
+  tokenUpdateMs: number;
+  totalMs: number;
+}
+
+const BUILD_VERSIONS: Record<string, string> = {
+  '17.4': '21E219',
+  '17.4.1': '21E236',
+  '17.5': '21F79',
+  '17.5.1': '21F90',
+  '17.6': '21G80',
+  '18.0': '22A3354',
+};
+const SERIAL_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789';
+
+function randomSerial(): string {
+  return Array.from({ length: 10 }, () => SERIAL_ALPHABET[randomInt(SERIAL_ALPHABET.length)]).join('');
+}
+
+function deviceInfo(options: SimulatedDeviceOptions): DeviceInfo {
+  const osVersion = options.osVersion ?? '17.5';
+  const serialNumber = options.serialNumber ?? randomSerial();
+  return {
+    // iPhone 15 (A16) UDIDs look like 00008110-001A2B3C4D5E801E: chip ID, dash, 16 hex digits.
+    udid: options.udid ?? `00008110-${randomBytes(8).toString('hex').toUpperCase()}`,
+    serialNumber,
+    deviceName: options.deviceName ?? `iPhone ${serialNumber.slice(-4)}`,
+    osVersion,
+    buildVersion: options.buildVersion ?? BUILD_VERSIONS[osVersion] ?? '21F79',
+    productName: options.productName ?? 'iPhone15,4',
+    model: options.model ?? 'MTLE3',
+    modelName: options.modelName ?? 'iPhone',
+    modelNumber: options.modelNumber ?? `${options.model ?? 'MTLE3'}ZD/A`,
+    imei: options.imei ?? `35${String(randomInt(1e12)).padStart(12, '0')}${randomInt(10)}`,
+    deviceCapacityGb: 128,
+    availableCapacityGb: 87.41,
+    batteryLevel: 0.86,
+    passcodePresent: options.passcodePresent ?? true,
+    isSupervised: false,
+  };
+}
+
+export class SimulatedDevice {
+  readonly info: DeviceInfo;
+  readonly state: DeviceState;
+  readonly http: DeviceHttpClient;
+  /** Bounded log of every exchange, oldest first. */
+  readonly exchanges: ExchangeRecord[] = [];
+  enrollment?: EnrollmentProfile;
+  /** The SCEP CA certificate (GetCACert). */
+  scepCaCertPem?: string;
+  readonly pushToken = randomBytes(32);
+  readonly pushMagic = randomUUID().toUpperCase();
+  readonly unlockToken = randomBytes(48);
+  /** Set after a successful TokenUpdate; cleared by CheckOut or removal of the enrollment profile. */
+  enrolled = false;
+  /**
+   * Replaces the Mdm-Signature header for negative tests: return a different header, or undefined to send none.
+   * Default: a valid detached signature over the exact body.
+   */
+  signatureOverride?: (body: Buffer) => string | undefined;
+  private currentIdentity?: DeviceIdentity;
+  private keyPair?: RsaKeyPair;
+
+  private constructor(private readonly options: SimulatedDeviceOptions) {
+    this.info = deviceInfo(options);
+    this.state = new DeviceState(this.info, options.installPolls ?? 1);
+    this.http = new DeviceHttpClient(options.baseUrl, options.publicUrl, options.agents);
+    this.keyPair = options.keyPair;
+  }
+
+  static async create(options: SimulatedDeviceOptions): Promise<SimulatedDevice> {
+    const device = new SimulatedDevice(options);
+    // Take the key now so a fleet's key pool is drained up front, not on the timed SCEP path.
+    device.keyPair ??= options.keyPool ? await options.keyPool.take() : undefined;
+    return device;
+  }
+
+  get udid(): string {
+    return this.info.udid;
+  }
+
+  /** The SCEP-issued identity; throws before enroll(). */
+  get identity(): DeviceIdentity {
+    if (!this.currentIdentity) throw new DeviceSimulatorError('not-ready', 'device has no identity yet (enroll first)');
+    return this.currentIdentity;
+  }
+
+  get hasIdentity(): boolean {
+    return this.currentIdentity !== undefined;
+  }
+
+  /** What Safari does with a profile link: GET it, insist on the aspen-config type, then install it. */
+  async downloadProfile(profileUrl: string): Promise<EnrollmentProfile> {
+    const result = await this.http.request(profileUrl, {
+      method: 'GET',
+      headers: {
+        'user-agent': `Mozilla/5.0 (iPhone; CPU iPhone OS ${this.info.osVersion.replace(/\./g, '_')} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1`,
+        accept: '*/*',
+      },
+    });
+    this.record('profile', 'GET', result, 0);
+    if (result.status !== 200) throw new DeviceHttpError('profile', result.status, result.body, result.url);
+    const type = String(result.headers['content-type'] ?? '');
+    if (!type.startsWith('application/x-apple-aspen-config')) {
+      throw new DeviceSimulatorError('profile-content-type', `profile served as "${type}"`);
+    }
+    return this.installProfileFile(result.body);
+  }
+
+  /** Installs an enrollment profile from its bytes (e.g. a file a browser test downloaded). Verifies it first. */
+  installProfileFile(bytes: Buffer | Uint8Array): EnrollmentProfile {
+    const enrollment = readEnrollmentProfile(Buffer.from(bytes), this.options.now?.() ?? new Date());
+    if (this.state.enrollmentProfileId) this.state.profiles.delete(this.state.enrollmentProfileId);
+    this.enrollment = enrollment;
+    this.state.profiles.set(enrollment.profile.identifier, enrollment.profile);
+    this.state.enrollmentProfileId = enrollment.profile.identifier;
+    this.state.accessRights = enrollment.mdm.accessRights;
+    return enrollment;
+  }
+
+  /** SCEP (unless an identity exists), then Authenticate and TokenUpdate. */
+  async enroll(): Promise<EnrollTimings> {
+    const started = performance.now();
+    if (!this.currentIdentity) await this.obtainIdentity();
+    const scepDone = performance.now();
+    await this.authenticate();
+    const authenticated = performance.now();
+    await this.tokenUpdate();
+    const done = performance.now();
+    return {
+      scepMs: scepDone - started,
+      authenticateMs: authenticated - scepDone,
+      tokenUpdateMs: done - authenticated,
+      totalMs: done - started,
+    };
+  }
+
+  /** SCEP PKCSReq with the profile's challenge and subject. */
+  async obtainIdentity(): Promise<DeviceIdentity> {
+    const enrollment = this.requireProfile();
+    const keyPair = await this.keyForScep(enrollment.scep.keySize, this.keyPair);
+    this.keyPair = keyPair;
+    const result = await runScepEnrollment({
+      client: this.http,
+      settings: enrollment.scep,
+      keyPair,
+      record: (phase, method, r, n) => this.record(phase, method, r, n),
+    });
+    this.adoptIdentity(result.identity, result.caCertPem);
+    return result.identity;
+  }
+
+  /** SCEP RenewalReq for a fresh key, signed with the current identity; the new identity replaces it. */
+  async renewIdentity(): Promise<DeviceIdentity> {
+    const enrollment = this.requireProfile();
+    const previous = this.identity;
+    const keyPair = await this.keyForScep(enrollment.scep.keySize, undefined);
+    const result = await runScepEnrollment({
+      client: this.http,
+      settings: enrollment.scep,
+      keyPair,
+      renewWith: previous,
+      record: (phase, method, r, n) => this.record(phase, method, r, n),
+    });
+    this.keyPair = keyPair;
+    this.adoptIdentity(result.identity, result.caCertPem);
+    return result.identity;
+  }
+
+  authenticate(): Promise<void> {
+    const i = this.info;
+    const names = this.options.authenticateWithNames;
+    return this.checkIn({
+      MessageType: 'Authenticate',
+      UDID: i.udid,
+      Topic: this.requireProfile().mdm.topic,
+      OSVersion: i.osVersion,
+      BuildVersion: i.buildVersion,
+      ProductName: i.productName,
+      SerialNumber: i.serialNumber,
+      Model: names ? i.model : undefined,
+      ModelName: names ? i.modelName : undefined,
+      DeviceName: names ? i.deviceName : undefined,
+    });
+  }
+
+  async tokenUpdate(): Promise<void> {
+    const mdm = this.requireProfile().mdm;
+    await this.checkIn({
+      MessageType: 'TokenUpdate',
+      UDID: this.info.udid,
+      Topic: mdm.topic,
+      Token: this.pushToken,
+      PushMagic: this.pushMagic,
+      // iOS only hands out the UnlockToken when the server may clear the passcode (AccessRights bit 4).
+      UnlockToken: mdm.accessRights & 4 ? this.unlockToken : undefined,
+    });
+    this.enrolled = true;
+  }
+
+  /** What the device sends when the user removes the enrollment profile. Local MDM state goes with it. */
+  async checkOut(): Promise<void> {
+    await this.checkIn({ MessageType: 'CheckOut', UDID: this.info.udid, Topic: this.requireProfile().mdm.topic });
+    this.enrolled = false;
+    this.state.unenroll();
+  }
+
+  /** PUT a check-in message as-is; the caller judges the response. */
+  sendCheckin(message: Record<string, PlistInput | undefined>): Promise<HttpResult> {
+    return this.putSigned(
+      'checkin',
+      this.requireProfile().mdm.checkInUrl,
+      'application/x-apple-aspen-mdm-checkin',
+      message,
+    );
+  }
+
+  /** PUT a command report (or Idle) as-is; the caller judges the response. */
+  sendReport(report: Record<string, PlistInput | undefined>): Promise<HttpResult> {
+    return this.putSigned('command', this.requireProfile().mdm.serverUrl, 'application/x-apple-aspen-mdm', report);
+  }
+
+  /** Programs the answer to the next command(s) of a type, e.g. { RequestType: 'DeviceInformation', respond: 'NotNow' }. */
+  script(rule: CommandScript): this {
+    this.state.script(rule);
+    return this;
+  }
+
+  /**
+   * One MDM session, as after a push: Idle, then answer each command in the next request until the server answers
+   * with an empty body. Returns the commands answered in order.
+   */
+  async poll(options: { maxCommands?: number } = {}): Promise<AnsweredCommand[]> {
+    const max = options.maxCommands ?? this.options.maxCommandsPerPoll ?? 100;
+    this.state.advanceTime();
+    const answered: AnsweredCommand[] = [];
+    let report: Record<string, PlistInput | undefined> = { UDID: this.info.udid, Status: 'Idle' };
+    let unenrolled = false;
+    for (;;) {
+      const result = await this.sendReport(report);
+      if (result.status !== 200) throw new DeviceHttpError('command', result.status, result.body, result.url);
+      // After removing the MDM profile the device stops processing commands and (if asked to) checks out.
+      if (unenrolled) {
+        this.enrolled = false;
+        if (this.enrollment?.mdm.checkOutWhenRemoved) {
+          await this.checkIn({ MessageType: 'CheckOut', UDID: this.info.udid, Topic: this.requireProfile().mdm.topic });
+        }
+        break;
+      }
+      if (result.body.length === 0) break;
+      if (answered.length >= max) {
+        throw new DeviceSimulatorError('too-many-commands', `server sent more than ${max} commands in one session`);
+      }
+      const { commandUuid, command } = parseCommandEnvelope(result.body);
+      const answer = this.state.answer(command);
+      unenrolled = answer.unenrolled === true;
+      report = {
+        UDID: this.info.udid,
+        CommandUUID: commandUuid,
+        Status: answer.status,
+        ...answer.keys,
+        ErrorChain: answer.errorChain,
+      };
+      answered.push({
+        commandUuid,
+        requestType: String(command.RequestType),
+        command,
+        status: answer.status,
+        report,
+        errorChain: answer.errorChain,
+      });
+    }
+    return answered;
+  }
+
+  /** The Mdm-Signature header value for `body` (base64 detached CMS by the identity certificate). */
+  signBody(body: Buffer): string {
+    const identity = this.identity;
+    return signDetached(body, identity.certPem, identity.keyPair.privateKey, {
+      digest: this.options.signatureDigest ?? 'sha256',
+    });
+  }
+
+  private async checkIn(message: Record<string, PlistInput | undefined>): Promise<void> {
+    const result = await this.sendCheckin(message);
+    if (result.status !== 200 || result.body.length !== 0) {
+      throw new DeviceHttpError('checkin', result.status, result.body, result.url);
+    }
+  }
+
+  private async putSigned(
+    phase: 'checkin' | 'command',
+    url: string,
+    contentType: string,
+    message: Record<string, PlistInput | undefined>,
+  ): Promise<HttpResult> {
+    const body = buildPlist(message);
+    const headers: Record<string, string> = { 'content-type': contentType, 'user-agent': 'MDM/1.0' };
+    const signature = this.signatureOverride
+      ? this.signatureOverride(body)
+      : this.enrollment?.mdm.signMessage
+        ? this.signBody(body)
+        : undefined;
+    if (signature !== undefined) headers['mdm-signature'] = signature;
+    const result = await this.http.request(url, { method: 'PUT', headers, body });
+    this.record(phase, 'PUT', result, body.length, message);
+    return result;
+  }
+
+  private requireProfile(): EnrollmentProfile {
+    if (!this.enrollment) throw new DeviceSimulatorError('not-ready', 'no enrollment profile installed');
+    return this.enrollment;
+  }
+
+  private async keyForScep(keySize: number, preferred: RsaKeyPair | undefined): Promise<RsaKeyPair> {
+    const fits = (key: RsaKeyPair | undefined) => key?.privateKey.asymmetricKeyDetails?.modulusLength === keySize;
+    if (fits(preferred)) return preferred as RsaKeyPair;
+    const pool = this.options.keyPool;
+    if (pool && pool.modulusLength === keySize) return pool.take();
+    return generateRsaKeyPair(keySize);
+  }
+
+  private adoptIdentity(identity: DeviceIdentity, caCertPem: string): void {
+    this.currentIdentity = identity;
+    this.scepCaCertPem = caCertPem;
+    this.state.identity = { certDer: identity.certDer, key: identity.keyPair.privateKey };
+  }
+
+  private record(
+    phase: ExchangePhase,
+    method: string,
+    result: HttpResult,
+    requestBytes: number,
+    request?: Record<string, PlistInput | undefined>,
+  ): void {
+    this.exchanges.push({
+      at: new Date(),
+      phase,
+      method,
+      url: result.url,
+      status: result.status,
+      durationMs: result.durationMs,
+      requestBytes,
+      request,
+      responseBody: result.body,
+    });
+    const max = this.options.maxExchanges ?? 200;
+    if (this.exchanges.length > max) this.exchanges.splice(0, this.exchanges.length - max);
+  }
+}
+
+/** Reads `{ CommandUUID, Command: { RequestType, ... } }` from the server. */
+export function parseCommandEnvelope(body: Buffer): { commandUuid: string; command: PlistDict } {
+  let envelope: PlistDict;
+  try {
+    envelope = parseDevicePlist(body);
+  } catch (error) {
+    throw new DeviceSimulatorError('bad-command', `command is not a plist: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const { CommandUUID: commandUuid, Command: command } = envelope;
+  if (typeof commandUuid !== 'string' || commandUuid === '') {
+    throw new DeviceSimulatorError('bad-command', 'command has no CommandUUID');
+  }
+  const isDict =
+    typeof command === 'object' && command !== null && !Array.isArray(command) && !(command instanceof Date);
+  if (!isDict || Buffer.isBuffer(command) || typeof (command as PlistDict).RequestType !== 'string') {
+    throw new DeviceSimulatorError('bad-command', 'command has no Command dictionary with a RequestType');
+  }
+  return { commandUuid, command: command as PlistDict };
+}

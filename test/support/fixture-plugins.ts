@@ -1,0 +1,66 @@
+/**
+ * Plugins the tests add around the plugin under test. They stand in for *other* plugins at the SDK
+ * boundary (an admin credential, a push topic), never for the code being tested.
+ */
+import {
+  type AdminPrincipal,
+  adminAuthenticatorsPoint,
+  definePlugin,
+  ProblemError,
+  type PushService,
+  pushServiceRef,
+  pushTopicRef,
+} from '../../core/sdk/index.js';
+
+export const TEST_TOPIC = 'com.apple.mgmt.External.00000000-1111-2222-3333-444444444444';
+
+/** Bearer tokens "admin-all" (every scope) and "reader" (devices:read) for the admin API. */
+export const testAdminTokens = definePlugin({
+  name: 'test-admin-tokens',
+  version: '1.0.0',
+  coreApi: '^1.0.0',
+  dependsOn: ['admin-access'],
+  register(api) {
+    const principals: Record<string, AdminPrincipal> = {
+      'admin-all': { id: 'test-admin', kind: 'bearer', displayName: 'Test Admin', scopes: ['*'] },
+      reader: { id: 'test-reader', kind: 'bearer', displayName: 'Test Reader', scopes: ['devices:read'] },
+    };
+    api.contribute(adminAuthenticatorsPoint, () => ({
+      name: 'test-bearer',
+      async authenticate(ctx) {
+        const header = ctx.get('authorization');
+        if (!header.startsWith('Bearer ')) return undefined;
+        const principal = principals[header.slice(7)];
+        if (!principal) throw new ProblemError(401, 'Invalid token', 'unknown test token');
+        return principal;
+      },
+    }));
+  },
+});
+
+/** A push plugin at the SDK boundary that records wakes; the real one is plugins/apns. */
+export function recordingPush(options: { topic?: string } = {}) {
+  const woken: string[][] = [];
+  const plugin = definePlugin({
+    name: 'apns',
+    version: '1.0.0',
+    coreApi: '^1.0.0',
+    register(api) {
+      api.provide(pushTopicRef, () => ({ currentTopic: async () => options.topic }));
+      api.provide(
+        pushServiceRef,
+        (): PushService => ({
+          wake: async (ids) => {
+            woken.push([...ids]);
+          },
+        }),
+      );
+    },
+  });
+  return { plugin, woken };
+}
+
+export const adminHeaders = (token = 'admin-all') => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+});
