@@ -15,6 +15,7 @@ import { defaultProfileIdentifier, type MdmConfig, mdmConfigSchema } from './src
 import { mountAdminRoutes } from './src/http/admin-routes.js';
 import { mountDeviceRoutes } from './src/http/device-routes.js';
 import { mountScepRoutes } from './src/http/scep-routes.js';
+import { CertificateService } from './src/services/certificate-service.js';
 import { CheckinService } from './src/services/checkin-service.js';
 import { CommandService } from './src/services/command-service.js';
 import { DeviceIdentityVerifier } from './src/services/device-identity.js';
@@ -46,7 +47,8 @@ function buildServices(ctx: PluginContext<MdmConfig>) {
   const checkins = new CheckinService(models, identity, ctx.events, ctx.keyVault, ctx.logger);
   const scep = new ScepService(models, pki, enrollments, ctx.config.deviceCertificateValidityDays, ctx.logger);
   const directory = new MongoDeviceDirectory(models);
-  return { models, pki, enrollments, identity, commands, checkins, scep, directory };
+  const certificates = new CertificateService(models, ctx.logger);
+  return { models, pki, enrollments, identity, commands, checkins, scep, directory, certificates };
 }
 
 type MdmServices = ReturnType<typeof buildServices>;

@@ -8,7 +8,7 @@
  *   await device.enroll();
  *   const answered = await device.poll();
  */
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type https from 'node:https';
 import { signDetached } from '../../plugins/mdm/src/pki/index.js';
@@ -29,29 +29,16 @@ import {
   type RsaKeyPair,
   type RsaKeyPool,
 } from './device-simulator-http.js';
+import { type DeviceInfo, type DeviceInfoOptions, defaultDeviceInfo } from './device-simulator-info.js';
 import { type EnrollmentProfile, readEnrollmentProfile } from './device-simulator-profile.js';
 import { type DeviceIdentity, runScepEnrollment } from './device-simulator-scep.js';
-import { type CommandScript, type DeviceInfo, DeviceState, type ErrorChainEntry } from './device-simulator-state.js';
+import { type CommandScript, DeviceState, type ErrorChainEntry } from './device-simulator-state.js';
 
-export interface SimulatedDeviceOptions {
+export interface SimulatedDeviceOptions extends DeviceInfoOptions {
   /** Where the gateway really listens, e.g. http://127.0.0.1:8080. */
   baseUrl: string;
   /** The gateway's public URL as written into profiles; requests to it go to `baseUrl`. */
   publicUrl?: string;
-  udid?: string;
-  serialNumber?: string;
-  deviceName?: string;
-  /** Default '17.5'. */
-  osVersion?: string;
-  buildVersion?: string;
-  /** Hardware model code; default 'iPhone15,4' (iPhone 15). */
-  productName?: string;
-  /** Default 'MTLE3'. */
-  model?: string;
-  modelName?: string;
-  modelNumber?: string;
-  imei?: string;
-  passcodePresent?: boolean;
   /** Use this key for SCEP (skips generation). */
   keyPair?: RsaKeyPair;
   /** Otherwise take keys (also for renewal) from this pool; else generate one per use. */
@@ -105,43 +92,6 @@ export interface EnrollTimings {
   totalMs: number;
 }
 
-const BUILD_VERSIONS: Record<string, string> = {
-  '17.4': '21E219',
-  '17.4.1': '21E236',
-  '17.5': '21F79',
-  '17.5.1': '21F90',
-  '17.6': '21G80',
-  '18.0': '22A3354',
-};
-const SERIAL_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789';
-
-function randomSerial(): string {
-  return Array.from({ length: 10 }, () => SERIAL_ALPHABET[randomInt(SERIAL_ALPHABET.length)]).join('');
-}
-
-function deviceInfo(options: SimulatedDeviceOptions): DeviceInfo {
-  const osVersion = options.osVersion ?? '17.5';
-  const serialNumber = options.serialNumber ?? randomSerial();
-  return {
-    // iPhone 15 (A16) UDIDs look like 00008110-001A2B3C4D5E801E: chip ID, dash, 16 hex digits.
-    udid: options.udid ?? `00008110-${randomBytes(8).toString('hex').toUpperCase()}`,
-    serialNumber,
-    deviceName: options.deviceName ?? `iPhone ${serialNumber.slice(-4)}`,
-    osVersion,
-    buildVersion: options.buildVersion ?? BUILD_VERSIONS[osVersion] ?? '21F79',
-    productName: options.productName ?? 'iPhone15,4',
-    model: options.model ?? 'MTLE3',
-    modelName: options.modelName ?? 'iPhone',
-    modelNumber: options.modelNumber ?? `${options.model ?? 'MTLE3'}ZD/A`,
-    imei: options.imei ?? `35${String(randomInt(1e12)).padStart(12, '0')}${randomInt(10)}`,
-    deviceCapacityGb: 128,
-    availableCapacityGb: 87.41,
-    batteryLevel: 0.86,
-    passcodePresent: options.passcodePresent ?? true,
-    isSupervised: false,
-  };
-}
-
 export class SimulatedDevice {
   readonly info: DeviceInfo;
   readonly state: DeviceState;
@@ -165,7 +115,7 @@ export class SimulatedDevice {
   private keyPair?: RsaKeyPair;
 
   private constructor(private readonly options: SimulatedDeviceOptions) {
-    this.info = deviceInfo(options);
+    this.info = defaultDeviceInfo(options);
     this.state = new DeviceState(this.info, options.installPolls ?? 1);
     this.http = new DeviceHttpClient(options.baseUrl, options.publicUrl, options.agents);
     this.keyPair = options.keyPair;

@@ -7,27 +7,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { CommandStatus, PlistDict, PlistInput, PlistNode } from '../../plugins/mdm/src/protocol/index.js';
 import { DeviceSimulatorError } from './device-simulator-http.js';
+import type { DeviceInfo } from './device-simulator-info.js';
 import { type InstalledProfile, readInstallableProfile } from './device-simulator-profile.js';
-
-export interface DeviceInfo {
-  udid: string;
-  serialNumber: string;
-  deviceName: string;
-  osVersion: string;
-  buildVersion: string;
-  /** Hardware model code, e.g. iPhone15,4 (iPhone 15). */
-  productName: string;
-  /** Marketing model, e.g. MTLE3. */
-  model: string;
-  modelName: string;
-  modelNumber: string;
-  imei?: string;
-  deviceCapacityGb: number;
-  availableCapacityGb: number;
-  batteryLevel: number;
-  passcodePresent: boolean;
-  isSupervised: boolean;
-}
 
 // A type alias (not an interface) so it is assignable to PlistInput's index signature.
 export type ErrorChainEntry = {

@@ -30,12 +30,12 @@ export {
   rewriteUrl,
   type SimulatorFailureReason,
 } from './device-simulator-http.js';
+export { type DeviceInfo, type DeviceInfoOptions, defaultDeviceInfo } from './device-simulator-info.js';
 export type { EnrollmentProfile, InstalledProfile, MdmSettings, ScepSettings } from './device-simulator-profile.js';
 export type { DeviceIdentity } from './device-simulator-scep.js';
 export {
   type CommandAnswer,
   type CommandScript,
-  type DeviceInfo,
   DeviceState,
   type ErrorChainEntry,
   errorChain,

@@ -38,7 +38,11 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      for (const line of String(chunk).split('\n')) {
+        if (!line) continue;
+        logs.push(JSON.parse(line));
+        if (process.env.TEST_LOG_ECHO) process.stderr.write(`${line}\n`);
+      }
       callback();
     },
   });

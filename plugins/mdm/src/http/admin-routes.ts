@@ -15,6 +15,7 @@ import type Koa from 'koa';
 import { Types } from 'mongoose';
 import { z } from 'zod';
 import { parseDevicePlist } from '../protocol/index.js';
+import type { CertificateService } from '../services/certificate-service.js';
 import type { CommandService } from '../services/command-service.js';
 import { toBuffer } from '../services/command-service.js';
 import { toDeviceRecord } from '../services/directory.js';
@@ -69,7 +70,12 @@ function deviceOr404(id: string): Types.ObjectId {
 export function mountAdminRoutes(
   router: Router,
   ctx: PluginContext<unknown>,
-  deps: { models: MdmModels; commands: CommandService; enrollments: EnrollmentService },
+  deps: {
+    models: MdmModels;
+    commands: CommandService;
+    enrollments: EnrollmentService;
+    certificates: CertificateService;
+  },
 ): void {
   const { models } = deps;
   const actor = (koa: Koa.Context) => koa.state[ADMIN_PRINCIPAL_STATE] as AdminPrincipal;
@@ -155,6 +161,30 @@ export function mountAdminRoutes(
     );
     koa.status = 202;
     koa.body = { commandUuid: result.commandUuid };
+  });
+
+  router.get('/devices/:id/certificates', adminGuard(ctx, 'devices:read'), async (koa) => {
+    const deviceId = String(deviceOr404(koa.params.id));
+    const docs = await models.certificates.find({ deviceId }).sort({ notBefore: -1 }).lean();
+    koa.body = {
+      items: docs.map((c) => ({
+        serial: c._id,
+        subject: c.subject,
+        fingerprint: c.fingerprint,
+        notBefore: c.notBefore,
+        notAfter: c.notAfter,
+        revokedAt: c.revokedAt ?? null,
+        renewedFrom: c.renewedFrom ?? null,
+      })),
+    };
+  });
+
+  router.post('/certificates/:serial/revoke', adminGuard(ctx, 'devices:write'), async (koa) => {
+    const { reason } = await readJsonBody(koa, z.object({ reason: z.string().min(1).max(200) }));
+    const revoked = await deps.certificates.revoke(koa.params.serial, reason);
+    if (!revoked) throw new NotFoundProblem('no such certificate');
+    await audit(koa, 'mdm.certificate.revoke', { type: 'certificate', id: koa.params.serial }, { reason });
+    koa.body = { serial: koa.params.serial, revokedAt: revoked.revokedAt };
   });
 
   router.post('/enrollments', adminGuard(ctx, 'enrollments:write'), async (koa) => {

@@ -90,7 +90,7 @@ export class CheckinService {
           enrolledAt: '',
         },
       },
-      { upsert: true, returnDocument: 'after', projection: { _id: 1 } },
+      { upsert: true, returnDocument: 'after' },
     );
     const deviceId = String(device!._id);
     await this.models.certificates.updateOne({ _id: certificate._id }, { $set: { udid, deviceId } });
@@ -122,7 +122,7 @@ export class CheckinService {
     const enrolled = await this.models.devices.findOneAndUpdate(
       { _id: device._id, state: 'pending' },
       { $set: { state: 'enrolled', enrolledAt: new Date() } },
-      { projection: { _id: 1 } },
+      {},
     );
     if (enrolled) {
       await this.models.enrollments.updateOne({ _id: device.enrollmentId }, { $set: { state: 'enrolled', deviceId } });

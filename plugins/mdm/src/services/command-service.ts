@@ -108,13 +108,13 @@ export class CommandService implements DeviceCommandService {
   async exchange(device: DeviceDoc, report: CommandReport): Promise<Buffer | undefined> {
     const deviceId = String(device._id);
     if (report.status !== 'Idle') await this.recordResult(device, report);
-    // After a NotNow the device is busy: skip NotNow'd commands on this very poll, retry them on the next.
-    const states: CommandState[] = report.status === 'NotNow' ? ['queued', 'sent'] : ['queued', 'sent', 'not-now'];
+    // A device that said NotNow is busy: NotNow'd commands wait until it comes back with Idle.
+    const states: CommandState[] = report.status === 'Idle' ? ['queued', 'sent', 'not-now'] : ['queued', 'sent'];
     const next = await this.models.commands
       .findOneAndUpdate(
         { deviceId, state: { $in: states } },
         { $set: { state: 'sent', sentAt: new Date() }, $inc: { attempts: 1 } },
-        { sort: { seq: 1 }, projection: { plist: 1 } },
+        { sort: { seq: 1 } },
       )
       .lean();
     return next ? toBuffer((next as CommandDoc).plist) : undefined;
@@ -134,7 +134,7 @@ export class CommandService implements DeviceCommandService {
             ...(report.errorChain ? { errorChain: report.errorChain } : {}),
           },
         },
-        { projection: { requestType: 1 } },
+        {},
       )
       .lean();
     if (!command) {

@@ -38,7 +38,7 @@ export class DeviceIdentityVerifier {
       .findOneAndUpdate(
         { udid, identityFingerprints: signer.fingerprintSha256 },
         { $set: { lastSeenAt: new Date() } },
-        { returnDocument: 'after', projection: { unlockTokenSealed: 0, managedApps: 0, installedProfiles: 0 } },
+        { returnDocument: 'after' },
       )
       .lean()) as DeviceDoc | null;
     if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
