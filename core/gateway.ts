@@ -196,6 +196,7 @@ export class Gateway {
       keyVault: lazyKeyVault(config),
       queues: this.queues,
       gateway: gatewayInfo,
+      redisPrefix: config.redis.prefix,
     });
     const runtime = this.runtime;
     runtime.materializeContributions();
@@ -357,7 +358,8 @@ function lazyKeyVault(config: CoreConfig): KeyVault {
 
 function listen(handler: http.RequestListener, host: string, port: number): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 30_000 }, handler);
+    // Keep-alive outlives the idle timeout of proxies in front (typically 60 s), so they never reuse a socket we are closing.
+    const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 30_000 }, handler);
     server.once('error', (error) =>
       reject(new StartupError('listen_failed', `cannot listen on ${host}:${port}: ${error.message}`)),
     );

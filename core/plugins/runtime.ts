@@ -31,6 +31,7 @@ export interface KernelParts {
   keyVault: KeyVault;
   queues: QueueHub;
   gateway: GatewayInfo;
+  redisPrefix: string;
 }
 
 const lifetimes: Record<Lifetime, (typeof AwilixLifetime)[keyof typeof AwilixLifetime]> = {
@@ -123,6 +124,7 @@ export class PluginRuntime {
       events: kernel.events.publisherFor(definition.name, definition.emits ?? []),
       mongo: kernel.mongo,
       redis: kernel.redis,
+      redisKeyPrefix: `${kernel.redisPrefix}:${definition.name}:`,
       createRedis: (purpose: string) => kernel.redisFactory.create(`${definition.name}:${purpose}`),
       keyVault: kernel.keyVault,
       resolve: <T>(ref: ServiceRef<T>): T => {

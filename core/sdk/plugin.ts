@@ -62,6 +62,8 @@ export interface PluginContext<C = unknown> extends ServiceResolver {
   readonly mongo: Connection;
   /** A shared ioredis client for commands (not for blocking calls or subscriptions). */
   readonly redis: Redis;
+  /** Prefix for this plugin's own Redis keys: "<redis.prefix>:<plugin>:". */
+  readonly redisKeyPrefix: string;
   /** A new ioredis connection the caller owns (subscriptions, blocking commands); close it on stop. */
   createRedis(purpose: string): Redis;
   readonly keyVault: KeyVault;

@@ -8,7 +8,7 @@ import {
   mdmSetupRef,
   type PluginContext,
   pushServiceRef,
-  pushTargetsRef,
+  pushTargetSourcesPoint,
   pushTopicRef,
 } from 'enrollment-gateway/sdk';
 import { defaultProfileIdentifier, type MdmConfig, mdmConfigSchema } from './src/config.js';
@@ -70,7 +70,7 @@ export default definePlugin({
     api.extensionPoint(enrollmentPayloadsPoint);
     api.provide(deviceCommandsRef, (ctx) => services(ctx).commands);
     api.provide(deviceDirectoryRef, (ctx) => services(ctx).directory);
-    api.provide(pushTargetsRef, (ctx) => services(ctx).directory.asPushTargets());
+    api.contribute(pushTargetSourcesPoint, (ctx) => services(ctx).directory.asPushTargets());
     api.provide(enrollmentSessionsRef, (ctx) => services(ctx).enrollments);
     api.provide(mdmSetupRef, (ctx) => ({ missing: () => services(ctx).enrollments.setupProblems() }));
 

@@ -43,3 +43,22 @@ export const auditLogRef = createServiceRef<AuditLog>('admin.audit');
 
 /** Koa state key where the guard leaves the authenticated principal. */
 export const ADMIN_PRINCIPAL_STATE = 'adminPrincipal';
+
+/** A work or school account as the gateway knows it. Provided by the identity plugin. */
+export interface DirectoryUser {
+  id: string;
+  upn: string;
+  displayName: string;
+  tenantId?: string;
+  enabled: boolean;
+  /** Group object ids the user belongs to (from the token, or Microsoft Graph on overage). */
+  groups: readonly string[];
+  lastSignInAt?: Date;
+}
+
+export interface UserDirectory {
+  get(userId: string): Promise<DirectoryUser | undefined>;
+  /** Whether each id names a known group (for validating assignments). */
+  knownGroups(groupIds: readonly string[]): Promise<{ known: string[]; unknown: string[] }>;
+}
+export const userDirectoryRef = createServiceRef<UserDirectory>('identity.users');

@@ -76,7 +76,11 @@ export interface PushTargetStore {
   /** Devices with pending commands and no contact since `since`. */
   needingWake(since: Date, limit: number): Promise<string[]>;
 }
-export const pushTargetsRef = createServiceRef<PushTargetStore>('mdm.pushTargets');
+/**
+ * Where the push plugin finds device tokens: owned by apns, contributed to by plugins that store devices (mdm).
+ * An extension point rather than a service, so apns needs no dependency on mdm (mdm optionally depends on apns).
+ */
+export const pushTargetSourcesPoint = createExtensionPoint<PushTargetStore>('push.targetSources');
 
 /** Wakes devices; provided by the apns plugin. Coalesced: many calls for one device, one push. */
 export interface PushService {

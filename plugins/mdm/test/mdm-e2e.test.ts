@@ -111,7 +111,9 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     };
     expect(history.items.map((i) => i.state)).to.deep.equal(['acknowledged', 'acknowledged']);
     const info = history.items.find((i) => i.requestType === 'DeviceInformation')!;
-    expect((info.result as { QueryResponses: Record<string, unknown> }).QueryResponses.OSVersion).to.equal(device.info.osVersion);
+    expect((info.result as { QueryResponses: Record<string, unknown> }).QueryResponses.OSVersion).to.equal(
+      device.info.osVersion,
+    );
     expect(
       seen.filter((e) => e.event === 'command.result' && (e.payload as { deviceId: string }).deviceId === id),
     ).to.have.length(2);

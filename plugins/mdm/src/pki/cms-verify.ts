@@ -2,7 +2,7 @@
  * Verifying side of CMS: the Mdm-Signature header (detached, device identity certificate) and attached
  * SignedData (signed profiles, used by tests and the device simulator).
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { MAX_UNTRUSTED_DER_BYTES } from './asn1-guard.js';
 import { certificateFingerprintSha256 } from './certificates.js';
 import { checkSignerInfo, findSignerCertificate, type ParsedSignedData, parseSignedData } from './cms-signed-data.js';
@@ -83,6 +83,27 @@ function parseOrThrow(der: Buffer, maxBytes = MAX_UNTRUSTED_DER_BYTES): ParsedSi
   }
 }
 
+/**
+ * Devices sign every request with the same identity, and parsing an X.509 certificate costs more than
+ * verifying the signature, so parsed certificates are kept by their SHA-256 (bounded; derived data only,
+ * so every replica's cache is equally correct).
+ */
+const parsedCertificates = new Map<string, X509Certificate>();
+const MAX_CACHED_CERTIFICATES = 20_000;
+
+function parseCertificateCached(der: Buffer): X509Certificate {
+  const key = createHash('sha256').update(der).digest('base64');
+  let cert = parsedCertificates.get(key);
+  if (!cert) {
+    cert = new X509Certificate(der);
+    if (parsedCertificates.size >= MAX_CACHED_CERTIFICATES) {
+      parsedCertificates.delete(parsedCertificates.keys().next().value as string);
+    }
+    parsedCertificates.set(key, cert);
+  }
+  return cert;
+}
+
 /** Checks the single SignerInfo against the content; returns the signer's certificate. */
 function verifySignature(signed: ParsedSignedData, content: Buffer): X509Certificate {
   try {
@@ -91,7 +112,7 @@ function verifySignature(signed: ParsedSignedData, content: Buffer): X509Certifi
     const [signerInfo] = signed.signerInfos;
     const signerCertDer = findSignerCertificate(signed.certificates, signerInfo.sid);
     if (!signerCertDer) throw new PkiFormatError('malformed', 'signer certificate is not included');
-    const signerCert = new X509Certificate(signerCertDer);
+    const signerCert = parseCertificateCached(signerCertDer);
     const result = checkSignerInfo(signerInfo, content, signerCert.publicKey);
     if (result === 'digest-mismatch')
       throw new CmsVerificationError('digest-mismatch', 'messageDigest does not match the content');

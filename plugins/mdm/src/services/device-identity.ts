@@ -14,6 +14,17 @@ export class DeviceIdentityVerifier {
     private readonly caCertPem: () => Promise<string>,
   ) {}
 
+  /**
+   * lastSeenAt feeds the 90-day activity rule and the wake sweep, which need minutes, not
+   * milliseconds, so it is written only when the stored value is over a minute old. The check uses
+   * the document just read, so it needs no extra round trip and holds across replicas.
+   */
+  private async touch(device: DeviceDoc): Promise<void> {
+    const now = Date.now();
+    if (device.lastSeenAt && now - new Date(device.lastSeenAt).getTime() < 60_000) return;
+    await this.models.devices.updateOne({ _id: device._id }, { $set: { lastSeenAt: new Date(now) } });
+  }
+
   async verifySignature(header: string | undefined, body: Buffer): Promise<VerifiedSigner> {
     if (!header) throw new ProblemError(400, 'Bad request', 'missing Mdm-Signature header');
     try {
@@ -35,16 +46,13 @@ export class DeviceIdentityVerifier {
   /** The device record bound to this identity, touched as seen; refuses revoked or foreign identities. */
   async boundDevice(udid: string, signer: VerifiedSigner): Promise<DeviceDoc> {
     const device = (await this.models.devices
-      .findOneAndUpdate(
-        { udid, identityFingerprints: signer.fingerprintSha256 },
-        { $set: { lastSeenAt: new Date() } },
-        { returnDocument: 'after' },
-      )
+      .findOne({ udid, identityFingerprints: signer.fingerprintSha256 }, { unlockTokenSealed: 0, managedApps: 0, installedProfiles: 0 })
       .lean()) as DeviceDoc | null;
     if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
     if (device.identityRevoked || device.state === 'retired') {
       throw new ProblemError(403, 'Forbidden', 'this device identity has been revoked');
     }
+    await this.touch(device);
     return device;
   }
 }

@@ -1,0 +1,150 @@
+/**
+ * With N enrolled simulated devices: poll → command → Acknowledged round trips per second through
+ * the real HTTP endpoints and the real database, the gateway's RSS, and the CPU each part used.
+ *   npm run bench -- checkin [--devices 1000] [--commands 3] [--concurrency 48]
+ */
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
+import { finished, spawnTs, waitForLine } from '../../test/support/process.js';
+import { ensureLocalServices, ferretDbBackendInUse, localServicePids, stopLocalServices } from '../lib/local-services.js';
+import { cpuSeconds, samplePeakRss } from './_proc.js';
+import { option } from './_stats.js';
+
+const headers = { authorization: 'Bearer admin-all', 'content-type': 'application/json' };
+
+async function inBatches<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const devices = option(args, 'devices', 1000);
+  const commandsPerDevice = option(args, 'commands', 3);
+  const concurrency = option(args, 'concurrency', 48);
+  const services = await ensureLocalServices();
+  const mongodbUri = new URL(services.mongodbUri);
+  mongodbUri.pathname = `/bench_checkin_${randomBytes(3).toString('hex')}`;
+  const server = spawnTs('test/fixtures/serve-mdm.ts', [], {
+    MONGODB_URI: mongodbUri.toString(),
+    REDIS_URL: services.redisUrl,
+    GATEWAY_REDIS__PREFIX: `bench-${randomBytes(3).toString('hex')}`,
+    GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    PROFILE_DIR: process.env.PROFILE_DIR,
+  }, process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean));
+  const exited = finished(server, 3_600_000);
+  try {
+    const [, url] = await waitForLine(server, /listening (http:\S+)/, 60_000);
+    const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
+    console.log(`enrolling ${devices} simulated devices…`);
+    const fleet = await simulateFleet({
+      count: devices,
+      concurrency: 16,
+      baseUrl: url,
+      publicUrl: 'https://gateway.test',
+      poll: false,
+      keepDevices: true,
+      deviceOptions: () => ({ agents }),
+      mint: async (index) => {
+        const res = await fetch(`${url}/api/mdm/enrollments`, { method: 'POST', headers, body: JSON.stringify({ userId: `bench-${index}` }) });
+        return ((await res.json()) as { profileUrl: string }).profileUrl;
+      },
+    });
+    if (fleet.failed > 0) throw new Error(`${fleet.failed} devices failed to enroll: ${JSON.stringify(fleet.errors.slice(0, 3))}`);
+    const enrolled = fleet.devices as SimulatedDevice[];
+    console.log(`enrolled ${fleet.enrolled} in ${(fleet.wallMs / 1000).toFixed(1)} s; queueing ${commandsPerDevice} commands each…`);
+    const records = (await (await fetch(`${url}/api/mdm/devices?limit=200`, { headers })).json()) as { items: { id: string }[]; nextCursor: string | null };
+    const ids: string[] = records.items.map((d) => d.id);
+    let cursor = records.nextCursor;
+    while (cursor) {
+      const page = (await (await fetch(`${url}/api/mdm/devices?limit=200&cursor=${cursor}`, { headers })).json()) as typeof records;
+      ids.push(...page.items.map((d) => d.id));
+      cursor = page.nextCursor;
+    }
+    await inBatches(ids, 16, async (id) => {
+      for (let i = 0; i < commandsPerDevice; i++) {
+        const res = await fetch(`${url}/api/mdm/devices/${id}/commands`, { method: 'POST', headers, body: '{"requestType":"DeviceInformation"}' });
+        if (res.status !== 202) throw new Error(`enqueue failed: ${res.status}`);
+      }
+    });
+
+    const pids = { gateway: server.pid!, ...localServicePids() };
+    const cpuBefore = { gateway: cpuSeconds(pids.gateway), ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN, client: process.cpuUsage() };
+    const rss = samplePeakRss(pids.gateway);
+    if (process.env.PROFILE_DIR) server.kill('SIGUSR2');
+    let acknowledged = 0;
+    let requests = 0;
+    const started = process.hrtime.bigint();
+    await inBatches(enrolled, concurrency, async (device) => {
+      const answered = await device.poll();
+      acknowledged += answered.filter((a) => a.status === 'Acknowledged').length;
+      requests += answered.length + 1;
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const peakRss = rss.stop();
+    if (process.env.PROFILE_DIR) {
+      server.kill('SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const cpu = {
+      gateway: +(cpuSeconds(pids.gateway) - cpuBefore.gateway).toFixed(2),
+      ferretdb: pids.ferretdb ? +(cpuSeconds(pids.ferretdb) - cpuBefore.ferretdb).toFixed(2) : null,
+      simulator: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
+    };
+    // Same client, same concurrency: a bare HTTP round trip to /healthz is this machine's ceiling.
+    const ceilingRequests = Math.max(2000, requests);
+    const ceilingStarted = process.hrtime.bigint();
+    let issued = 0;
+    await inBatches(Array.from({ length: concurrency }), concurrency, async () => {
+      while (issued < ceilingRequests) {
+        issued++;
+        await new Promise<void>((resolve, reject) => {
+          const req = request(`${url}/healthz`, { agent: agents.http }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      }
+    });
+    const ceilingPerSecond = Math.round(ceilingRequests / (Number(process.hrtime.bigint() - ceilingStarted) / 1e9));
+    const expected = devices * commandsPerDevice;
+    if (acknowledged !== expected) throw new Error(`expected ${expected} acknowledged commands, got ${acknowledged}`);
+    const perSecond = Math.round(acknowledged / seconds);
+    console.log(`${acknowledged} poll→command→Acknowledged round trips (${requests} signed requests) in ${seconds.toFixed(2)} s: ${perSecond}/s`);
+    console.log(`HTTP ceiling (GET /healthz, same client and concurrency): ${ceilingPerSecond} requests/s; signed MDM requests reached ${(requests / seconds / ceilingPerSecond).toFixed(3)} of it`);
+    console.log(`gateway peak RSS ${peakRss} MB; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, simulator ${cpu.simulator}`);
+    return {
+      devices,
+      commandsPerDevice,
+      concurrency,
+      roundTrips: acknowledged,
+      requests,
+      seconds: +seconds.toFixed(2),
+      roundTripsPerSecond: perSecond,
+      requestsPerSecond: Math.round(requests / seconds),
+      httpCeilingRequestsPerSecond: ceilingPerSecond,
+      ratioToHttpCeiling: +(requests / seconds / ceilingPerSecond).toFixed(3),
+      gatewayPeakRssMb: peakRss,
+      cpuSeconds: cpu,
+      enrollmentsPerSecond: +fleet.enrollmentsPerSecond.toFixed(1),
+      database: process.env.MONGODB_URI ? 'external' : `FerretDB 1.24 (${ferretDbBackendInUse()})`,
+    };
+  } catch (error) {
+    server.kill('SIGTERM');
+    const output = await exited.catch(() => undefined);
+    console.error(`gateway output:\n${(output?.stdout ?? '').split('\n').slice(-5).join('\n')}\n${(output?.stderr ?? '').split('\n').slice(-8).join('\n')}`);
+    throw error;
+  } finally {
+    server.kill('SIGTERM');
+    await exited.catch(() => undefined);
+    stopLocalServices();
+  }
+}
