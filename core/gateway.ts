@@ -359,7 +359,10 @@ function lazyKeyVault(config: CoreConfig): KeyVault {
 function listen(handler: http.RequestListener, host: string, port: number): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     // Keep-alive outlives the idle timeout of proxies in front (typically 60 s), so they never reuse a socket we are closing.
-    const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 30_000 }, handler);
+    const server = http.createServer(
+      { keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 30_000 },
+      handler,
+    );
     server.once('error', (error) =>
       reject(new StartupError('listen_failed', `cannot listen on ${host}:${port}: ${error.message}`)),
     );

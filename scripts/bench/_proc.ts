@@ -12,7 +12,9 @@ export function cpuSeconds(pid: number): number {
 
 export function rssMbOf(pid: number): number {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return Math.round(Number(line?.split(/\s+/)[1]) / 102.4) / 10;
   } catch {
     return Number.NaN;

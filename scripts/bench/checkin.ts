@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
 import { finished, spawnTs, waitForLine } from '../../test/support/process.js';
-import { ensureLocalServices, ferretDbBackendInUse, localServicePids, stopLocalServices } from '../lib/local-services.js';
+import {
+  ensureLocalServices,
+  ferretDbBackendInUse,
+  localServicePids,
+  stopLocalServices,
+} from '../lib/local-services.js';
 import { cpuSeconds, samplePeakRss } from './_proc.js';
 import { option } from './_stats.js';
 
@@ -29,14 +34,19 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const services = await ensureLocalServices();
   const mongodbUri = new URL(services.mongodbUri);
   mongodbUri.pathname = `/bench_checkin_${randomBytes(3).toString('hex')}`;
-  const server = spawnTs('test/fixtures/serve-mdm.ts', [], {
-    MONGODB_URI: mongodbUri.toString(),
-    REDIS_URL: services.redisUrl,
-    GATEWAY_REDIS__PREFIX: `bench-${randomBytes(3).toString('hex')}`,
-    GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-    PROFILE_DIR: process.env.PROFILE_DIR,
-  }, process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean));
+  const server = spawnTs(
+    'test/fixtures/serve-mdm.ts',
+    [],
+    {
+      MONGODB_URI: mongodbUri.toString(),
+      REDIS_URL: services.redisUrl,
+      GATEWAY_REDIS__PREFIX: `bench-${randomBytes(3).toString('hex')}`,
+      GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+      PROFILE_DIR: process.env.PROFILE_DIR,
+    },
+    process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean),
+  );
   const exited = finished(server, 3_600_000);
   try {
     const [, url] = await waitForLine(server, /listening (http:\S+)/, 60_000);
@@ -51,30 +61,50 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       keepDevices: true,
       deviceOptions: () => ({ agents }),
       mint: async (index) => {
-        const res = await fetch(`${url}/api/mdm/enrollments`, { method: 'POST', headers, body: JSON.stringify({ userId: `bench-${index}` }) });
+        const res = await fetch(`${url}/api/mdm/enrollments`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ userId: `bench-${index}` }),
+        });
         return ((await res.json()) as { profileUrl: string }).profileUrl;
       },
     });
-    if (fleet.failed > 0) throw new Error(`${fleet.failed} devices failed to enroll: ${JSON.stringify(fleet.errors.slice(0, 3))}`);
+    if (fleet.failed > 0)
+      throw new Error(`${fleet.failed} devices failed to enroll: ${JSON.stringify(fleet.errors.slice(0, 3))}`);
     const enrolled = fleet.devices as SimulatedDevice[];
-    console.log(`enrolled ${fleet.enrolled} in ${(fleet.wallMs / 1000).toFixed(1)} s; queueing ${commandsPerDevice} commands each…`);
-    const records = (await (await fetch(`${url}/api/mdm/devices?limit=200`, { headers })).json()) as { items: { id: string }[]; nextCursor: string | null };
+    console.log(
+      `enrolled ${fleet.enrolled} in ${(fleet.wallMs / 1000).toFixed(1)} s; queueing ${commandsPerDevice} commands each…`,
+    );
+    const records = (await (await fetch(`${url}/api/mdm/devices?limit=200`, { headers })).json()) as {
+      items: { id: string }[];
+      nextCursor: string | null;
+    };
     const ids: string[] = records.items.map((d) => d.id);
     let cursor = records.nextCursor;
     while (cursor) {
-      const page = (await (await fetch(`${url}/api/mdm/devices?limit=200&cursor=${cursor}`, { headers })).json()) as typeof records;
+      const page = (await (
+        await fetch(`${url}/api/mdm/devices?limit=200&cursor=${cursor}`, { headers })
+      ).json()) as typeof records;
       ids.push(...page.items.map((d) => d.id));
       cursor = page.nextCursor;
     }
     await inBatches(ids, 16, async (id) => {
       for (let i = 0; i < commandsPerDevice; i++) {
-        const res = await fetch(`${url}/api/mdm/devices/${id}/commands`, { method: 'POST', headers, body: '{"requestType":"DeviceInformation"}' });
+        const res = await fetch(`${url}/api/mdm/devices/${id}/commands`, {
+          method: 'POST',
+          headers,
+          body: '{"requestType":"DeviceInformation"}',
+        });
         if (res.status !== 202) throw new Error(`enqueue failed: ${res.status}`);
       }
     });
 
     const pids = { gateway: server.pid!, ...localServicePids() };
-    const cpuBefore = { gateway: cpuSeconds(pids.gateway), ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN, client: process.cpuUsage() };
+    const cpuBefore = {
+      gateway: cpuSeconds(pids.gateway),
+      ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN,
+      client: process.cpuUsage(),
+    };
     const rss = samplePeakRss(pids.gateway);
     if (process.env.PROFILE_DIR) server.kill('SIGUSR2');
     let acknowledged = 0;
@@ -118,9 +148,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const expected = devices * commandsPerDevice;
     if (acknowledged !== expected) throw new Error(`expected ${expected} acknowledged commands, got ${acknowledged}`);
     const perSecond = Math.round(acknowledged / seconds);
-    console.log(`${acknowledged} poll→command→Acknowledged round trips (${requests} signed requests) in ${seconds.toFixed(2)} s: ${perSecond}/s`);
-    console.log(`HTTP ceiling (GET /healthz, same client and concurrency): ${ceilingPerSecond} requests/s; signed MDM requests reached ${(requests / seconds / ceilingPerSecond).toFixed(3)} of it`);
-    console.log(`gateway peak RSS ${peakRss} MB; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, simulator ${cpu.simulator}`);
+    console.log(
+      `${acknowledged} poll→command→Acknowledged round trips (${requests} signed requests) in ${seconds.toFixed(2)} s: ${perSecond}/s`,
+    );
+    console.log(
+      `HTTP ceiling (GET /healthz, same client and concurrency): ${ceilingPerSecond} requests/s; signed MDM requests reached ${(requests / seconds / ceilingPerSecond).toFixed(3)} of it`,
+    );
+    console.log(
+      `gateway peak RSS ${peakRss} MB; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, simulator ${cpu.simulator}`,
+    );
     return {
       devices,
       commandsPerDevice,
@@ -140,7 +176,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   } catch (error) {
     server.kill('SIGTERM');
     const output = await exited.catch(() => undefined);
-    console.error(`gateway output:\n${(output?.stdout ?? '').split('\n').slice(-5).join('\n')}\n${(output?.stderr ?? '').split('\n').slice(-8).join('\n')}`);
+    console.error(
+      `gateway output:\n${(output?.stdout ?? '').split('\n').slice(-5).join('\n')}\n${(output?.stderr ?? '').split('\n').slice(-8).join('\n')}`,
+    );
     throw error;
   } finally {
     server.kill('SIGTERM');

@@ -68,12 +68,17 @@ async function ferretDbBackend(dir: string): Promise<string[]> {
   const pgUrl = process.env.FERRETDB_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const pg = new URL(pgUrl);
   if (wanted !== 'sqlite' && (await answers(Number(pg.port || 5432), pg.hostname))) {
-    const database = `ferretdb_${path.basename(dir).replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
+    const database = `ferretdb_${path
+      .basename(dir)
+      .replace(/[^a-z0-9]/gi, '')
+      .toLowerCase()}`;
     try {
       execFileSync('psql', [pgUrl + '/postgres', '-qc', `CREATE DATABASE ${database}`], { stdio: 'ignore' });
       cleanups.push(() => {
         try {
-          execFileSync('psql', [pgUrl + '/postgres', '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`], { stdio: 'ignore' });
+          execFileSync('psql', [pgUrl + '/postgres', '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`], {
+            stdio: 'ignore',
+          });
         } catch {
           // best effort: a leftover database is harmless
         }
@@ -91,7 +96,9 @@ async function ferretDbBackend(dir: string): Promise<string[]> {
 export async function startFerretDb(): Promise<string> {
   const binary = findFerretDb();
   if (!binary) {
-    throw new Error('no MONGODB_URI and no FerretDB binary: run scripts/ci/build-ferretdb.sh (needs Go) or set MONGODB_URI');
+    throw new Error(
+      'no MONGODB_URI and no FerretDB binary: run scripts/ci/build-ferretdb.sh (needs Go) or set MONGODB_URI',
+    );
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gateway-ferretdb-'));
   tempDirs.push(dir);
@@ -99,7 +106,15 @@ export async function startFerretDb(): Promise<string> {
   const backend = await ferretDbBackend(dir);
   const child = spawn(
     binary,
-    [...backend, `--listen-addr=127.0.0.1:${port}`, '--telemetry=disable', '--log-level=error', '--debug-addr=-', '--state-dir', dir],
+    [
+      ...backend,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--telemetry=disable',
+      '--log-level=error',
+      '--debug-addr=-',
+      '--state-dir',
+      dir,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(child);
@@ -127,7 +142,6 @@ export async function startRedis(): Promise<string> {
   return `redis://127.0.0.1:${port}`;
 }
 
-
 export function stopLocalServices(): void {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
@@ -135,7 +149,9 @@ export function stopLocalServices(): void {
 }
 
 /** MONGODB_URI and REDIS_URL when set, otherwise local servers started now. */
-export async function ensureLocalServices(env: NodeJS.ProcessEnv = process.env): Promise<{ mongodbUri: string; redisUrl: string }> {
+export async function ensureLocalServices(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ mongodbUri: string; redisUrl: string }> {
   return { mongodbUri: env.MONGODB_URI ?? (await startFerretDb()), redisUrl: env.REDIS_URL ?? (await startRedis()) };
 }
 

@@ -10,12 +10,21 @@ export interface Finished {
 }
 
 /** Runs a TypeScript entry point of this repo in a child Node process, as production would. */
-export function spawnTs(entry: string, args: string[], env: Record<string, string | undefined>, nodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, '--conditions=source', '--import', 'tsx', path.join(repoRoot, entry), ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function spawnTs(
+  entry: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  nodeArgs: string[] = [],
+): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...nodeArgs, '--conditions=source', '--import', 'tsx', path.join(repoRoot, entry), ...args],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Finished> {

@@ -46,7 +46,10 @@ export class DeviceIdentityVerifier {
   /** The device record bound to this identity, touched as seen; refuses revoked or foreign identities. */
   async boundDevice(udid: string, signer: VerifiedSigner): Promise<DeviceDoc> {
     const device = (await this.models.devices
-      .findOne({ udid, identityFingerprints: signer.fingerprintSha256 }, { unlockTokenSealed: 0, managedApps: 0, installedProfiles: 0 })
+      .findOne(
+        { udid, identityFingerprints: signer.fingerprintSha256 },
+        { unlockTokenSealed: 0, managedApps: 0, installedProfiles: 0 },
+      )
       .lean()) as DeviceDoc | null;
     if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
     if (device.identityRevoked || device.state === 'retired') {

@@ -16,6 +16,7 @@ export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
     deviceName: doc.deviceName,
     enrolledAt: doc.enrolledAt,
     lastSeenAt: doc.lastSeenAt,
+    createdAt: doc.createdAt,
     pushable: Boolean(doc.pushToken && doc.pushMagic && !doc.pushTokenInvalid?.reason),
     managedApps: doc.managedApps ?? [],
     installedProfiles: doc.installedProfiles ?? [],
