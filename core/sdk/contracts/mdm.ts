@@ -48,6 +48,8 @@ export interface DeviceRecord {
   deviceName?: string;
   enrolledAt?: Date;
   lastSeenAt?: Date;
+  /** When the gateway first recorded the device (a pending enrollment's age). */
+  createdAt?: Date;
   /** True when a push token is on record and not marked invalid. */
   pushable: boolean;
   managedApps: ManagedAppRecord[];
