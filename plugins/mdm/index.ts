@@ -77,6 +77,8 @@ export default definePlugin({
     api.onStart(async (ctx) => {
       const { models, pki } = services(ctx);
       await ensureIndexes(models);
+      const resealed = await pki.resealKeys();
+      if (resealed > 0) ctx.logger.info({ resealed }, 're-sealed PKI keys under the current master key');
       await pki.get();
     });
     api.routes({
@@ -108,6 +110,31 @@ export default definePlugin({
         .queue.upsertJobScheduler('mdm-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
     });
 
+    api.command({
+      name: 'mdm reseal',
+      description: 're-seal every stored secret (PKI keys, unlock tokens) under the current master key',
+      async run(_args, ctx, io) {
+        const { models, pki } = services(ctx);
+        const keys = await pki.resealKeys();
+        let tokens = 0;
+        for await (const device of models.devices
+          .find({ unlockTokenSealed: { $exists: true } }, { unlockTokenSealed: 1 })
+          .lean()
+          .cursor()) {
+          const sealed = device.unlockTokenSealed as string;
+          if (!ctx.keyVault.needsRotation(sealed)) continue;
+          const context = `mdm-unlock:${device._id}`;
+          const resealed = ctx.keyVault.seal(ctx.keyVault.open(sealed, context), context);
+          await models.devices.updateOne(
+            { _id: device._id, unlockTokenSealed: sealed },
+            { $set: { unlockTokenSealed: resealed } },
+          );
+          tokens++;
+        }
+        io.out(`re-sealed ${keys} PKI keys and ${tokens} unlock tokens`);
+        return 0;
+      },
+    });
     api.command({
       name: 'mdm import-ca',
       description: 'replace the gateway CA with an existing one: --cert ca.pem --key ca-key.pem',

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import hello from '../fixtures/plugins/hello/index.js';
+import { eventually } from '../support/eventually.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 describe('kernel: a fixture plugin written against the SDK', () => {
@@ -35,8 +36,11 @@ describe('kernel: a fixture plugin written against the SDK', () => {
       body = (await (await gw.fetch(`/hello/echo/${jobId}`)).json()) as Record<string, unknown>;
     }
     expect(body).to.deep.equal({ text: 'PING', processedBy: 'hello' });
-    const metrics = await (await gw.fetch('/metrics')).text();
-    expect(metrics).to.match(/gateway_queue_jobs_total\{plugin="hello",queue="hello-echo",outcome="completed"\} 1/);
+    // The worker's 'completed' event (which the metric counts) fires just after the job's own write.
+    await eventually(async () => {
+      const metrics = await (await gw.fetch('/metrics')).text();
+      expect(metrics).to.match(/gateway_queue_jobs_total\{plugin="hello",queue="hello-echo",outcome="completed"\} 1/);
+    });
   });
 
   it('refuses invalid JSON bodies with problem+json and stores nothing', async () => {

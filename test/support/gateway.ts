@@ -59,7 +59,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
         log: { level: process.env.TEST_LOG_LEVEL ?? 'info' },
         // Only the built-ins a test names run; config/default.yaml enables them all for production.
         plugins: Object.fromEntries(
-          listBuiltInPlugins().map((name) => [name, { enabled: (options.enable ?? []).includes(name) }]),
+          listBuiltInPlugins()
+            .filter((name) => !(options.plugins ?? []).some((p) => p.name === name))
+            .map((name) => [name, { enabled: (options.enable ?? []).includes(name) }]),
         ),
       },
       options.config ?? {},

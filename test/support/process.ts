@@ -49,7 +49,7 @@ export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Finis
 }
 
 /** Resolves with the first stdout line matching `pattern`. */
-export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 45_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     const timer = setTimeout(

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type DomainEvents, definePlugin } from '../../../core/sdk/index.js';
+import { type DomainEvents, definePlugin } from 'enrollment-gateway/sdk';
 import { formatViolations, validateCommand } from '../../../test/support/apple-schema.js';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { definePlugin, enrollmentPayloadsPoint, VetoError } from 'enrollment-gateway/sdk';
 import { formatViolations, validateProfile } from '../../../test/support/apple-schema.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
@@ -130,6 +131,83 @@ describe('mdm: setup checks', () => {
       expect(((await res.json()) as { detail: string }).detail).to.match(/push certificate/);
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+describe('mdm: the enrollment payload extension point', () => {
+  const contributor = (mode: 'add' | 'veto' | 'throw') =>
+    definePlugin({
+      name: 'payload-contributor',
+      version: '1.0.0',
+      coreApi: '^1.0.0',
+      dependsOn: ['mdm'],
+      register(api) {
+        api.contribute(enrollmentPayloadsPoint, () => ({
+          async payloads(request) {
+            if (mode === 'veto')
+              throw new VetoError('payload-contributor', 'Update iOS to 17.5 or later before enrolling.');
+            if (mode === 'throw') throw new Error('database on fire');
+            return [
+              {
+                PayloadType: 'com.apple.webClip.managed',
+                PayloadIdentifier: `com.example.webclip.${request.enrollmentId}`,
+                PayloadDisplayName: 'Company Portal',
+                URL: 'https://gateway.test/',
+                Label: 'Company Portal',
+                IsRemovable: true,
+                FullScreen: false,
+              },
+            ];
+          },
+        }));
+      },
+    });
+
+  const start = (mode: 'add' | 'veto' | 'throw') =>
+    startTestGateway({
+      label: `mdmext${mode}`,
+      enable: ['mdm', 'admin-access'],
+      plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin, contributor(mode)],
+    });
+
+  it('adds contributed payloads to the signed profile, conforming to the schema', async () => {
+    const gw = await start('add');
+    try {
+      const session = await mint(gw);
+      const { content } = verifyAttachedSignature(
+        Buffer.from(await (await gw.fetch(localPath(session.profileUrl))).arrayBuffer()),
+      );
+      const profile = parseDevicePlist(content) as { PayloadContent: Record<string, unknown>[] };
+      const clip = profile.PayloadContent.find((p) => p.PayloadType === 'com.apple.webClip.managed');
+      expect(clip).to.include({ Label: 'Company Portal', URL: 'https://gateway.test/' });
+      expect(formatViolations(validateProfile(profile))).to.equal('');
+      const pki = await gw.gateway.context('mdm').mongo.collection('mdm_pki').find().toArray();
+      expect(pki).to.have.length(2);
+      expect(JSON.stringify(pki), 'private keys are sealed at rest').not.to.include('PRIVATE KEY');
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('turns a veto into 403 with the message the user sees, and fails closed when a contributor breaks', async () => {
+    for (const [mode, status, pattern] of [
+      ['veto', 403, /Update iOS to 17\.5 or later/],
+      ['throw', 503, /payload-contributor plugin could not prepare the profile/],
+    ] as const) {
+      const gw = await start(mode);
+      try {
+        const res = await gw.fetch('/api/mdm/enrollments', {
+          method: 'POST',
+          headers: adminHeaders(),
+          body: '{"userId":"u"}',
+        });
+        expect(res.status).to.equal(status);
+        expect(((await res.json()) as { detail: string }).detail).to.match(pattern);
+        expect(await gw.gateway.context('mdm').mongo.collection('mdm_enrollments').countDocuments()).to.equal(0);
+      } finally {
+        await gw.stop();
+      }
     }
   });
 });

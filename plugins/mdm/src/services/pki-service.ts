@@ -42,6 +42,18 @@ export class PkiService {
     return this.material;
   }
 
+  /** Re-seals keys sealed under a previous master key (rotation); returns how many were re-sealed. */
+  async resealKeys(): Promise<number> {
+    let resealed = 0;
+    for (const doc of (await this.models.pki.find().lean()) as PkiDoc[]) {
+      if (!this.vault.needsRotation(doc.keySealed)) continue;
+      const keySealed = this.vault.seal(this.vault.open(doc.keySealed, `mdm-pki:${doc._id}`), `mdm-pki:${doc._id}`);
+      await this.models.pki.updateOne({ _id: doc._id, keySealed: doc.keySealed }, { $set: { keySealed } });
+      resealed++;
+    }
+    return resealed;
+  }
+
   private open(doc: PkiDoc): { certPem: string; keyPem: string } {
     return { certPem: doc.certPem, keyPem: this.vault.open(doc.keySealed, `mdm-pki:${doc._id}`).toString('utf8') };
   }
