@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import mongoose from 'mongoose';
 import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
 import { finished, spawnTs, waitForLine } from '../../test/support/process.js';
 import {
@@ -145,6 +146,20 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       }
     });
     const ceilingPerSecond = Math.round(ceilingRequests / (Number(process.hrtime.bigint() - ceilingStarted) / 1e9));
+    // And the database's own ceiling: indexed single-document reads at the same concurrency.
+    const mongo = await mongoose.createConnection(mongodbUri.toString()).asPromise();
+    const udids = enrolled.map((d) => d.udid);
+    const dbOps = Math.max(2000, requests * 2);
+    let dbIssued = 0;
+    const dbStarted = process.hrtime.bigint();
+    await inBatches(Array.from({ length: concurrency }), concurrency, async () => {
+      while (dbIssued < dbOps) {
+        const udid = udids[dbIssued++ % udids.length];
+        await mongo.collection('mdm_devices').findOne({ udid });
+      }
+    });
+    const dbReadsPerSecond = Math.round(dbOps / (Number(process.hrtime.bigint() - dbStarted) / 1e9));
+    await mongo.close();
     const expected = devices * commandsPerDevice;
     if (acknowledged !== expected) throw new Error(`expected ${expected} acknowledged commands, got ${acknowledged}`);
     const perSecond = Math.round(acknowledged / seconds);
@@ -167,6 +182,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       roundTripsPerSecond: perSecond,
       requestsPerSecond: Math.round(requests / seconds),
       httpCeilingRequestsPerSecond: ceilingPerSecond,
+      databaseReadsPerSecond: dbReadsPerSecond,
+      databaseOpsPerRoundTrip: +((2 + 4 * commandsPerDevice) / commandsPerDevice).toFixed(2),
       ratioToHttpCeiling: +(requests / seconds / ceilingPerSecond).toFixed(3),
       gatewayPeakRssMb: peakRss,
       cpuSeconds: cpu,
