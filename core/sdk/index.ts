@@ -3,6 +3,7 @@
  * Built-in plugins follow the same rule as partners' plugins (see docs/plugins.md).
  */
 
+export * from './admin-http.js';
 export * from './contracts/admin.js';
 export * from './contracts/mdm.js';
 export * from './core-services.js';

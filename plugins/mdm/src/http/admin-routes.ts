@@ -1,14 +1,12 @@
 import type Router from '@koa/router';
 import {
-  ADMIN_PRINCIPAL_STATE,
-  type AdminPrincipal,
-  adminGuardRef,
-  auditLogRef,
+  adminPrincipal,
+  auditAdminAction,
   ConflictProblem,
   NotFoundProblem,
   type PluginContext,
-  ProblemError,
   readJsonBody,
+  requireAdminScope,
   validate,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
@@ -21,15 +19,6 @@ import { toBuffer } from '../services/command-service.js';
 import { toDeviceRecord } from '../services/directory.js';
 import type { EnrollmentService } from '../services/enrollment-service.js';
 import type { CommandDoc, DeviceDoc, MdmModels } from '../storage/models.js';
-
-/** Deny by default: without the admin-access plugin, or without credentials, nothing passes. */
-export function adminGuard(ctx: PluginContext<unknown>, scope: string): Koa.Middleware {
-  return async (koa, next) => {
-    const guard = ctx.tryResolve(adminGuardRef);
-    if (!guard) throw new ProblemError(403, 'Forbidden', 'admin access is not configured');
-    await guard.require(scope)(koa, next);
-  };
-}
 
 const listQuery = z.object({
   state: z.enum(['pending', 'enrolled', 'checked-out', 'retiring', 'retired']).optional(),
@@ -78,19 +67,10 @@ export function mountAdminRoutes(
   },
 ): void {
   const { models } = deps;
-  const actor = (koa: Koa.Context) => koa.state[ADMIN_PRINCIPAL_STATE] as AdminPrincipal;
-  const audit = async (koa: Koa.Context, action: string, target: { type: string; id: string }, after?: unknown) => {
-    const principal = actor(koa);
-    await ctx.tryResolve(auditLogRef)?.record({
-      actor: { id: principal.id, kind: principal.kind, displayName: principal.displayName },
-      action,
-      target,
-      after,
-      requestId: koa.state.requestId as string,
-    });
-  };
+  const audit = (koa: Koa.Context, action: string, target: { type: string; id: string }, after?: unknown) =>
+    auditAdminAction(ctx, koa, action, target, { after });
 
-  router.get('/devices', adminGuard(ctx, 'devices:read'), async (koa) => {
+  router.get('/devices', requireAdminScope(ctx, 'devices:read'), async (koa) => {
     const query = validate(listQuery, koa.query);
     const filter: Record<string, unknown> = {};
     if (query.state) filter.state = query.state;
@@ -108,7 +88,7 @@ export function mountAdminRoutes(
     };
   });
 
-  router.get('/devices/:id', adminGuard(ctx, 'devices:read'), async (koa) => {
+  router.get('/devices/:id', requireAdminScope(ctx, 'devices:read'), async (koa) => {
     const doc = await models.devices
       .findById(deviceOr404(koa.params.id), { unlockTokenSealed: 0, pushMagic: 0 })
       .lean();
@@ -119,7 +99,7 @@ export function mountAdminRoutes(
     };
   });
 
-  router.get('/devices/:id/commands', adminGuard(ctx, 'devices:read'), async (koa) => {
+  router.get('/devices/:id/commands', requireAdminScope(ctx, 'devices:read'), async (koa) => {
     const deviceId = String(deviceOr404(koa.params.id));
     const query = validate(listQuery.pick({ cursor: true, limit: true }), koa.query);
     const filter: Record<string, unknown> = { deviceId };
@@ -146,10 +126,10 @@ export function mountAdminRoutes(
     };
   });
 
-  router.post('/devices/:id/commands', adminGuard(ctx, 'devices:write'), async (koa) => {
+  router.post('/devices/:id/commands', requireAdminScope(ctx, 'devices:write'), async (koa) => {
     const deviceId = String(deviceOr404(koa.params.id));
     const body = await readJsonBody(koa, enqueueBody);
-    const principal = actor(koa);
+    const principal = adminPrincipal(koa);
     const [result] = await deps.commands.enqueue([deviceId], { ...body, origin: `admin:${principal.id}` });
     if (!result) throw new NotFoundProblem('no such device, or it is no longer managed');
     if (!result.created) throw new ConflictProblem(`command ${result.commandUuid} is already queued for this device`);
@@ -163,7 +143,7 @@ export function mountAdminRoutes(
     koa.body = { commandUuid: result.commandUuid };
   });
 
-  router.get('/devices/:id/certificates', adminGuard(ctx, 'devices:read'), async (koa) => {
+  router.get('/devices/:id/certificates', requireAdminScope(ctx, 'devices:read'), async (koa) => {
     const deviceId = String(deviceOr404(koa.params.id));
     const docs = await models.certificates.find({ deviceId }).sort({ notBefore: -1 }).lean();
     koa.body = {
@@ -179,7 +159,7 @@ export function mountAdminRoutes(
     };
   });
 
-  router.post('/certificates/:serial/revoke', adminGuard(ctx, 'devices:write'), async (koa) => {
+  router.post('/certificates/:serial/revoke', requireAdminScope(ctx, 'devices:write'), async (koa) => {
     const { reason } = await readJsonBody(koa, z.object({ reason: z.string().min(1).max(200) }));
     const revoked = await deps.certificates.revoke(koa.params.serial, reason);
     if (!revoked) throw new NotFoundProblem('no such certificate');
@@ -187,9 +167,9 @@ export function mountAdminRoutes(
     koa.body = { serial: koa.params.serial, revokedAt: revoked.revokedAt };
   });
 
-  router.post('/enrollments', adminGuard(ctx, 'enrollments:write'), async (koa) => {
+  router.post('/enrollments', requireAdminScope(ctx, 'enrollments:write'), async (koa) => {
     const body = await readJsonBody(koa, enrollmentBody);
-    const session = await deps.enrollments.create({ ...body, origin: `admin:${actor(koa).id}` });
+    const session = await deps.enrollments.create({ ...body, origin: `admin:${adminPrincipal(koa).id}` });
     await audit(
       koa,
       'mdm.enrollment.create',
