@@ -19,7 +19,7 @@ const consoleIO: CliIO = { out: (line) => console.log(line), err: (line) => cons
 
 /** Expected failures print one line; only unexpected ones carry a stack trace. */
 function describeFailure(error: unknown): string {
-  if (error instanceof GatewayError) return error.message;
+  if (GatewayError.is(error)) return error.message;
   return (error as Error)?.stack ?? String(error);
 }
 

@@ -37,7 +37,7 @@ export function problemMiddleware(): Koa.Middleware<GatewayState> {
 }
 
 function toProblem(error: unknown): ProblemError {
-  if (error instanceof ProblemError) return error;
+  if (ProblemError.is(error)) return error;
   const status = (error as { status?: number; expose?: boolean }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const message = (error as { expose?: boolean; message?: string }).expose ? (error as Error).message : undefined;

@@ -1,10 +1,30 @@
-/** Base of every error the gateway raises on purpose; `expose` marks errors safe to show a caller. */
+/**
+ * Errors are recognised by a brand rather than `instanceof`: a partner plugin may bring its own copy
+ * of the SDK, and its ProblemError must still render as a problem.
+ */
+const brand = (name: string) => Symbol.for(`enrollment-gateway.error.${name}`);
+function isBranded(value: unknown, name: string): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand(name)] === true;
+}
+
+/** Base of every error the gateway raises on purpose. */
 export class GatewayError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    for (
+      let proto = Object.getPrototypeOf(this);
+      proto && proto !== Error.prototype;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      Object.defineProperty(this, brand(proto.constructor.name), { value: true });
+    }
+  }
+
+  static is(value: unknown): value is GatewayError {
+    return isBranded(value, 'GatewayError');
   }
 }
 
@@ -27,6 +47,10 @@ export class ProblemError extends GatewayError {
     this.detail = detail;
     this.type = options.type ?? 'about:blank';
     this.extensions = options.extensions ?? {};
+  }
+
+  static override is(value: unknown): value is ProblemError {
+    return isBranded(value, 'ProblemError');
   }
 }
 
@@ -75,5 +99,9 @@ export class VetoError extends GatewayError {
     readonly userMessage: string,
   ) {
     super('vetoed', `vetoed by ${plugin}: ${userMessage}`);
+  }
+
+  static override is(value: unknown): value is VetoError {
+    return isBranded(value, 'VetoError');
   }
 }

@@ -36,3 +36,19 @@ describe('kernel: key vault (secrets at rest)', () => {
     expect(() => new AesGcmKeyVault(undefined, [])).to.throw(/openssl rand -base64 32/);
   });
 });
+
+describe('kernel: typed errors across SDK copies', () => {
+  it('recognises a ProblemError by its brand, not by class identity', async () => {
+    const { ProblemError, GatewayError, VetoError } = await import('../../core/sdk/errors.js');
+    const problem = new ProblemError(409, 'Conflict', 'stale');
+    expect(ProblemError.is(problem)).to.equal(true);
+    expect(GatewayError.is(problem)).to.equal(true);
+    expect(VetoError.is(problem)).to.equal(false);
+    // A structurally separate copy, as a partner's bundled SDK would be.
+    class ForeignBase extends Error {}
+    const foreign = Object.assign(new ForeignBase('x'), { status: 409 });
+    Object.defineProperty(foreign, Symbol.for('enrollment-gateway.error.ProblemError'), { value: true });
+    expect(ProblemError.is(foreign)).to.equal(true);
+    expect(ProblemError.is(new Error('plain'))).to.equal(false);
+  });
+});

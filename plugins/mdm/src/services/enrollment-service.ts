@@ -114,7 +114,7 @@ export class EnrollmentService implements EnrollmentSessionService {
       try {
         payloads.push(...(await value.payloads(request)));
       } catch (error) {
-        if (error instanceof VetoError)
+        if (VetoError.is(error))
           throw new ProblemError(403, 'Enrollment refused', error.userMessage, { extensions: { vetoedBy: plugin } });
         // Fail closed: a broken contributor must not yield a profile missing what it would have added.
         this.logger.error({ err: error, plugin }, 'enrollment payload contributor failed');
