@@ -11,8 +11,11 @@ export function drainServer(server: http.Server, graceMs: number): Promise<void>
       resolve();
     }, graceMs);
     timer.unref();
+    // Requests in flight finish on keep-alive sockets that only then turn idle: sweep them as they do.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve();
     });
     server.closeIdleConnections();

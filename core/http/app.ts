@@ -68,11 +68,11 @@ export function createHttpApp(options: {
     ctx.state.requestId = requestIdPattern.test(incoming) ? incoming : randomUUID();
     ctx.state.log = logger.child({ reqId: ctx.state.requestId });
     ctx.set('X-Request-Id', ctx.state.requestId);
-    if (ops.isDraining()) ctx.set('Connection', 'close');
     const started = process.hrtime.bigint();
     try {
       await next();
     } finally {
+      if (ops.isDraining()) ctx.set('Connection', 'close');
       const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       const plugin = (ctx.state.plugin as string | undefined) ?? 'core';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
