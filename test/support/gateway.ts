@@ -58,11 +58,13 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
         security: { masterKey: testMasterKey },
         log: { level: process.env.TEST_LOG_LEVEL ?? 'info' },
         // Only the built-ins a test names run; config/default.yaml enables them all for production.
-        plugins: Object.fromEntries(
-          listBuiltInPlugins()
+        plugins: Object.fromEntries([
+          ...listBuiltInPlugins()
             .filter((name) => !(options.plugins ?? []).some((p) => p.name === name))
             .map((name) => [name, { enabled: (options.enable ?? []).includes(name) }]),
-        ),
+          // A fixture may stand in for a built-in that config/default.yaml disables.
+          ...(options.plugins ?? []).map((p) => [p.name, { enabled: true }]),
+        ]),
       },
       options.config ?? {},
     ),

@@ -45,6 +45,7 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     const res = await gw.fetch(`/api/mdm/devices?limit=200`, { headers: adminHeaders() });
     const { items } = (await res.json()) as {
       items: {
+        pushable?: boolean;
         id: string;
         udid: string;
         state: string;
@@ -82,6 +83,8 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     const device = await enrolledDevice();
     const record = await deviceRecord(device.udid);
     expect(record.state).to.equal('enrolled');
+    expect(record).to.include({ pushable: true });
+    expect(JSON.stringify(record)).not.to.include(device.pushMagic);
     const enrolled = seen.filter((e) => e.event === 'device.enrolled');
     expect(enrolled).to.have.length(1);
     expect(enrolled[0].payload).to.include({ udid: device.udid, userId: 'alice', deviceId: record.id });

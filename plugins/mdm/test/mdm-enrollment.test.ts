@@ -76,6 +76,19 @@ describe('mdm: enrollment sessions and the signed management profile', () => {
     expect((await gw.fetch('/mdm/enroll/bad')).status).to.equal(404);
   });
 
+  it('serves a link once even to parallel downloads, and stores nothing for unknown links', async () => {
+    const session = await mint(gw);
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, () => gw.fetch(localPath(session.profileUrl)).then((r) => r.status)),
+    );
+    expect(statuses.filter((s) => s === 200)).to.have.length(1);
+    expect(statuses.filter((s) => s === 410)).to.have.length(7);
+    const claims = gw.gateway.context('mdm').mongo.collection('mdm_claims');
+    const before = await claims.countDocuments();
+    await gw.fetch('/mdm/enroll/BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB');
+    expect(await claims.countDocuments()).to.equal(before);
+  });
+
   it('refuses an expired session', async () => {
     const session = await mint(gw);
     const models = gw.gateway.context('mdm').mongo.model('MdmEnrollment');

@@ -77,7 +77,7 @@ export function mountAdminRoutes(
     if (query.userId) filter.userId = query.userId;
     if (query.cursor) filter._id = { $gt: new Types.ObjectId(query.cursor) };
     const docs = await models.devices
-      .find(filter, { unlockTokenSealed: 0, pushMagic: 0 })
+      .find(filter, { unlockTokenSealed: 0, identityFingerprints: 0 })
       .sort({ _id: 1 })
       .limit(query.limit + 1)
       .lean();
@@ -90,7 +90,7 @@ export function mountAdminRoutes(
 
   router.get('/devices/:id', requireAdminScope(ctx, 'devices:read'), async (koa) => {
     const doc = await models.devices
-      .findById(deviceOr404(koa.params.id), { unlockTokenSealed: 0, pushMagic: 0 })
+      .findById(deviceOr404(koa.params.id), { unlockTokenSealed: 0, identityFingerprints: 0 })
       .lean();
     if (!doc) throw new NotFoundProblem('no such device');
     koa.body = {

@@ -3,7 +3,7 @@ import { ProblemError } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import type { VerifiedSigner } from '../pki/index.js';
 import type { AuthenticateMessage, CheckinMessage, CheckOutMessage, TokenUpdateMessage } from '../protocol/index.js';
-import type { CertificateDoc, EnrollmentDoc, MdmModels } from '../storage/models.js';
+import { type CertificateDoc, claimOnce, type EnrollmentDoc, type MdmModels } from '../storage/models.js';
 import type { DeviceIdentityVerifier } from './device-identity.js';
 
 /** Handles check-in messages after their signature was verified. */
@@ -119,11 +119,11 @@ export class CheckinService {
       set.unlockTokenSealed = this.vault.seal(message.unlockToken, `mdm-unlock:${deviceId}`);
     }
     await this.models.devices.updateOne({ _id: device._id }, { $set: set, $unset: { pushTokenInvalid: '' } });
-    const enrolled = await this.models.devices.findOneAndUpdate(
-      { _id: device._id, state: 'pending' },
-      { $set: { state: 'enrolled', enrolledAt: new Date() } },
-      {},
-    );
+    // The first TokenUpdate of an enrollment completes it, once, even if the device sends two at once.
+    const enrolled =
+      device.state === 'pending' && (await claimOnce(this.models, `enrolled:${device.enrollmentId}:${deviceId}`));
+    if (enrolled)
+      await this.models.devices.updateOne({ _id: device._id }, { $set: { state: 'enrolled', enrolledAt: new Date() } });
     if (enrolled) {
       await this.models.enrollments.updateOne({ _id: device.enrollmentId }, { $set: { state: 'enrolled', deviceId } });
       this.logger.info({ deviceId, udid }, 'device enrolled');

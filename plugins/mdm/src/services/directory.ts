@@ -23,7 +23,8 @@ export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
   };
 }
 
-const publicProjection = { unlockTokenSealed: 0, pushMagic: 0, identityFingerprints: 0 } as const;
+// PushMagic is read (pushable needs it) but toDeviceRecord never copies it out.
+const publicProjection = { unlockTokenSealed: 0, identityFingerprints: 0 } as const;
 const PENDING: CommandState[] = ['queued', 'sent', 'not-now'];
 
 export class MongoDeviceDirectory implements DeviceDirectory {

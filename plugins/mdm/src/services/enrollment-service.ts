@@ -11,7 +11,7 @@ import {
 } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { buildEnrollmentProfile, buildPlist } from '../protocol/index.js';
-import type { EnrollmentDoc, MdmModels } from '../storage/models.js';
+import { claimOnce, type EnrollmentDoc, type MdmModels } from '../storage/models.js';
 import type { PkiService } from './pki-service.js';
 
 export const hashSecret = (value: string) => createHash('sha256').update(value).digest('hex');
@@ -135,21 +135,23 @@ export class EnrollmentService implements EnrollmentSessionService {
   async downloadProfile(downloadToken: string): Promise<{ body: Buffer; session: EnrollmentDoc }> {
     const now = new Date();
     const challenge = randomBytes(24).toString('base64url');
-    const doc = (await this.models.enrollments
-      .findOneAndUpdate(
-        { downloadTokenHash: hashSecret(downloadToken), state: 'issued', expiresAt: { $gt: now } },
-        { $set: { state: 'downloaded', challengeHash: hashSecret(challenge) } },
-        { returnDocument: 'after' },
-      )
+    const tokenHash = hashSecret(downloadToken);
+    const session = (await this.models.enrollments
+      .findOne({ downloadTokenHash: tokenHash })
       .lean()) as EnrollmentDoc | null;
-    if (!doc) {
-      const known = await this.models.enrollments.exists({ downloadTokenHash: hashSecret(downloadToken) });
-      throw new ProblemError(
-        known ? 410 : 404,
-        known ? 'Gone' : 'Not found',
-        known ? 'this enrollment link was already used, cancelled or has expired' : 'unknown enrollment link',
-      );
-    }
+    if (!session) throw new ProblemError(404, 'Not found', 'unknown enrollment link');
+    const usable = session.state === 'issued' && session.expiresAt > now;
+    const doc =
+      usable && (await claimOnce(this.models, `download:${tokenHash}`))
+        ? ((await this.models.enrollments
+            .findOneAndUpdate(
+              { _id: session._id, state: 'issued' },
+              { $set: { state: 'downloaded', challengeHash: hashSecret(challenge) } },
+              { returnDocument: 'after' },
+            )
+            .lean()) as EnrollmentDoc | null)
+        : null;
+    if (!doc) throw new ProblemError(410, 'Gone', 'this enrollment link was already used, cancelled or has expired');
     const [material, topic, extraPayloads] = await Promise.all([
       this.pki.get(),
       this.topics?.currentTopic(),
@@ -182,9 +184,15 @@ export class EnrollmentService implements EnrollmentSessionService {
 
   /** Uses up a SCEP challenge: valid once, only for a downloaded, unexpired session. */
   async consumeChallenge(challenge: string, certificateSerial: string): Promise<EnrollmentDoc | undefined> {
+    const challengeHash = hashSecret(challenge);
+    const session = await this.models.enrollments
+      .findOne({ challengeHash, state: 'downloaded', expiresAt: { $gt: new Date() } })
+      .lean();
+    // Claim only for a live session, so guessing challenges stores nothing.
+    if (!session || !(await claimOnce(this.models, `challenge:${challengeHash}`))) return undefined;
     const doc = await this.models.enrollments
       .findOneAndUpdate(
-        { challengeHash: hashSecret(challenge), state: 'downloaded', expiresAt: { $gt: new Date() } },
+        { _id: session._id, state: 'downloaded' },
         { $set: { state: 'certificate-issued', certificateSerial } },
         { returnDocument: 'after' },
       )

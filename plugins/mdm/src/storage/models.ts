@@ -190,12 +190,28 @@ const pkiSchema = new Schema<PkiDoc>(
   { collection: 'mdm_pki', timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
 );
 
+/**
+ * One-time claims ("download:<hash>", "challenge:<hash>"). A unique _id insert is the one
+ * compare-and-set every MongoDB-wire server performs atomically (FerretDB's findAndModify is not),
+ * so single use holds on both MongoDB and FerretDB.
+ */
+export interface ClaimDoc {
+  _id: string;
+  at: Date;
+}
+
+const claimSchema = new Schema<ClaimDoc>(
+  { _id: { type: String, required: true }, at: { type: Date, required: true } },
+  { collection: 'mdm_claims', versionKey: false },
+);
+
 export interface MdmModels {
   devices: Model<DeviceDoc>;
   commands: Model<CommandDoc>;
   enrollments: Model<EnrollmentDoc>;
   certificates: Model<CertificateDoc>;
   pki: Model<PkiDoc>;
+  claims: Model<ClaimDoc>;
 }
 
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
@@ -209,7 +225,19 @@ export function mdmModels(connection: Connection): MdmModels {
     enrollments: model(connection, 'MdmEnrollment', enrollmentSchema),
     certificates: model(connection, 'MdmCertificate', certificateSchema),
     pki: model(connection, 'MdmPki', pkiSchema),
+    claims: model(connection, 'MdmClaim', claimSchema),
   };
+}
+
+/** True for the first caller only; false when the claim was already taken. */
+export async function claimOnce(models: MdmModels, id: string): Promise<boolean> {
+  try {
+    await models.claims.create({ _id: id, at: new Date() });
+    return true;
+  } catch (error) {
+    if ((error as { code?: number }).code === 11000) return false;
+    throw error;
+  }
 }
 
 export async function ensureIndexes(models: MdmModels): Promise<void> {
