@@ -1,0 +1,159 @@
+import type Router from '@koa/router';
+import {
+  adminPrincipal,
+  auditAdminAction,
+  type PluginContext,
+  ProblemError,
+  readJsonBody,
+  requireAdminScope,
+} from 'enrollment-gateway/sdk';
+import type Koa from 'koa';
+import { z } from 'zod';
+import { PushCertificateError } from '../cert/index.js';
+import { type CertificateView, type PushCertificateService, viewOf } from './certificate-service.js';
+import type { PushControl } from './wake-ledger.js';
+
+const MAX_UPLOAD_BYTES = 1_048_576;
+const pem = z.string().min(1).max(200_000);
+
+const csrBody = z.object({
+  commonName: z.string().min(1).max(64).default('Enrollment Gateway MDM push'),
+  organization: z.string().min(1).max(64).default('Enrollment Gateway'),
+  email: z.email().optional(),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/)
+    .optional(),
+});
+
+const vendorSignBody = z.object({
+  /** Defaults to the newest CSR generated here. */
+  csrPem: pem.optional(),
+  vendorCertPem: pem,
+  vendorKeyPem: pem,
+  vendorChainPems: z.array(pem).max(5).optional(),
+});
+
+const certificateBody = z
+  .object({
+    pem: pem.optional(),
+    p12Base64: z.string().min(1).max(700_000).optional(),
+    password: z.string().max(1000).optional(),
+    replaceTopic: z.boolean().default(false),
+  })
+  .refine((body) => (body.pem === undefined) !== (body.p12Base64 === undefined), {
+    message: 'send exactly one of pem or p12Base64',
+  });
+
+export interface CertificateRouteDeps {
+  certificates: PushCertificateService;
+  control: PushControl;
+  /** After a certificate is installed: resume sending, tell every worker, refresh the gauge. */
+  installed(view: CertificateView): Promise<void>;
+}
+
+function refused(error: PushCertificateError): ProblemError {
+  const status = error.reason === 'topic-changed' ? 409 : 400;
+  return new ProblemError(status, 'Push certificate refused', error.message, {
+    type: `urn:enrollment-gateway:apns:${error.reason}`,
+    extensions: { reason: error.reason },
+  });
+}
+
+async function audit(
+  ctx: PluginContext<unknown>,
+  koa: Koa.Context,
+  entry: { action: string; id: string; before?: unknown; after?: unknown },
+): Promise<void> {
+  await auditAdminAction(ctx, koa, entry.action, { type: 'apns-certificate', id: entry.id }, entry);
+}
+
+function decodeP12(base64: string): Buffer {
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(base64)) {
+    throw refused(new PushCertificateError('unsupported-file', 'p12Base64 is not base64'));
+  }
+  return Buffer.from(base64, 'base64');
+}
+
+/** Admin API under /api/apns: the push certificate lifecycle. */
+export function mountCertificateRoutes(router: Router, ctx: PluginContext<unknown>, deps: CertificateRouteDeps): void {
+  const { certificates, control } = deps;
+
+  router.post('/csr', requireAdminScope(ctx, 'apns:write'), async (koa) => {
+    const body = await readJsonBody(koa, csrBody);
+    const principal = adminPrincipal(koa);
+    const { id, csrPem } = await certificates.createCsr(body, principal.id);
+    await audit(ctx, koa, { action: 'apns.csr.create', id, after: { subject: body } });
+    koa.status = 201;
+    koa.body = {
+      id,
+      csrPem,
+      next: "Upload this CSR to your MDM vendor (or sign it with POST /api/apns/csr/vendor-sign), then upload the request file to Apple's Push Certificates Portal",
+    };
+  });
+
+  router.post('/csr/vendor-sign', requireAdminScope(ctx, 'apns:write'), async (koa) => {
+    const body = await readJsonBody(koa, vendorSignBody, MAX_UPLOAD_BYTES);
+    const csrPem = body.csrPem ?? (await certificates.latestPendingCsr());
+    if (!csrPem) throw new ProblemError(409, 'No CSR', 'generate a CSR first (POST /api/apns/csr) or send csrPem');
+    let requestFile: string;
+    try {
+      requestFile = certificates.vendorSign({ ...body, csrPem });
+    } catch (error) {
+      if (error instanceof PushCertificateError) throw refused(error);
+      throw error;
+    }
+    await audit(ctx, koa, { action: 'apns.csr.vendor-sign', id: 'vendor-request' });
+    koa.body = { requestFile, fileName: 'PushCertificateRequest.plist.b64' };
+  });
+
+  router.post('/certificate', requireAdminScope(ctx, 'apns:write'), async (koa) => {
+    const body = await readJsonBody(koa, certificateBody, MAX_UPLOAD_BYTES);
+    const principal = adminPrincipal(koa);
+    let result: Awaited<ReturnType<PushCertificateService['install']>>;
+    try {
+      result = await certificates.install(
+        { pem: body.pem, p12: body.p12Base64 ? decodeP12(body.p12Base64) : undefined, password: body.password },
+        { replaceTopic: body.replaceTopic, by: principal.id },
+      );
+    } catch (error) {
+      if (error instanceof PushCertificateError) throw refused(error);
+      throw error;
+    }
+    const { certificate, previous, topicChanged } = result;
+    await deps.installed(certificate);
+    await audit(ctx, koa, {
+      action: topicChanged ? 'apns.certificate.replace-topic' : 'apns.certificate.install',
+      id: certificate.id,
+      before: previous,
+      after: { topic: certificate.topic, fingerprint: certificate.fingerprint, notAfter: certificate.notAfter },
+    });
+    koa.status = 201;
+    koa.body = {
+      certificate,
+      renewed: previous !== undefined && !topicChanged,
+      topicChanged,
+      warnings: topicChanged
+        ? [
+            `the push topic changed from ${previous?.topic} to ${certificate.topic}: devices enrolled under the old topic are orphaned and cannot be woken; they must re-enroll`,
+          ]
+        : [],
+    };
+  });
+
+  router.get('/certificate', requireAdminScope(ctx, 'apns:read'), async (koa) => {
+    const doc = await certificates.activeDoc();
+    const paused = await control.paused();
+    const sending = paused ? { paused: true, reason: paused.reason, since: paused.at } : { paused: false };
+    if (!doc) {
+      koa.body = {
+        installed: false,
+        pendingCsr: (await certificates.latestPendingCsr()) !== undefined,
+        sending,
+        warnings: [{ threshold: 0, level: 'critical', message: 'no Apple MDM push certificate is installed' }],
+      };
+      return;
+    }
+    koa.body = { installed: true, ...viewOf(doc), sending };
+  });
+}
