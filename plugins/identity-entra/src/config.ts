@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+const secretMeta = (description: string) => ({ secret: true, description });
+const missingSecrets =
+  'session cookie signing keys are missing: set plugins.identity-entra.sessionSecrets, e.g. ' +
+  'GATEWAY_PLUGINS__IDENTITY_ENTRA__SESSION_SECRETS=\'["<openssl rand -base64 32>"]\'';
+
+export const identityConfigSchema = z.object({
+  tenantId: z.string().min(1).describe('Directory (tenant) id of the Entra tenant users sign in with'),
+  clientId: z.string().min(1).describe("Application (client) id of the gateway's app registration"),
+  clientSecret: z.string().min(1).meta(secretMeta('Client secret of the app registration')),
+  authority: z
+    .url()
+    .default('https://login.microsoftonline.com')
+    .describe('Entra authority host; metadata is <authority>/<tenantId>/v2.0/.well-known/openid-configuration'),
+  graphUrl: z.url().default('https://graph.microsoft.com').describe('Microsoft Graph, for group overage'),
+  graphScope: z.string().default('https://graph.microsoft.com/.default').describe('Scope of the app-only Graph token'),
+  provider: z.string().default('entra').describe('Name of the identity provider to sign in with'),
+  sessionSecrets: z
+    .array(z.string().min(32, 'each session secret needs at least 32 characters'), { error: missingSecrets })
+    .min(1, missingSecrets)
+    .meta(secretMeta('Keys that sign session cookies, newest first (JSON array); older ones still verify')),
+  sessionCookieName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('gw_session')
+    .describe('Session cookie name'),
+  sessionIdleMinutes: z.number().int().min(1).max(1440).default(60).describe('Sign out after this long idle'),
+  sessionAbsoluteHours: z.number().int().min(1).max(720).default(12).describe('Sign out this long after sign-in'),
+  adminRoles: z.array(z.string().min(1)).default(['Gateway.Admin']).describe('App roles that make a user an admin'),
+  adminGroups: z.array(z.string().min(1)).default([]).describe('Group object ids whose members are admins'),
+  apiAudiences: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Accepted audiences of bearer tokens; default: the client id and api://<client id>'),
+  requireGroupsClaim: z
+    .boolean()
+    .default(true)
+    .describe('Refuse id tokens without a groups claim (configure "groups" in the app registration)'),
+});
+
+export type IdentityConfig = z.output<typeof identityConfigSchema>;

@@ -1,0 +1,87 @@
+import { GatewayError } from 'enrollment-gateway/sdk';
+
+/** Where a user's groups come from when the token could not carry them all (groups overage). */
+export interface GroupSource {
+  memberGroups(userObjectId: string): Promise<string[]>;
+}
+
+export class GraphError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('graph_failed', message, options);
+  }
+}
+
+interface AppToken {
+  value: string;
+  expiresAt: number;
+}
+
+/**
+ * Microsoft Graph with the app's own credentials (client-credentials grant): POST
+ * /v1.0/users/{id}/getMemberGroups, which returns every group id, transitive ones included.
+ */
+export class GraphGroupSource implements GroupSource {
+  private token: AppToken | undefined;
+  private tokenEndpoint: string | undefined;
+
+  constructor(
+    private readonly options: {
+      metadataUrl: string;
+      graphUrl: string;
+      scope: string;
+      clientId: string;
+      clientSecret: string;
+    },
+  ) {}
+
+  async memberGroups(userObjectId: string): Promise<string[]> {
+    const groups: string[] = [];
+    let url: string | undefined =
+      `${this.options.graphUrl.replace(/\/$/, '')}/v1.0/users/${encodeURIComponent(userObjectId)}/getMemberGroups`;
+    let body: string | undefined = JSON.stringify({ securityEnabledOnly: false });
+    while (url) {
+      const response: Response = await fetch(url, {
+        method: body ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${await this.appToken()}`, 'content-type': 'application/json' },
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) throw new GraphError(`Graph getMemberGroups answered ${response.status}`);
+      const page = (await response.json()) as { value?: unknown; '@odata.nextLink'?: string };
+      if (!Array.isArray(page.value)) throw new GraphError('Graph getMemberGroups returned no value array');
+      groups.push(...page.value.filter((g): g is string => typeof g === 'string'));
+      url = page['@odata.nextLink'];
+      body = undefined;
+    }
+    return groups;
+  }
+
+  private async appToken(): Promise<string> {
+    if (this.token && this.token.expiresAt > Date.now() + 60_000) return this.token.value;
+    this.tokenEndpoint ??= await this.discoverTokenEndpoint();
+    const response = await fetch(this.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: this.options.clientId,
+        client_secret: this.options.clientSecret,
+        scope: this.options.scope,
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new GraphError(`token endpoint refused the app credentials (${response.status})`);
+    const token = (await response.json()) as { access_token?: string; expires_in?: number };
+    if (!token.access_token) throw new GraphError('token endpoint returned no access_token');
+    this.token = { value: token.access_token, expiresAt: Date.now() + (token.expires_in ?? 300) * 1000 };
+    return token.access_token;
+  }
+
+  private async discoverTokenEndpoint(): Promise<string> {
+    const response = await fetch(this.options.metadataUrl, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new GraphError(`metadata answered ${response.status}`);
+    const metadata = (await response.json()) as { token_endpoint?: string };
+    if (!metadata.token_endpoint?.startsWith('https://')) throw new GraphError('metadata has no https token_endpoint');
+    return metadata.token_endpoint;
+  }
+}
