@@ -5,6 +5,8 @@
 
 export * from './admin-http.js';
 export * from './contracts/admin.js';
+export * from './contracts/enrollment.js';
+export * from './contracts/identity.js';
 export * from './contracts/mdm.js';
 export * from './core-services.js';
 export * from './errors.js';

@@ -5,11 +5,17 @@
 import {
   type AdminPrincipal,
   adminAuthenticatorsPoint,
+  type DeviceRecord,
+  type DirectoryUser,
   definePlugin,
+  deviceDirectoryRef,
+  type MdmSetupStatus,
+  mdmSetupRef,
   ProblemError,
   type PushService,
   pushServiceRef,
   pushTopicRef,
+  userDirectoryRef,
 } from '../../core/sdk/index.js';
 
 export const TEST_TOPIC = 'com.apple.mgmt.External.00000000-1111-2222-3333-444444444444';
@@ -64,3 +70,50 @@ export const adminHeaders = (token = 'admin-all') => ({
   authorization: `Bearer ${token}`,
   'content-type': 'application/json',
 });
+
+/**
+ * An identity provider at the SDK boundary: users and groups the test controls. Named like the real
+ * identity plugin ('identity-entra') so plugins listing it in optionalDependsOn may resolve it.
+ */
+export function fixtureUserDirectory(options: { users?: DirectoryUser[]; groups?: string[] } = {}) {
+  const users = new Map((options.users ?? []).map((user) => [user.id, user]));
+  const groups = new Set(options.groups ?? []);
+  const plugin = definePlugin({
+    name: 'identity-entra',
+    version: '1.0.0',
+    coreApi: '^1.0.0',
+    register(api) {
+      api.provide(userDirectoryRef, () => ({
+        get: async (userId) => users.get(userId),
+        knownGroups: async (ids) => ({
+          known: ids.filter((id) => groups.has(id)),
+          unknown: ids.filter((id) => !groups.has(id)),
+        }),
+      }));
+    },
+  });
+  return { plugin, users, groups };
+}
+
+/**
+ * The mdm plugin's read side at the SDK boundary: device records and setup problems the test
+ * constructs (ages, states), without enrolling real devices.
+ */
+export function fixtureDeviceDirectory() {
+  const devices: DeviceRecord[] = [];
+  const missing: Awaited<ReturnType<MdmSetupStatus['missing']>> = [];
+  const plugin = definePlugin({
+    name: 'mdm',
+    version: '1.0.0',
+    coreApi: '^1.0.0',
+    register(api) {
+      api.provide(deviceDirectoryRef, () => ({
+        get: async (id) => devices.find((d) => d.id === id),
+        getByUdid: async (udid) => devices.find((d) => d.udid === udid),
+        listForUser: async (userId) => devices.filter((d) => d.userId === userId),
+      }));
+      api.provide(mdmSetupRef, () => ({ missing: async () => [...missing] }));
+    },
+  });
+  return { plugin, devices, missing };
+}
