@@ -23,7 +23,7 @@ import { MongoDeviceDirectory } from './src/services/directory.js';
 import { EnrollmentService } from './src/services/enrollment-service.js';
 import { PkiService } from './src/services/pki-service.js';
 import { ScepService } from './src/services/scep-service.js';
-import { ensureIndexes, mdmModels } from './src/storage/models.js';
+import { CLAIM_RETENTION_MS, ensureIndexes, mdmModels } from './src/storage/models.js';
 
 /** Everything the plugin builds once per gateway, wired by hand: the graph is small and explicit. */
 function buildServices(ctx: PluginContext<MdmConfig>) {
@@ -44,7 +44,7 @@ function buildServices(ctx: PluginContext<MdmConfig>) {
   );
   const identity = new DeviceIdentityVerifier(models, async () => (await pki.get()).ca.certPem);
   const commands = new CommandService(models, ctx.events, () => ctx.tryResolve(pushServiceRef), ctx.logger);
-  const checkins = new CheckinService(models, identity, ctx.events, ctx.keyVault, ctx.logger);
+  const checkins = new CheckinService(models, identity, commands, ctx.events, ctx.keyVault, ctx.logger);
   const scep = new ScepService(models, pki, enrollments, ctx.config.deviceCertificateValidityDays, ctx.logger);
   const directory = new MongoDeviceDirectory(models);
   const certificates = new CertificateService(models, ctx.logger);
@@ -100,7 +100,10 @@ export default definePlugin({
           state: { $in: ['acknowledged', 'error', 'format-error', 'cancelled'] },
           respondedAt: { $lt: cutoff },
         });
-        return { pruned: deletedCount };
+        const claims = await services(ctx).models.claims.deleteMany({
+          at: { $lt: new Date(Date.now() - CLAIM_RETENTION_MS) },
+        });
+        return { pruned: deletedCount, claimsPruned: claims.deletedCount };
       },
     });
     api.onStart(async (ctx) => {
@@ -146,7 +149,9 @@ export default definePlugin({
           return 2;
         }
         await services(ctx).pki.importCa(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8'));
-        io.out('CA imported; profiles are now signed by a new signing certificate under it');
+        io.out(
+          'CA imported; profiles are now signed by a new signing certificate under it. Restart every gateway and worker: they load the CA once at start.',
+        );
         return 0;
       },
     });

@@ -193,4 +193,55 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
       {},
     );
   });
+
+  it('refuses to let another user take over an enrolled device by naming its UDID', async () => {
+    const alice = await enrolledDevice('alice');
+    const thief = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL, udid: alice.udid });
+    await thief.downloadProfile(await mint('mallory'));
+    const error = await thief.enroll().catch((e: { status?: number }) => e);
+    expect((error as { status?: number }).status).to.equal(403);
+    const record = await deviceRecord(alice.udid);
+    expect(record.state).to.equal('enrolled');
+    const { id } = record;
+    await enqueue(id, 'SecurityInfo');
+    expect((await alice.poll()).map((a) => a.status)).to.deep.equal(['Acknowledged']);
+  });
+
+  it('re-enrollment revokes the earlier identity: it can neither poll nor renew', async () => {
+    const first = await enrolledDevice('carol');
+    const again = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL, udid: first.udid });
+    await again.downloadProfile(await mint('carol'));
+    await again.enroll();
+    expect((await deviceRecord(first.udid)).state).to.equal('enrolled');
+    const idle = await first.sendReport({ UDID: first.udid, Status: 'Idle' });
+    expect(idle.status).to.equal(403);
+    const renewal = await first.renewIdentity().catch((e: { status?: number }) => e);
+    expect((renewal as { status?: number }).status).to.equal(403);
+    expect((await again.poll()).length).to.equal(0);
+  });
+
+  it('takes a re-sent answer as already recorded, and completes an enrollment again after a repeated Authenticate', async () => {
+    const device = await enrolledDevice('dave');
+    const { id } = await deviceRecord(device.udid);
+    await enqueue(id, 'SecurityInfo');
+    const [answer] = await device.poll();
+    const resent = await device.sendReport(answer.report);
+    expect(resent.status).to.equal(200);
+    await device.authenticate();
+    expect((await deviceRecord(device.udid)).state).to.equal('pending');
+    await device.tokenUpdate();
+    expect((await deviceRecord(device.udid)).state).to.equal('enrolled');
+  });
+
+  it('refuses a checked-out device (403) and drops its queue', async () => {
+    const device = await enrolledDevice('erin');
+    const { id } = await deviceRecord(device.udid);
+    await enqueue(id, 'SecurityInfo');
+    await device.checkOut();
+    expect((await device.sendReport({ UDID: device.udid, Status: 'Idle' })).status).to.equal(403);
+    const history = (await (await gw.fetch(`/api/mdm/devices/${id}/commands`, { headers: adminHeaders() })).json()) as {
+      items: { state: string }[];
+    };
+    expect(history.items.map((i) => i.state)).to.deep.equal(['cancelled']);
+  });
 });

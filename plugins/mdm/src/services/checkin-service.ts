@@ -3,7 +3,15 @@ import { ProblemError } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import type { VerifiedSigner } from '../pki/index.js';
 import type { AuthenticateMessage, CheckinMessage, CheckOutMessage, TokenUpdateMessage } from '../protocol/index.js';
-import { type CertificateDoc, claimOnce, type EnrollmentDoc, type MdmModels } from '../storage/models.js';
+import {
+  type CertificateDoc,
+  claimOnce,
+  type DeviceDoc,
+  type EnrollmentDoc,
+  MANAGED_DEVICE_STATES,
+  type MdmModels,
+} from '../storage/models.js';
+import type { CommandService } from './command-service.js';
 import type { DeviceIdentityVerifier } from './device-identity.js';
 
 /** Handles check-in messages after their signature was verified. */
@@ -11,6 +19,7 @@ export class CheckinService {
   constructor(
     private readonly models: MdmModels,
     private readonly identity: DeviceIdentityVerifier,
+    private readonly commands: Pick<CommandService, 'clearQueue'>,
     private readonly events: EventPublisher,
     private readonly vault: KeyVault,
     private readonly logger: Logger,
@@ -59,6 +68,19 @@ export class CheckinService {
     if (!enrollment || !['certificate-issued', 'enrolled'].includes(enrollment.state)) {
       throw new ProblemError(403, 'Forbidden', 'no enrollment session is waiting for this identity');
     }
+    const existing = (await this.models.devices
+      .findOne({ udid }, { state: 1, userId: 1, identityRevoked: 1 })
+      .lean()) as Pick<DeviceDoc, 'state' | 'userId' | 'identityRevoked'> | null;
+    // UDIDs are not secret: a managed device of another user cannot be taken over by naming its UDID.
+    // It has to leave management first (CheckOut or retirement).
+    if (
+      existing &&
+      MANAGED_DEVICE_STATES.includes(existing.state) &&
+      !existing.identityRevoked &&
+      existing.userId !== enrollment.userId
+    ) {
+      throw new ProblemError(403, 'Forbidden', 'this device is managed for another user');
+    }
     const now = new Date();
     const device = await this.models.devices.findOneAndUpdate(
       { udid },
@@ -94,15 +116,14 @@ export class CheckinService {
     );
     const deviceId = String(device!._id);
     await this.models.certificates.updateOne({ _id: certificate._id }, { $set: { udid, deviceId } });
+    // Identities of an earlier enrollment of this device must not sign (or renew) again.
+    await this.models.certificates.updateMany(
+      { deviceId, _id: { $ne: certificate._id }, revokedAt: { $exists: false } },
+      { $set: { revokedAt: now, revocationReason: 'superseded by a new enrollment' } },
+    );
     // A fresh Authenticate means a new enrollment: commands queued for the previous one are stale.
-    const stale = await this.models.commands.updateMany(
-      { deviceId, state: { $in: ['queued', 'sent', 'not-now'] } },
-      { $set: { state: 'cancelled', respondedAt: now } },
-    );
-    this.logger.info(
-      { deviceId, udid, enrollmentId: enrollment._id, staleCommands: stale.modifiedCount },
-      'device authenticated',
-    );
+    const stale = await this.commands.clearQueue(deviceId);
+    this.logger.info({ deviceId, udid, enrollmentId: enrollment._id, staleCommands: stale }, 'device authenticated');
   }
 
   private async tokenUpdate(message: TokenUpdateMessage, signer: VerifiedSigner): Promise<void> {
@@ -118,12 +139,12 @@ export class CheckinService {
     if (message.unlockToken && message.unlockToken.length > 0) {
       set.unlockTokenSealed = this.vault.seal(message.unlockToken, `mdm-unlock:${deviceId}`);
     }
-    await this.models.devices.updateOne({ _id: device._id }, { $set: set, $unset: { pushTokenInvalid: '' } });
-    // The first TokenUpdate of an enrollment completes it, once, even if the device sends two at once.
+    // The first TokenUpdate after an Authenticate completes the enrollment, once, even if two arrive at once.
     const enrolled =
-      device.state === 'pending' && (await claimOnce(this.models, `enrolled:${device.enrollmentId}:${deviceId}`));
-    if (enrolled)
-      await this.models.devices.updateOne({ _id: device._id }, { $set: { state: 'enrolled', enrolledAt: new Date() } });
+      device.state === 'pending' &&
+      (await claimOnce(this.models, `enrolled:${deviceId}:${new Date(device.authenticatedAt ?? 0).getTime()}`));
+    if (enrolled) Object.assign(set, { state: 'enrolled', enrolledAt: new Date() });
+    await this.models.devices.updateOne({ _id: device._id }, { $set: set, $unset: { pushTokenInvalid: '' } });
     if (enrolled) {
       await this.models.enrollments.updateOne({ _id: device.enrollmentId }, { $set: { state: 'enrolled', deviceId } });
       this.logger.info({ deviceId, udid }, 'device enrolled');
@@ -145,6 +166,8 @@ export class CheckinService {
       { _id: device._id },
       { $set: { state: 'checked-out', checkedOutAt: new Date() } },
     );
+    // The device removed its management profile: nothing queued can reach it any more.
+    await this.commands.clearQueue(String(device._id));
     this.logger.info({ deviceId: String(device._id), udid }, 'device checked out');
     await this.events.emit('device.checkedOut', { deviceId: String(device._id), udid });
   }

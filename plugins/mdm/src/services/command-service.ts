@@ -19,9 +19,16 @@ import {
   type PlistDict,
   parseCommandResult,
 } from '../protocol/index.js';
-import type { CommandDoc, CommandState, DeviceDoc, MdmModels } from '../storage/models.js';
+import {
+  type CommandDoc,
+  type CommandState,
+  type DeviceDoc,
+  DUPLICATE_KEY,
+  MANAGED_DEVICE_STATES,
+  type MdmModels,
+  PENDING_COMMAND_STATES,
+} from '../storage/models.js';
 
-const DUPLICATE_KEY = 11000;
 const answeredState: Record<Exclude<CommandReport['status'], 'Idle'>, CommandState> = {
   Acknowledged: 'acknowledged',
   Error: 'error',
@@ -56,7 +63,7 @@ export class CommandService implements DeviceCommandService {
     }
     const ids = [...new Set(deviceIds)].filter((id) => Types.ObjectId.isValid(id));
     const devices = await this.models.devices
-      .find({ _id: { $in: ids }, state: { $in: ['pending', 'enrolled', 'retiring'] } }, { _id: 1 })
+      .find({ _id: { $in: ids }, state: { $in: MANAGED_DEVICE_STATES } }, { _id: 1 })
       .lean();
     const commandUuid = command.commandUuid ?? randomUUID().toUpperCase();
     let plist: Buffer;
@@ -94,14 +101,14 @@ export class CommandService implements DeviceCommandService {
 
   async clearQueue(deviceId: string): Promise<number> {
     const result = await this.models.commands.updateMany(
-      { deviceId, state: { $in: ['queued', 'sent', 'not-now'] } },
+      { deviceId, state: { $in: PENDING_COMMAND_STATES } },
       { $set: { state: 'cancelled', respondedAt: new Date() } },
     );
     return result.modifiedCount;
   }
 
   async pendingCount(deviceId: string): Promise<number> {
-    return this.models.commands.countDocuments({ deviceId, state: { $in: ['queued', 'sent', 'not-now'] } });
+    return this.models.commands.countDocuments({ deviceId, state: { $in: PENDING_COMMAND_STATES } });
   }
 
   /** Records the device's answer (if any) and hands out the next command, or undefined when none waits. */
@@ -138,11 +145,10 @@ export class CommandService implements DeviceCommandService {
       )
       .lean();
     if (!command) {
-      throw new ProblemError(
-        400,
-        'Bad request',
-        `no command ${report.commandUuid} is awaiting an answer from this device`,
-      );
+      // A device whose reply got lost sends the same answer again: take it as already recorded.
+      const known = await this.models.commands.exists({ deviceId, commandUuid: report.commandUuid });
+      if (known) return;
+      throw new ProblemError(400, 'Bad request', `no command ${report.commandUuid} was sent to this device`);
     }
     if (status === 'Acknowledged') await this.applyResult(device, command.requestType, report.result);
     await this.events.emit('command.result', {

@@ -52,7 +52,7 @@ export class DeviceIdentityVerifier {
       )
       .lean()) as DeviceDoc | null;
     if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
-    if (device.identityRevoked || device.state === 'retired') {
+    if (device.identityRevoked || device.state === 'retired' || device.state === 'checked-out') {
       throw new ProblemError(403, 'Forbidden', 'this device identity has been revoked');
     }
     await this.touch(device);

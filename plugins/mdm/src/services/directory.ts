@@ -1,6 +1,6 @@
 import type { DeviceDirectory, DeviceRecord, PushTarget, PushTargetStore } from 'enrollment-gateway/sdk';
 import { Types } from 'mongoose';
-import type { CommandState, DeviceDoc, MdmModels } from '../storage/models.js';
+import { type DeviceDoc, MANAGED_DEVICE_STATES, type MdmModels, PENDING_COMMAND_STATES } from '../storage/models.js';
 
 export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
   return {
@@ -25,7 +25,6 @@ export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
 
 // PushMagic is read (pushable needs it) but toDeviceRecord never copies it out.
 const publicProjection = { unlockTokenSealed: 0, identityFingerprints: 0 } as const;
-const PENDING: CommandState[] = ['queued', 'sent', 'not-now'];
 
 export class MongoDeviceDirectory implements DeviceDirectory {
   constructor(private readonly models: MdmModels) {}
@@ -52,7 +51,7 @@ export class MongoDeviceDirectory implements DeviceDirectory {
       .find(
         {
           _id: { $in: ids },
-          state: { $in: ['pending', 'enrolled', 'retiring'] },
+          state: { $in: MANAGED_DEVICE_STATES },
           pushToken: { $exists: true },
           'pushTokenInvalid.reason': { $exists: false },
         },
@@ -78,12 +77,21 @@ export class MongoDeviceDirectory implements DeviceDirectory {
   }
 
   async needingWake(since: Date, limit: number): Promise<string[]> {
-    const withPending = (await this.models.commands.distinct('deviceId', { state: { $in: PENDING } })) as string[];
+    const withPending = (await this.models.commands.distinct('deviceId', {
+      state: { $in: PENDING_COMMAND_STATES },
+    })) as string[];
     const docs = await this.models.devices
       .find(
-        { _id: { $in: withPending }, lastSeenAt: { $lt: since }, state: { $in: ['enrolled', 'retiring'] } },
+        {
+          _id: { $in: withPending },
+          lastSeenAt: { $lt: since },
+          state: { $in: ['enrolled', 'retiring'] },
+          'pushTokenInvalid.reason': { $exists: false },
+        },
         { _id: 1 },
       )
+      // Longest-silent first, so one sweep's limit does not keep picking the same devices.
+      .sort({ lastSeenAt: 1 })
       .limit(limit)
       .lean();
     return docs.map((doc) => String(doc._id));

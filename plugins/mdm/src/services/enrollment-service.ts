@@ -140,24 +140,26 @@ export class EnrollmentService implements EnrollmentSessionService {
       .findOne({ downloadTokenHash: tokenHash })
       .lean()) as EnrollmentDoc | null;
     if (!session) throw new ProblemError(404, 'Not found', 'unknown enrollment link');
-    const usable = session.state === 'issued' && session.expiresAt > now;
-    const doc =
-      usable && (await claimOnce(this.models, `download:${tokenHash}`))
-        ? ((await this.models.enrollments
-            .findOneAndUpdate(
-              { _id: session._id, state: 'issued' },
-              { $set: { state: 'downloaded', challengeHash: hashSecret(challenge) } },
-              { returnDocument: 'after' },
-            )
-            .lean()) as EnrollmentDoc | null)
-        : null;
-    if (!doc) throw new ProblemError(410, 'Gone', 'this enrollment link was already used, cancelled or has expired');
+    if (session.state !== 'issued' || session.expiresAt <= now) {
+      throw new ProblemError(410, 'Gone', 'this enrollment link was already used, cancelled or has expired');
+    }
+    // Everything that can still fail runs before the link is used up, so a passing fault never burns it.
     const [material, topic, extraPayloads] = await Promise.all([
       this.pki.get(),
       this.topics?.currentTopic(),
-      this.collectPayloads({ userId: doc.userId, enrollmentId: doc._id, profileId: doc.profileId }),
+      this.collectPayloads({ userId: session.userId, enrollmentId: session._id, profileId: session.profileId }),
     ]);
     if (!topic) throw new ProblemError(409, 'Setup incomplete', 'no valid Apple MDM push certificate is installed');
+    const doc = (await claimOnce(this.models, `download:${tokenHash}`))
+      ? ((await this.models.enrollments
+          .findOneAndUpdate(
+            { _id: session._id, state: 'issued' },
+            { $set: { state: 'downloaded', challengeHash: hashSecret(challenge) } },
+            { returnDocument: 'after' },
+          )
+          .lean()) as EnrollmentDoc | null)
+      : null;
+    if (!doc) throw new ProblemError(410, 'Gone', 'this enrollment link was already used, cancelled or has expired');
     const base = this.settings.publicUrl;
     const profile = buildEnrollmentProfile({
       identifier: this.settings.profileIdentifier,

@@ -9,9 +9,7 @@ import {
   type ProfileSigner,
   summarizeCertificate,
 } from '../pki/index.js';
-import type { MdmModels, PkiDoc } from '../storage/models.js';
-
-const DUPLICATE_KEY = 11000;
+import { DUPLICATE_KEY, type MdmModels, type PkiDoc } from '../storage/models.js';
 
 export interface PkiMaterial {
   ca: CertificateAuthority;

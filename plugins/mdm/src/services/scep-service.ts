@@ -9,7 +9,7 @@ import {
   type ScepEnrollmentRequest,
   ScepError,
 } from '../pki/index.js';
-import type { CertificateDoc, MdmModels } from '../storage/models.js';
+import { type CertificateDoc, MANAGED_DEVICE_STATES, type MdmModels } from '../storage/models.js';
 import type { EnrollmentService } from './enrollment-service.js';
 import type { PkiService } from './pki-service.js';
 
@@ -45,12 +45,17 @@ export class ScepService {
 
   private async enroll(request: ScepEnrollmentRequest): Promise<Buffer> {
     if (!request.challengePassword) throw new ProblemError(403, 'Forbidden', 'a challenge password is required');
-    const serial = randomSerialHex();
-    const session = await this.enrollments.consumeChallenge(request.challengePassword, serial);
+    // Issue first (it can fail on a bad CSR) and use the challenge up only then; an unrecorded
+    // certificate is worthless, because check-ins accept only recorded ones.
+    const { ca } = await this.pki.get();
+    const certificate = issueDeviceCertificate(ca, {
+      csrDer: request.csrDer,
+      validityDays: this.validityDays,
+      serial: randomSerialHex(),
+    });
+    const session = await this.enrollments.consumeChallenge(request.challengePassword, certificate.serialHex);
     if (!session)
       throw new ProblemError(403, 'Forbidden', 'the challenge is invalid, already used, or its session expired');
-    const { ca } = await this.pki.get();
-    const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays, serial });
     await this.models.certificates.create({
       _id: certificate.serialHex,
       fingerprint: certificate.fingerprintSha256,
@@ -71,14 +76,18 @@ export class ScepService {
     const previous = (await this.models.certificates
       .findOne({ fingerprint: previousFingerprint })
       .lean()) as CertificateDoc | null;
-    if (!previous || previous.revokedAt || !previous.deviceId) {
-      throw new ProblemError(403, 'Forbidden', 'renewal must be signed by a current device identity');
+    if (!previous || previous.revokedAt || !previous.deviceId || previous.notAfter <= new Date()) {
+      throw new ProblemError(403, 'Forbidden', 'renewal must be signed by a current, unexpired device identity');
     }
+    // The signer must be an identity the device uses now, not one of an earlier enrollment.
     const device = await this.models.devices
-      .findOne({ _id: previous.deviceId, identityRevoked: false }, { state: 1 })
+      .findOne(
+        { _id: previous.deviceId, identityRevoked: false, identityFingerprints: previousFingerprint },
+        { state: 1 },
+      )
       .lean();
-    if (!device || device.state === 'retired')
-      throw new ProblemError(403, 'Forbidden', 'the device is no longer managed');
+    if (!device || !MANAGED_DEVICE_STATES.includes(device.state))
+      throw new ProblemError(403, 'Forbidden', 'this identity is not current for a managed device');
     const { ca } = await this.pki.get();
     const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays });
     await this.models.certificates.create({

@@ -66,6 +66,11 @@ const deviceSchema = new Schema<DeviceDoc>(
 deviceSchema.index({ state: 1, lastSeenAt: 1 });
 
 export type CommandState = 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
+/** Commands still waiting for an answer. */
+export const PENDING_COMMAND_STATES: CommandState[] = ['queued', 'sent', 'not-now'];
+/** Device states in which the gateway still manages the device. */
+export const MANAGED_DEVICE_STATES: DeviceDoc['state'][] = ['pending', 'enrolled', 'retiring'];
+export const DUPLICATE_KEY = 11000;
 
 export interface CommandDoc {
   _id: Types.ObjectId;
@@ -204,6 +209,10 @@ const claimSchema = new Schema<ClaimDoc>(
   { _id: { type: String, required: true }, at: { type: Date, required: true } },
   { collection: 'mdm_claims', versionKey: false },
 );
+// Pruned by the hourly maintenance job (FerretDB has no TTL indexes): a claim only has to outlive the
+// session it guards (at most an hour), and expired sessions refuse their tokens on their own.
+claimSchema.index({ at: 1 });
+export const CLAIM_RETENTION_MS = 2 * 86_400_000;
 
 export interface MdmModels {
   devices: Model<DeviceDoc>;
@@ -235,7 +244,7 @@ export async function claimOnce(models: MdmModels, id: string): Promise<boolean>
     await models.claims.create({ _id: id, at: new Date() });
     return true;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return false;
+    if ((error as { code?: number }).code === DUPLICATE_KEY) return false;
     throw error;
   }
 }
