@@ -1,8 +1,8 @@
 /**
  * Enroll simulated iPhones against a running gateway.
  *
- *   npm run simulate -- --url http://127.0.0.1:8080 --profile-url https://gateway.example/enroll/p/abc [--devices N]
- *   npm run simulate -- --url http://127.0.0.1:8080 --mint-url http://127.0.0.1:8080/api/admin/enrollments \
+ *   npm run simulate -- --url http://127.0.0.1:8080 --profile-url https://gateway.example/mdm/enroll/<token> [--devices N]
+ *   npm run simulate -- --url http://127.0.0.1:8080 --mint-url http://127.0.0.1:8080/api/mdm/enrollments \
  *       --api-key $KEY --devices 100 --concurrency 16 [--checkout]
  *
  * --url          where the gateway listens; URLs in profiles that start with --public-url are sent here instead.
