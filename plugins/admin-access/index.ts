@@ -6,28 +6,38 @@ import {
   adminGuardRef,
   auditLogRef,
   definePlugin,
+  type PluginContext,
   ProblemError,
 } from 'enrollment-gateway/sdk';
+import { apiKeyCommands } from './src/api-key-cli.js';
+import { apiKeyAuthenticator, mountApiKeyRoutes } from './src/api-key-http.js';
+import { ApiKeyStore } from './src/api-keys.js';
 import { MongoAuditLog } from './src/audit-log.js';
+import { scopeCovers } from './src/scopes.js';
 
-/** True when `granted` covers `required`: "*" covers all, "devices:*" covers "devices:read". */
-export function scopeCovers(granted: readonly string[], required: string): boolean {
-  const [area] = required.split(':');
-  return granted.some((scope) => scope === '*' || scope === required || scope === `${area}:*`);
-}
+export { scopeCovers };
 
 /**
- * Owns admin authentication: identity plugins contribute authenticators (sessions, bearer tokens,
- * API keys); routes ask the guard for a scope. Nothing is allowed unless an authenticator says so.
+ * Owns admin authentication: identity plugins contribute authenticators (sessions, bearer tokens);
+ * this plugin contributes the scoped API keys itself. Routes ask the guard for a scope. Nothing is
+ * allowed unless an authenticator says so.
  */
 export default definePlugin({
   name: 'admin-access',
   version: '1.0.0',
   coreApi: '^1.0.0',
-  description: 'Deny-by-default guard for admin routes, and the audit log',
+  description: 'Deny-by-default guard for admin routes, scoped API keys, and the audit log',
   register(api) {
+    let apiKeys: ApiKeyStore | undefined;
+    const keyStore = (ctx: PluginContext<unknown>) => {
+      apiKeys ??= new ApiKeyStore(ctx.mongo);
+      return apiKeys;
+    };
     api.extensionPoint(adminAuthenticatorsPoint);
     api.provide(auditLogRef, (ctx) => new MongoAuditLog(ctx.mongo));
+    api.contribute(adminAuthenticatorsPoint, (ctx) =>
+      apiKeyAuthenticator(keyStore(ctx), () => ctx.resolve(auditLogRef)),
+    );
     api.provide(adminGuardRef, (ctx) => {
       const authenticators = (): AdminAuthenticator[] => ctx.extensions(adminAuthenticatorsPoint).map((c) => c.value);
       return {
@@ -52,8 +62,16 @@ export default definePlugin({
         },
       };
     });
+    api.routes({
+      prefix: '/api/admin',
+      mount: (router, ctx) => mountApiKeyRoutes(router as never, ctx, keyStore(ctx)),
+    });
+    for (const command of apiKeyCommands((ctx) => ({ store: keyStore(ctx), audit: ctx.resolve(auditLogRef) }))) {
+      api.command(command);
+    }
     api.onStart(async (ctx) => {
       await new MongoAuditLog(ctx.mongo).ensureIndexes();
+      await keyStore(ctx).ensureIndexes();
     });
   },
 });
