@@ -8,6 +8,7 @@ export * from './contracts/admin.js';
 export * from './contracts/enrollment.js';
 export * from './contracts/identity.js';
 export * from './contracts/mdm.js';
+export * from './contracts/readiness.js';
 export * from './core-services.js';
 export * from './errors.js';
 export * from './events.js';
