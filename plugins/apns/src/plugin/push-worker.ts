@@ -114,7 +114,8 @@ export class PushWorker {
       if (entry.target.topic === connected.topic) sendable.push(entry);
       else summary.topicMismatch++;
     }
-    if (summary.topicMismatch > 0) {
+    // summary is the job's running total (a job may send two batches); this batch's count is the difference.
+    if (sendable.length < resolved.length) {
       // Enrolled under another certificate's topic (replaced on purpose): APNs would refuse it for this one.
       metrics.failed.inc({ reason: 'topic-mismatch' }, resolved.length - sendable.length);
       logger.warn(
