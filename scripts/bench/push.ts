@@ -18,7 +18,7 @@ import { createTestPki } from '../../test/support/apns-standin.js';
 import { testAdminTokens } from '../../test/support/fixture-plugins.js';
 import { startTestGateway } from '../../test/support/gateway.js';
 import { finished, spawnTs, waitForLine } from '../../test/support/process.js';
-import { ensureLocalServices, stopLocalServices } from '../lib/local-services.js';
+import { servicesForHarness, stopLocalServices } from '../lib/local-services.js';
 import { cpuSeconds } from './_proc.js';
 import { option } from './_stats.js';
 
@@ -29,10 +29,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const devices = option(args, 'devices', 100_000);
   const batchSize = option(args, 'batch', 1000);
   const concurrency = option(args, 'concurrency', 4);
-  const services = await ensureLocalServices();
-  process.env.MONGODB_URI = services.mongodbUri;
-  process.env.REDIS_URL = services.redisUrl;
-  process.env.TEST_LOG_LEVEL ??= 'warn';
+  const services = await servicesForHarness();
 
   const pki = await createTestPki();
   const certificate = await pki.issuePushCertificate();

@@ -14,7 +14,7 @@ import {
   testAdminTokens,
 } from '../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway.js';
-import { ensureLocalServices, stopLocalServices } from '../lib/local-services.js';
+import { servicesForHarness, stopLocalServices } from '../lib/local-services.js';
 import { option, percentiles } from './_stats.js';
 
 const GROUPS_PER_PROFILE = 5;
@@ -34,10 +34,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const groupCount = option(args, 'groups', 200);
   const samples = option(args, 'samples', 20_000);
   const changes = option(args, 'changes', 30);
-  const services = await ensureLocalServices();
-  process.env.MONGODB_URI = services.mongodbUri;
-  process.env.REDIS_URL = services.redisUrl;
-  process.env.TEST_LOG_LEVEL ??= 'warn';
+  const services = await servicesForHarness();
 
   const allGroups = Array.from({ length: profileCount * GROUPS_PER_PROFILE + groupCount }, (_, i) => `group-${i}`);
   const userGroups = allGroups.slice(profileCount * GROUPS_PER_PROFILE);

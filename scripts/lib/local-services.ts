@@ -3,7 +3,7 @@
  * and stopped with the returned handle.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,10 +115,14 @@ export async function startFerretDb(): Promise<string> {
       '--state-dir',
       dir,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    // Unique-key refusals (the claims that make single use safe) are logged as errors by FerretDB; keep its
+    // log out of the test output and show it only when it fails to start.
+    { stdio: ['ignore', 'ignore', openSync(path.join(dir, 'ferretdb.log'), 'a')] },
   );
   children.push(child);
-  await waitForPort(port, 'FerretDB', child);
+  await waitForPort(port, 'FerretDB', child).catch((error: Error) => {
+    throw new Error(`${error.message}\n${readFileSync(path.join(dir, 'ferretdb.log'), 'utf8').slice(-2000)}`);
+  });
   ferretDbBackendName = backend[0].replace('--handler=', '');
   return `mongodb://127.0.0.1:${port}/`;
 }
@@ -159,4 +163,13 @@ export async function ensureLocalServices(
 export function localServicePids(): { ferretdb?: number; redis?: number } {
   const find = (name: string) => children.find((c) => c.spawnargs[0]?.includes(name))?.pid;
   return { ferretdb: find('ferretdb'), redis: find('redis-server') };
+}
+
+/** Local servers for a benchmark that starts gateways through the test harness (test/support/gateway.ts). */
+export async function servicesForHarness(): Promise<{ mongodbUri: string; redisUrl: string }> {
+  const services = await ensureLocalServices();
+  process.env.MONGODB_URI = services.mongodbUri;
+  process.env.REDIS_URL = services.redisUrl;
+  process.env.TEST_LOG_LEVEL ??= 'warn';
+  return services;
 }

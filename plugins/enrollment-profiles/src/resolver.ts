@@ -69,12 +69,13 @@ export class CatalogProfileResolver implements ProfileResolver {
       ? `limit policy ${JSON.stringify(limit.policy.name)} (group ${limit.group})`
       : 'the default limit';
     const directory = this.deps.devices();
+    let deviceLimit: Resolution['deviceLimit'];
     if (!directory) {
       reasons.push('device limit not checked: no device directory is available');
     } else {
       const now = this.deps.now?.() ?? Date.now();
       const active = (await directory.listForUser(input.userId)).filter((d) => countsTowardLimit(d, now)).length;
-      const deviceLimit = { limit: limit.limit, active, policy: limit.policy?.name };
+      deviceLimit = { limit: limit.limit, active, policy: limit.policy?.name };
       if (active >= limit.limit) {
         return {
           outcome: 'device-limit',
@@ -85,14 +86,6 @@ export class CatalogProfileResolver implements ProfileResolver {
         };
       }
       reasons.push(`${active} active devices, under ${limitSource} of ${limit.limit}`);
-      const gate = gateByPlatform(profile.enrollmentType, input.platform, input.osVersion);
-      return {
-        outcome: gate.outcome,
-        profile: matched,
-        reasons: [...reasons, gate.reason],
-        userMessage: gate.userMessage,
-        deviceLimit,
-      };
     }
     const gate = gateByPlatform(profile.enrollmentType, input.platform, input.osVersion);
     return {
@@ -100,6 +93,7 @@ export class CatalogProfileResolver implements ProfileResolver {
       profile: matched,
       reasons: [...reasons, gate.reason],
       userMessage: gate.userMessage,
+      ...(deviceLimit ? { deviceLimit } : {}),
     };
   }
 }
