@@ -1,5 +1,6 @@
+import type Koa from 'koa';
 import { GatewayError } from '../errors.js';
-import { createExtensionPoint } from '../refs.js';
+import { createExtensionPoint, createServiceRef } from '../refs.js';
 
 /** Who signed in, as an identity provider vouches for them after validating its token. */
 export interface VerifiedIdentity {
@@ -69,3 +70,28 @@ export interface IdentityProvider {
 
 /** Identity providers; owned by the identity plugin, which picks the configured one by name. */
 export const identityProvidersPoint = createExtensionPoint<IdentityProvider>('identity.providers');
+
+/** The signed-in device user of a browser request, as the session holds them. */
+export interface SignedInUser {
+  id: string;
+  upn: string;
+  displayName: string;
+  tenantId?: string;
+  groups: readonly string[];
+}
+
+/**
+ * The browser session, for plugins with pages (the portal). Provided by the identity plugin, which owns the
+ * cookie, its store and the sign-in routes.
+ */
+export interface BrowserSessions {
+  /** Undefined when nobody is signed in, the session expired, or the user was disabled since. */
+  currentUser(ctx: Koa.Context): Promise<SignedInUser | undefined>;
+  /** The session's anti-forgery token; forms and fetches that change state carry it. */
+  csrfToken(ctx: Koa.Context): Promise<string | undefined>;
+  /** True when `submitted` matches the session's token (constant-time). */
+  verifyCsrf(ctx: Koa.Context, submitted: string | undefined): Promise<boolean>;
+  /** Where to send the browser to sign in and come back to `returnTo` (a path of this gateway). */
+  signInPath(returnTo: string): string;
+}
+export const browserSessionsRef = createServiceRef<BrowserSessions>('identity.sessions');
