@@ -15,6 +15,7 @@ export * from './core-services.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './extensions.js';
+export * from './html.js';
 export * from './http.js';
 export * from './plugin.js';
 export * from './refs.js';
