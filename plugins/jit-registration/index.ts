@@ -3,6 +3,7 @@ import {
   deviceCommandsRef,
   deviceDirectoryRef,
   deviceReadinessRef,
+  managedItemsPoint,
   type PluginContext,
 } from 'enrollment-gateway/sdk';
 import { defaultProfileIdentifierBase, type JitConfig, jitConfigSchema } from './src/config.js';
@@ -50,7 +51,8 @@ export default definePlugin({
   description:
     'Just-in-time Entra registration: installs Authenticator and the Enterprise SSO profile on enrolled devices',
   dependsOn: ['mdm'],
-  optionalDependsOn: ['admin-access'],
+  // unenrollment, when enabled, asks what this plugin installed so it can remove it.
+  optionalDependsOn: ['admin-access', 'unenrollment'],
   config: jitConfigSchema,
   register(api) {
     let built: ReturnType<typeof buildServices> | undefined;
@@ -59,6 +61,7 @@ export default definePlugin({
       return built;
     };
     api.provide(deviceReadinessRef, (ctx) => services(ctx).registration);
+    api.contribute(managedItemsPoint, (ctx) => services(ctx).registration);
 
     api.on('device.enrolled', async (event, ctx) => {
       await services(ctx).registration.start(event.deviceId);

@@ -3,6 +3,7 @@ import {
   definePlugin,
   deviceCommandsRef,
   deviceDirectoryRef,
+  deviceRetirementRef,
   enrollmentPayloadsPoint,
   enrollmentSessionsRef,
   mdmSetupRef,
@@ -19,9 +20,11 @@ import { CertificateService } from './src/services/certificate-service.js';
 import { CheckinService } from './src/services/checkin-service.js';
 import { CommandService } from './src/services/command-service.js';
 import { DeviceIdentityVerifier } from './src/services/device-identity.js';
+import { DeviceSecrets } from './src/services/device-secrets.js';
 import { MongoDeviceDirectory } from './src/services/directory.js';
 import { EnrollmentService } from './src/services/enrollment-service.js';
 import { PkiService } from './src/services/pki-service.js';
+import { RetirementService } from './src/services/retirement-service.js';
 import { ScepService } from './src/services/scep-service.js';
 import { CLAIM_RETENTION_MS, ensureIndexes, mdmModels } from './src/storage/models.js';
 
@@ -44,11 +47,13 @@ function buildServices(ctx: PluginContext<MdmConfig>) {
   );
   const identity = new DeviceIdentityVerifier(models, async () => (await pki.get()).ca.certPem);
   const commands = new CommandService(models, ctx.events, () => ctx.tryResolve(pushServiceRef), ctx.logger);
-  const checkins = new CheckinService(models, identity, commands, ctx.events, ctx.keyVault, ctx.logger);
+  const secrets = new DeviceSecrets(models, ctx.keyVault, ctx.logger);
+  const checkins = new CheckinService(models, identity, commands, ctx.events, secrets, ctx.logger);
   const scep = new ScepService(models, pki, enrollments, ctx.config.deviceCertificateValidityDays, ctx.logger);
-  const directory = new MongoDeviceDirectory(models);
+  const directory = new MongoDeviceDirectory(models, secrets);
   const certificates = new CertificateService(models, ctx.logger);
-  return { models, pki, enrollments, identity, commands, checkins, scep, directory, certificates };
+  const retirement = new RetirementService(models, certificates, commands, secrets, enrollments, ctx.logger);
+  return { models, pki, enrollments, identity, commands, checkins, scep, directory, certificates, secrets, retirement };
 }
 
 type MdmServices = ReturnType<typeof buildServices>;
@@ -70,16 +75,19 @@ export default definePlugin({
     api.extensionPoint(enrollmentPayloadsPoint);
     api.provide(deviceCommandsRef, (ctx) => services(ctx).commands);
     api.provide(deviceDirectoryRef, (ctx) => services(ctx).directory);
+    api.provide(deviceRetirementRef, (ctx) => services(ctx).retirement);
     api.contribute(pushTargetSourcesPoint, (ctx) => services(ctx).directory.asPushTargets());
     api.provide(enrollmentSessionsRef, (ctx) => services(ctx).enrollments);
     api.provide(mdmSetupRef, (ctx) => ({ missing: () => services(ctx).enrollments.setupProblems() }));
 
     api.onStart(async (ctx) => {
-      const { models, pki } = services(ctx);
+      const { models, pki, secrets } = services(ctx);
       await ensureIndexes(models);
       const resealed = await pki.resealKeys();
       if (resealed > 0) ctx.logger.info({ resealed }, 're-sealed PKI keys under the current master key');
       await pki.get();
+      const migrated = await secrets.migrateLegacy();
+      if (migrated > 0) ctx.logger.info({ migrated }, 'encrypted legacy device secrets under per-device keys');
     });
     api.routes({
       prefix: '/mdm',
@@ -115,26 +123,12 @@ export default definePlugin({
 
     api.command({
       name: 'mdm reseal',
-      description: 're-seal every stored secret (PKI keys, unlock tokens) under the current master key',
+      description: 're-seal every stored secret (PKI keys, per-device data keys) under the current master key',
       async run(_args, ctx, io) {
-        const { models, pki } = services(ctx);
+        const { pki, secrets } = services(ctx);
         const keys = await pki.resealKeys();
-        let tokens = 0;
-        for await (const device of models.devices
-          .find({ unlockTokenSealed: { $exists: true } }, { unlockTokenSealed: 1 })
-          .lean()
-          .cursor()) {
-          const sealed = device.unlockTokenSealed as string;
-          if (!ctx.keyVault.needsRotation(sealed)) continue;
-          const context = `mdm-unlock:${device._id}`;
-          const resealed = ctx.keyVault.seal(ctx.keyVault.open(sealed, context), context);
-          await models.devices.updateOne(
-            { _id: device._id, unlockTokenSealed: sealed },
-            { $set: { unlockTokenSealed: resealed } },
-          );
-          tokens++;
-        }
-        io.out(`re-sealed ${keys} PKI keys and ${tokens} unlock tokens`);
+        const deviceKeys = await secrets.resealKeys();
+        io.out(`re-sealed ${keys} PKI keys and ${deviceKeys} device data keys`);
         return 0;
       },
     });

@@ -106,6 +106,8 @@ export class SimulatedDevice {
   readonly unlockToken = randomBytes(48);
   /** Set after a successful TokenUpdate; cleared by CheckOut or removal of the enrollment profile. */
   enrolled = false;
+  /** Switched off or out of coverage: poll() talks to nobody and answers nothing (unreachable-device tests). */
+  silent = false;
   /**
    * Replaces the Mdm-Signature header for negative tests: return a different header, or undefined to send none.
    * Default: a valid detached signature over the exact body.
@@ -203,6 +205,15 @@ export class SimulatedDevice {
     return result.identity;
   }
 
+  /**
+   * What iOS does when the enrollment profile is removed: the SCEP identity goes with it, so the next enroll()
+   * starts with SCEP again.
+   */
+  discardIdentity(): void {
+    this.currentIdentity = undefined;
+    this.state.identity = undefined;
+  }
+
   /** SCEP RenewalReq for a fresh key, signed with the current identity; the new identity replaces it. */
   async renewIdentity(): Promise<DeviceIdentity> {
     const enrollment = this.requireProfile();
@@ -281,9 +292,11 @@ export class SimulatedDevice {
 
   /**
    * One MDM session, as after a push: Idle, then answer each command in the next request until the server answers
-   * with an empty body. Returns the commands answered in order.
+   * with an empty body (or `stopAfter` commands were answered). Returns the commands answered in order; a silent
+   * device answers nothing.
    */
-  async poll(options: { maxCommands?: number } = {}): Promise<AnsweredCommand[]> {
+  async poll(options: { maxCommands?: number; stopAfter?: number } = {}): Promise<AnsweredCommand[]> {
+    if (this.silent) return [];
     const max = options.maxCommands ?? this.options.maxCommandsPerPoll ?? 100;
     this.state.advanceTime();
     const answered: AnsweredCommand[] = [];
@@ -301,6 +314,8 @@ export class SimulatedDevice {
         break;
       }
       if (result.body.length === 0) break;
+      // The session ends here (the user walked out of coverage): the command just received stays unanswered.
+      if (options.stopAfter !== undefined && answered.length >= options.stopAfter) break;
       if (answered.length >= max) {
         throw new DeviceSimulatorError('too-many-commands', `server sent more than ${max} commands in one session`);
       }

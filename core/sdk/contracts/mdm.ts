@@ -145,3 +145,49 @@ export interface MdmSetupStatus {
   missing(): Promise<{ item: 'ca' | 'signing-certificate' | 'push-certificate'; problem: string }[]>;
 }
 export const mdmSetupRef = createServiceRef<MdmSetupStatus>('mdm.setup');
+
+/**
+ * One enrollment of a device, as retirement acts on it. When the device has enrolled again since (a newer
+ * enrollmentId), the operations leave the newer enrollment alone and report `applied: false`.
+ */
+export interface RetirementTarget {
+  deviceId: string;
+  enrollmentId?: string;
+}
+
+export interface RetirementStepResult {
+  /** False when the target enrollment is no longer the device's current one: nothing was changed. */
+  applied: boolean;
+  /** What was removed, for progress and the audit record: "2 identity certificates", "push token". */
+  removed: string[];
+}
+
+/** Where a queued command stands; `detail` is the first message of the device's ErrorChain. */
+export interface CommandOutcome {
+  state: 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
+  detail?: string;
+  respondedAt?: Date;
+}
+
+/**
+ * The server-side half of taking a device out of management, used by the unenrollment plugin. Every
+ * operation is idempotent, so a step that ran before a crash can run again. Provided by mdm.
+ */
+export interface DeviceRetirementService {
+  /** Marks a pending or enrolled device 'retiring' (commands can still be queued); returns the device. */
+  begin(target: RetirementTarget): Promise<DeviceRecord | undefined>;
+  /** PayloadIdentifier of the MDM enrollment profile installed for this enrollment (removed last). */
+  enrollmentProfileIdentifier(target: RetirementTarget): Promise<string>;
+  commandOutcome(deviceId: string, commandUuid: string): Promise<CommandOutcome | undefined>;
+  /** Revokes the enrollment's identity certificates; check-ins signed with them get 403 from then on. */
+  revokeIdentity(target: RetirementTarget, reason: string): Promise<RetirementStepResult>;
+  /** Cancels every command still pending for the device. */
+  clearCommands(target: RetirementTarget): Promise<RetirementStepResult>;
+  /** Deletes push token, PushMagic and UnlockToken and destroys the device's data key (crypto-erase). */
+  eraseSecrets(target: RetirementTarget): Promise<RetirementStepResult>;
+  /** Marks the device 'retired'. */
+  complete(target: RetirementTarget): Promise<RetirementStepResult>;
+  /** Pending or enrolled devices last seen before `before` (never-seen ones by when they were recorded). */
+  inactiveSince(before: Date, limit: number): Promise<DeviceRecord[]>;
+}
+export const deviceRetirementRef = createServiceRef<DeviceRetirementService>('mdm.retirement');

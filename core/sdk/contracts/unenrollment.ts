@@ -21,7 +21,11 @@ export interface UnenrollmentActor {
 export type UnenrollmentStepState = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'timed-out';
 
 export interface UnenrollmentStep {
-  /** "remove-app:com.microsoft.azureauthenticator", "remove-profile:…", "revoke-certificates", "erase-secrets". */
+  /**
+   * In order: "cancel-queued-commands", "remove-app:com.azure.authenticator", "remove-profile:<identifier>",
+   * "remove-mdm-profile:<identifier>", then "revoke-certificates", "clear-command-queue", "erase-secrets",
+   * "mark-retired", "audit-record", "announce" (docs/unenrollment.md).
+   */
   name: string;
   state: UnenrollmentStepState;
   /** The command sent for a remote step. */
@@ -33,8 +37,9 @@ export interface UnenrollmentStep {
 }
 
 /**
- * in-progress → completed (every step done or skipped) or device-unreachable (remote steps timed out,
- * server-side steps done). Both final states mean the device is retired.
+ * in-progress → completed (every step done or skipped; a remote step may also be 'failed' when the device
+ * answered with an error) or device-unreachable (remote steps timed out, server-side steps done). Both final
+ * states mean the device is retired.
  */
 export type UnenrollmentState = 'in-progress' | 'completed' | 'device-unreachable';
 
@@ -42,8 +47,16 @@ export interface Unenrollment {
   deviceId: string;
   udid: string;
   userId?: string;
+  /**
+   * The enrollment being retired. When it differs from the device's current `DeviceRecord.enrollmentId`, the
+   * device has enrolled again since and this unenrollment is history.
+   */
+  enrollmentId?: string;
+  /** The first request. */
   trigger: UnenrollmentTrigger;
   requestedBy: UnenrollmentActor;
+  /** Every request that joined this unenrollment, the first one included (double clicks, admin and user, CheckOut). */
+  requests?: { trigger: UnenrollmentTrigger; requestedBy: UnenrollmentActor; at: Date }[];
   state: UnenrollmentState;
   steps: UnenrollmentStep[];
   startedAt: Date;

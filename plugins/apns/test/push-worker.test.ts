@@ -57,7 +57,7 @@ describe('apns worker: pushes through the queue to a real HTTP/2 stand-in, with 
       .context('apns')
       .mongo.collection('mdm_devices')
       .findOne({ _id: new Types.ObjectId(deviceId) });
-    return Boolean(doc?.pushToken && !doc.pushTokenInvalid?.reason);
+    return Boolean(doc?.pushTokenEncrypted && !doc.pushTokenInvalid?.reason);
   };
   const outcomes = (token: string) => standin.requestsFor(token).map((r) => r.outcome);
 

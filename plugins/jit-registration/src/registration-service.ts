@@ -5,6 +5,8 @@ import type {
   DeviceReadinessService,
   DeviceReadinessState,
   DeviceReadinessStep,
+  ManagedItem,
+  ManagedItemSource,
 } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { type JitDeviceDoc, type JitModels, STEP_ORDER, type StepName } from './models.js';
@@ -19,7 +21,7 @@ const REMOVE_WITH_MDM_PROFILE = 1;
 export type ReadinessCheck = 'ready' | 'waiting' | 'gone';
 
 /** Puts Authenticator and the SSO profile on enrolled devices and tracks when they are ready for registration. */
-export class RegistrationService implements DeviceReadinessService {
+export class RegistrationService implements DeviceReadinessService, ManagedItemSource {
   constructor(
     private readonly models: JitModels,
     private readonly policies: SsoPolicyStore,
@@ -32,6 +34,23 @@ export class RegistrationService implements DeviceReadinessService {
   async get(deviceId: string): Promise<DeviceReadiness | undefined> {
     const doc = await this.models.devices.findById(deviceId).lean<JitDeviceDoc>();
     return doc ? toReadiness(doc) : undefined;
+  }
+
+  /**
+   * What unenrollment must remove: the app and the profile this plugin queued for the device, unless the device
+   * refused to install them.
+   */
+  async installedOn(deviceId: string): Promise<ManagedItem[]> {
+    const doc = await this.models.devices.findById(deviceId).lean<JitDeviceDoc>();
+    if (!doc) return [];
+    const items: ManagedItem[] = [];
+    if (doc.steps['install-app'] && doc.steps['install-app'].state !== 'failed') {
+      items.push({ kind: 'application', identifier: doc.appBundleId, displayName: 'Microsoft Authenticator' });
+    }
+    if (doc.steps['install-sso-profile'] && doc.steps['install-sso-profile'].state !== 'failed') {
+      items.push({ kind: 'profile', identifier: doc.profileIdentifier, displayName: 'Microsoft Enterprise SSO' });
+    }
+    return items;
   }
 
   /** Called on device.enrolled: queues the app and the profile, and records both (again, on re-enrollment). */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { managedItemsPoint } from 'enrollment-gateway/sdk';
 import { parse as parsePlist } from 'plist';
 import { formatViolations, validateCommand, validateProfile } from '../../../test/support/apple-schema.js';
 import { type AnsweredCommand, SimulatedDevice } from '../../../test/support/device-simulator.js';
@@ -143,6 +144,26 @@ describe('jit-registration: Authenticator and the SSO profile reach an enrolled 
     );
     expect(final.steps.find((s) => s.name === 'confirm-app')).to.include({ state: 'failed' });
     expect(final.steps.find((s) => s.name === 'confirm-app')?.detail).to.match(/Installing/);
+  });
+
+  it('tells unenrollment what it installed, leaving out an install the device refused', async () => {
+    const source = gw.gateway
+      .context('jit-registration')
+      .extensions(managedItemsPoint)
+      .find((c) => c.plugin === 'jit-registration')?.value;
+    if (!source) throw new Error('jit-registration contributes no managed items');
+    const { id } = await enrolledDevice();
+    expect(await source.installedOn(id)).to.deep.equal([
+      { kind: 'application', identifier: 'com.azure.authenticator', displayName: 'Microsoft Authenticator' },
+      { kind: 'profile', identifier: 'test.gateway.jit.sso', displayName: 'Microsoft Enterprise SSO' },
+    ]);
+    const refusing = await enrolledDevice();
+    refusing.device.script({ RequestType: 'InstallProfile', respond: 'Error' });
+    await refusing.device.poll();
+    await eventually(async () =>
+      expect((await source.installedOn(refusing.id)).map((i) => i.kind)).to.deep.equal(['application']),
+    );
+    expect(await source.installedOn('0123456789abcdef01234567')).to.deep.equal([]);
   });
 
   it('serves the default policy, refuses padded values with 400 and saves nothing, and audits a valid change', async () => {

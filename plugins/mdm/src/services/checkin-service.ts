@@ -1,4 +1,4 @@
-import type { EventPublisher, KeyVault } from 'enrollment-gateway/sdk';
+import type { EventPublisher } from 'enrollment-gateway/sdk';
 import { ProblemError } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import type { VerifiedSigner } from '../pki/index.js';
@@ -6,6 +6,7 @@ import type { AuthenticateMessage, CheckinMessage, CheckOutMessage, TokenUpdateM
 import {
   type CertificateDoc,
   claimOnce,
+  DEVICE_SECRET_FIELDS,
   type DeviceDoc,
   type EnrollmentDoc,
   MANAGED_DEVICE_STATES,
@@ -13,6 +14,7 @@ import {
 } from '../storage/models.js';
 import type { CommandService } from './command-service.js';
 import type { DeviceIdentityVerifier } from './device-identity.js';
+import type { DeviceSecrets } from './device-secrets.js';
 
 /** Handles check-in messages after their signature was verified. */
 export class CheckinService {
@@ -21,7 +23,7 @@ export class CheckinService {
     private readonly identity: DeviceIdentityVerifier,
     private readonly commands: Pick<CommandService, 'clearQueue'>,
     private readonly events: EventPublisher,
-    private readonly vault: KeyVault,
+    private readonly secrets: DeviceSecrets,
     private readonly logger: Logger,
   ) {}
 
@@ -104,17 +106,17 @@ export class CheckinService {
           installedProfiles: [],
         },
         $unset: {
-          pushToken: '',
-          pushMagic: '',
-          pushTokenInvalid: '',
-          unlockTokenSealed: '',
+          ...Object.fromEntries(DEVICE_SECRET_FIELDS.map((field) => [field, ''])),
           checkedOutAt: '',
           enrolledAt: '',
+          retiredAt: '',
         },
       },
       { upsert: true, returnDocument: 'after' },
     );
     const deviceId = String(device!._id);
+    // A new enrollment starts clean: the earlier enrollment's data key goes with its secrets.
+    await this.secrets.forgetKey(deviceId);
     await this.models.certificates.updateOne({ _id: certificate._id }, { $set: { udid, deviceId } });
     // Identities of an earlier enrollment of this device must not sign (or renew) again.
     await this.models.certificates.updateMany(
@@ -132,13 +134,13 @@ export class CheckinService {
     const device = await this.identity.boundDevice(udid, signer);
     const deviceId = String(device._id);
     const set: Record<string, unknown> = {
-      pushToken: message.token,
-      pushMagic: message.pushMagic,
+      ...(await this.secrets.encrypt(deviceId, device.enrollmentId ?? 'none', {
+        pushToken: message.token,
+        pushMagic: message.pushMagic,
+        unlockToken: message.unlockToken,
+      })),
       topic: message.topic,
     };
-    if (message.unlockToken && message.unlockToken.length > 0) {
-      set.unlockTokenSealed = this.vault.seal(message.unlockToken, `mdm-unlock:${deviceId}`);
-    }
     // The first TokenUpdate after an Authenticate completes the enrollment, once, even if two arrive at once.
     const enrolled =
       device.state === 'pending' &&

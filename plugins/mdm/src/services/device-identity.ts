@@ -48,7 +48,7 @@ export class DeviceIdentityVerifier {
     const device = (await this.models.devices
       .findOne(
         { udid, identityFingerprints: signer.fingerprintSha256 },
-        { unlockTokenSealed: 0, managedApps: 0, installedProfiles: 0 },
+        { unlockTokenEncrypted: 0, managedApps: 0, installedProfiles: 0 },
       )
       .lean()) as DeviceDoc | null;
     if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');

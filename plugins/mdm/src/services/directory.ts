@@ -1,6 +1,7 @@
 import type { DeviceDirectory, DeviceRecord, PushTarget, PushTargetStore } from 'enrollment-gateway/sdk';
 import { Types } from 'mongoose';
 import { type DeviceDoc, MANAGED_DEVICE_STATES, type MdmModels, PENDING_COMMAND_STATES } from '../storage/models.js';
+import { type DeviceSecrets, hashPushToken } from './device-secrets.js';
 
 export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
   return {
@@ -17,17 +18,20 @@ export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
     enrolledAt: doc.enrolledAt,
     lastSeenAt: doc.lastSeenAt,
     createdAt: doc.createdAt,
-    pushable: Boolean(doc.pushToken && doc.pushMagic && !doc.pushTokenInvalid?.reason),
+    pushable: Boolean(doc.pushTokenEncrypted && doc.pushMagicEncrypted && !doc.pushTokenInvalid?.reason),
     managedApps: doc.managedApps ?? [],
     installedProfiles: doc.installedProfiles ?? [],
   };
 }
 
-// PushMagic is read (pushable needs it) but toDeviceRecord never copies it out.
-const publicProjection = { unlockTokenSealed: 0, identityFingerprints: 0 } as const;
+// The encrypted push token and PushMagic are read (pushable needs them) but toDeviceRecord never copies them out.
+const publicProjection = { unlockTokenEncrypted: 0, identityFingerprints: 0 } as const;
 
 export class MongoDeviceDirectory implements DeviceDirectory {
-  constructor(private readonly models: MdmModels) {}
+  constructor(
+    private readonly models: MdmModels,
+    private readonly secrets: DeviceSecrets,
+  ) {}
 
   async get(deviceId: string): Promise<DeviceRecord | undefined> {
     if (!Types.ObjectId.isValid(deviceId)) return undefined;
@@ -52,26 +56,24 @@ export class MongoDeviceDirectory implements DeviceDirectory {
         {
           _id: { $in: ids },
           state: { $in: MANAGED_DEVICE_STATES },
-          pushToken: { $exists: true },
+          pushTokenEncrypted: { $exists: true },
           'pushTokenInvalid.reason': { $exists: false },
         },
-        { pushToken: 1, pushMagic: 1, topic: 1 },
+        { pushTokenEncrypted: 1, pushMagicEncrypted: 1, topic: 1 },
       )
-      .lean();
-    return docs
-      .filter((doc) => doc.pushToken && doc.pushMagic && doc.topic)
-      .map((doc) => ({
-        deviceId: String(doc._id),
-        token: doc.pushToken!,
-        pushMagic: doc.pushMagic!,
-        topic: doc.topic!,
-      }));
+      .lean<DeviceDoc[]>();
+    const withTopic = docs.filter((doc) => doc.topic);
+    const secrets = await this.secrets.openPushSecrets(withTopic);
+    return withTopic.flatMap((doc) => {
+      const opened = secrets.get(String(doc._id));
+      return opened ? [{ deviceId: String(doc._id), ...opened, topic: doc.topic! }] : [];
+    });
   }
 
   async markInvalid(deviceId: string, token: string, reason: string): Promise<void> {
     if (!Types.ObjectId.isValid(deviceId)) return;
     await this.models.devices.updateOne(
-      { _id: new Types.ObjectId(deviceId), pushToken: token },
+      { _id: new Types.ObjectId(deviceId), pushTokenHash: hashPushToken(token) },
       { $set: { pushTokenInvalid: { reason, at: new Date() } } },
     );
   }

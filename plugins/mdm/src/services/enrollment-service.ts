@@ -49,6 +49,21 @@ function toSession(doc: EnrollmentDoc, publicUrl: string, downloadToken?: string
  * One-time enrollment sessions: a download token for the signed profile and a SCEP challenge,
  * each usable once, both expiring with the session.
  */
+/** A contributor that hangs must not hang the user's download: it fails closed like one that throws. */
+const CONTRIBUTOR_TIMEOUT_MS = 5_000;
+
+async function answerWithin<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class EnrollmentService implements EnrollmentSessionService {
   constructor(
     private readonly models: MdmModels,
@@ -91,6 +106,14 @@ export class EnrollmentService implements EnrollmentSessionService {
     return toSession(doc.toObject(), this.settings.publicUrl, downloadToken);
   }
 
+  /** The PayloadIdentifier served for a session; the configured one for sessions older than that record. */
+  async profileIdentifierOf(enrollmentId: string | undefined): Promise<string> {
+    const doc = enrollmentId
+      ? await this.models.enrollments.findById(enrollmentId, { profileIdentifier: 1 }).lean<EnrollmentDoc>()
+      : null;
+    return doc?.profileIdentifier ?? this.settings.profileIdentifier;
+  }
+
   async get(sessionId: string): Promise<EnrollmentSession | undefined> {
     const doc = await this.models.enrollments.findById(sessionId).lean();
     return doc ? toSession(doc as EnrollmentDoc, this.settings.publicUrl) : undefined;
@@ -112,7 +135,7 @@ export class EnrollmentService implements EnrollmentSessionService {
     const payloads: Record<string, unknown>[] = [];
     for (const { plugin, value } of this.contributors()) {
       try {
-        payloads.push(...(await value.payloads(request)));
+        payloads.push(...(await answerWithin(value.payloads(request), CONTRIBUTOR_TIMEOUT_MS)));
       } catch (error) {
         if (VetoError.is(error))
           throw new ProblemError(403, 'Enrollment refused', error.userMessage, { extensions: { vetoedBy: plugin } });
@@ -154,7 +177,13 @@ export class EnrollmentService implements EnrollmentSessionService {
       ? ((await this.models.enrollments
           .findOneAndUpdate(
             { _id: session._id, state: 'issued' },
-            { $set: { state: 'downloaded', challengeHash: hashSecret(challenge) } },
+            {
+              $set: {
+                state: 'downloaded',
+                challengeHash: hashSecret(challenge),
+                profileIdentifier: this.settings.profileIdentifier,
+              },
+            },
             { returnDocument: 'after' },
           )
           .lean()) as EnrollmentDoc | null)

@@ -11,10 +11,20 @@ export interface DeviceDoc {
   identityFingerprints: string[];
   identityRevoked: boolean;
   topic?: string;
+  /**
+   * The device's secrets, each encrypted under its per-device data key (mdm_device_keys): destroying that key
+   * makes every copy unreadable, backups included (crypto-erase). See device-secrets.ts.
+   */
+  pushTokenEncrypted?: string;
+  /** sha256 hex of the push token: matches APNs' "this token is invalid" answers without decrypting. */
+  pushTokenHash?: string;
+  pushMagicEncrypted?: string;
+  /** Only set when the device sent one. */
+  unlockTokenEncrypted?: string;
+  pushTokenInvalid?: { reason: string; at: Date };
+  /** Before crypto-erase: plaintext push token and PushMagic, UnlockToken sealed under the master key. Migrated at start. */
   pushToken?: string;
   pushMagic?: string;
-  pushTokenInvalid?: { reason: string; at: Date };
-  /** Sealed under the master key; only set when the device sent one. */
   unlockTokenSealed?: string;
   model?: string;
   productName?: string;
@@ -28,6 +38,7 @@ export interface DeviceDoc {
   authenticatedAt?: Date;
   lastSeenAt?: Date;
   checkedOutAt?: Date;
+  retiredAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -41,9 +52,13 @@ const deviceSchema = new Schema<DeviceDoc>(
     identityFingerprints: { type: [String], default: [] },
     identityRevoked: { type: Boolean, default: false },
     topic: String,
+    pushTokenEncrypted: String,
+    pushTokenHash: String,
+    pushMagicEncrypted: String,
+    unlockTokenEncrypted: String,
+    pushTokenInvalid: { reason: String, at: Date },
     pushToken: String,
     pushMagic: String,
-    pushTokenInvalid: { reason: String, at: Date },
     unlockTokenSealed: String,
     model: String,
     productName: String,
@@ -60,6 +75,7 @@ const deviceSchema = new Schema<DeviceDoc>(
     authenticatedAt: Date,
     lastSeenAt: Date,
     checkedOutAt: Date,
+    retiredAt: Date,
   },
   { collection: 'mdm_devices', timestamps: true, versionKey: false },
 );
@@ -68,6 +84,17 @@ deviceSchema.index({ state: 1, lastSeenAt: 1 });
 export type CommandState = 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
 /** Commands still waiting for an answer. */
 export const PENDING_COMMAND_STATES: CommandState[] = ['queued', 'sent', 'not-now'];
+/** Every field that holds a device secret, current and legacy: what Authenticate and crypto-erase remove. */
+export const DEVICE_SECRET_FIELDS = [
+  'pushTokenEncrypted',
+  'pushTokenHash',
+  'pushMagicEncrypted',
+  'unlockTokenEncrypted',
+  'pushTokenInvalid',
+  'pushToken',
+  'pushMagic',
+  'unlockTokenSealed',
+] as const;
 /** Device states in which the gateway still manages the device. */
 export const MANAGED_DEVICE_STATES: DeviceDoc['state'][] = ['pending', 'enrolled', 'retiring'];
 export const DUPLICATE_KEY = 11000;
@@ -126,6 +153,8 @@ export interface EnrollmentDoc {
   certificateSerial?: string;
   deviceId?: string;
   cancelReason?: string;
+  /** PayloadIdentifier of the profile served for this session: unenrollment removes exactly that profile. */
+  profileIdentifier?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -143,6 +172,7 @@ const enrollmentSchema = new Schema<EnrollmentDoc>(
     certificateSerial: String,
     deviceId: String,
     cancelReason: String,
+    profileIdentifier: String,
   },
   { collection: 'mdm_enrollments', timestamps: true, versionKey: false },
 );
@@ -196,6 +226,26 @@ const pkiSchema = new Schema<PkiDoc>(
 );
 
 /**
+ * The per-device data key (AES-256), sealed under the master key and bound to one enrollment of the device.
+ * Kept apart from mdm_devices so deleting it crypto-erases every copy of the device's secrets.
+ */
+export interface DeviceKeyDoc {
+  _id: string; // device id
+  enrollmentId: string;
+  keySealed: string;
+  createdAt: Date;
+}
+
+const deviceKeySchema = new Schema<DeviceKeyDoc>(
+  {
+    _id: { type: String, required: true },
+    enrollmentId: { type: String, required: true },
+    keySealed: { type: String, required: true },
+  },
+  { collection: 'mdm_device_keys', timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
+);
+
+/**
  * One-time claims ("download:<hash>", "challenge:<hash>"). A unique _id insert is the one
  * compare-and-set every MongoDB-wire server performs atomically (FerretDB's findAndModify is not),
  * so single use holds on both MongoDB and FerretDB.
@@ -221,6 +271,7 @@ export interface MdmModels {
   certificates: Model<CertificateDoc>;
   pki: Model<PkiDoc>;
   claims: Model<ClaimDoc>;
+  deviceKeys: Model<DeviceKeyDoc>;
 }
 
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
@@ -235,6 +286,7 @@ export function mdmModels(connection: Connection): MdmModels {
     certificates: model(connection, 'MdmCertificate', certificateSchema),
     pki: model(connection, 'MdmPki', pkiSchema),
     claims: model(connection, 'MdmClaim', claimSchema),
+    deviceKeys: model(connection, 'MdmDeviceKey', deviceKeySchema),
   };
 }
 

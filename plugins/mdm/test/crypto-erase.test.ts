@@ -1,0 +1,137 @@
+import { expect } from 'chai';
+import { deviceRetirementRef, pushTargetSourcesPoint } from 'enrollment-gateway/sdk';
+import { Types } from 'mongoose';
+import pino from 'pino';
+import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
+import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
+import { DeviceSecrets } from '../src/services/device-secrets.js';
+import { type DeviceDoc, mdmModels } from '../src/storage/models.js';
+
+const PUBLIC_URL = 'https://gateway.test';
+
+describe('mdm crypto-erase: device secrets under a per-device data key', function () {
+  this.timeout(60_000);
+  let gw: TestGateway;
+
+  const ctx = () => gw.gateway.context('mdm');
+  const secrets = () => new DeviceSecrets(mdmModels(ctx().mongo), ctx().keyVault, pino({ level: 'silent' }));
+  const devices = () => ctx().mongo.collection<DeviceDoc>('mdm_devices');
+  const pushTargets = () => ctx().extensions(pushTargetSourcesPoint)[0].value;
+  const enrolled = async (userId: string) => {
+    const mint = await gw.fetch('/api/mdm/enrollments', {
+      method: 'POST',
+      headers: adminHeaders(),
+      body: JSON.stringify({ userId }),
+    });
+    const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
+    await device.downloadProfile(((await mint.json()) as { profileUrl: string }).profileUrl);
+    await device.enroll();
+    const doc = (await devices().findOne({ udid: device.udid })) as DeviceDoc;
+    return { device, doc, id: String(doc._id) };
+  };
+
+  before(async () => {
+    gw = await startTestGateway({
+      label: 'cryptoerase',
+      enable: ['mdm', 'admin-access'],
+      plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
+    });
+  });
+  after(() => gw?.stop());
+
+  it('stores push token, PushMagic and UnlockToken only encrypted, and pushes with them', async () => {
+    const { device, doc, id } = await enrolled('alice');
+    const text = JSON.stringify(doc);
+    for (const secret of [device.pushToken.toString('hex'), device.pushMagic, device.unlockToken.toString('base64')]) {
+      expect(text).not.to.include(secret);
+    }
+    expect(doc.pushTokenEncrypted).to.match(/^v1\./);
+    expect(doc.unlockTokenEncrypted).to.match(/^v1\./);
+    expect(await secrets().openUnlockToken(doc)).to.deep.equal(device.unlockToken);
+    expect(await pushTargets().get([id])).to.deep.equal([
+      { deviceId: id, token: device.pushToken.toString('hex'), pushMagic: device.pushMagic, topic: TEST_TOPIC },
+    ]);
+    const key = await ctx()
+      .mongo.collection('mdm_device_keys')
+      .findOne({ _id: id as never });
+    expect(key?.enrollmentId).to.equal(doc.enrollmentId);
+    expect(JSON.stringify(key)).not.to.include(device.unlockToken.toString('base64'));
+  });
+
+  it('erasing destroys the data key: a backup copy of the device record can no longer be read', async () => {
+    const { device, doc: backup, id } = await enrolled('bob');
+    const result = await ctx()
+      .resolve(deviceRetirementRef)
+      .eraseSecrets({ deviceId: id, enrollmentId: backup.enrollmentId });
+    expect(result).to.deep.equal({
+      applied: true,
+      removed: ['push token', 'PushMagic', 'UnlockToken', 'device data key'],
+    });
+    const stored = (await devices().findOne({ _id: new Types.ObjectId(id) })) as DeviceDoc;
+    for (const field of ['pushTokenEncrypted', 'pushTokenHash', 'pushMagicEncrypted', 'unlockTokenEncrypted']) {
+      expect(stored).not.to.have.property(field);
+    }
+    expect(
+      await ctx()
+        .mongo.collection('mdm_device_keys')
+        .countDocuments({ _id: id as never }),
+    ).to.equal(0);
+    // The copy taken before still holds the ciphertexts, but nothing can open them any more.
+    expect(backup.unlockTokenEncrypted).to.be.a('string');
+    expect(await secrets().openUnlockToken(backup)).to.equal(undefined);
+    expect((await secrets().openPushSecrets([backup])).size).to.equal(0);
+    expect(await pushTargets().get([id])).to.deep.equal([]);
+    // Erasing again is harmless.
+    expect((await ctx().resolve(deviceRetirementRef).eraseSecrets({ deviceId: id })).removed).to.deep.equal([]);
+    expect(device.enrolled).to.equal(true);
+  });
+
+  it('leaves a newer enrollment of the device alone', async () => {
+    const { device, doc: first, id } = await enrolled('carol');
+    const mint = await gw.fetch('/api/mdm/enrollments', {
+      method: 'POST',
+      headers: adminHeaders(),
+      body: JSON.stringify({ userId: 'carol' }),
+    });
+    device.discardIdentity();
+    await device.downloadProfile(((await mint.json()) as { profileUrl: string }).profileUrl);
+    await device.enroll();
+    const retirement = ctx().resolve(deviceRetirementRef);
+    const stale = { deviceId: id, enrollmentId: first.enrollmentId };
+    expect(await retirement.eraseSecrets(stale)).to.deep.equal({ applied: false, removed: [] });
+    expect(await retirement.complete(stale)).to.deep.equal({ applied: false, removed: [] });
+    expect((await retirement.clearCommands(stale)).applied).to.equal(false);
+    expect((await retirement.revokeIdentity(stale, 'test')).applied).to.equal(false);
+    expect((await device.sendReport({ UDID: device.udid, Status: 'Idle' })).status).to.equal(200);
+    expect(await pushTargets().get([id])).to.have.length(1);
+    expect((await devices().findOne({ _id: new Types.ObjectId(id) }))?.state).to.equal('enrolled');
+  });
+
+  it('encrypts secrets stored before crypto-erase existed (mdm runs the migration at start)', async () => {
+    const { device, id } = await enrolled('dave');
+    const token = device.pushToken.toString('hex');
+    await ctx()
+      .mongo.collection('mdm_device_keys')
+      .deleteOne({ _id: id as never });
+    await devices().updateOne(
+      { _id: new Types.ObjectId(id) },
+      {
+        $set: {
+          pushToken: token,
+          pushMagic: device.pushMagic,
+          unlockTokenSealed: ctx().keyVault.seal(device.unlockToken, `mdm-unlock:${id}`),
+        },
+        $unset: { pushTokenEncrypted: '', pushTokenHash: '', pushMagicEncrypted: '', unlockTokenEncrypted: '' },
+      },
+    );
+    expect(await secrets().migrateLegacy()).to.equal(1);
+    const stored = (await devices().findOne({ _id: new Types.ObjectId(id) })) as DeviceDoc;
+    expect(stored).not.to.have.any.keys('pushToken', 'pushMagic', 'unlockTokenSealed');
+    expect(await secrets().openUnlockToken(stored)).to.deep.equal(device.unlockToken);
+    expect(await pushTargets().get([id])).to.deep.equal([
+      { deviceId: id, token, pushMagic: device.pushMagic, topic: TEST_TOPIC },
+    ]);
+    expect(await secrets().migrateLegacy()).to.equal(0);
+  });
+});

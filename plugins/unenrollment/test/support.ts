@@ -1,0 +1,166 @@
+/** Shared steps of the unenrollment tests: enroll a simulated iPhone, keep it answering, read what is stored. */
+import { expect } from 'chai';
+import { type DomainEvents, definePlugin, type Unenrollment, unenrollmentRef } from 'enrollment-gateway/sdk';
+import { Types } from 'mongoose';
+import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventually } from '../../../test/support/eventually.js';
+import { adminHeaders } from '../../../test/support/fixture-plugins.js';
+import type { TestGateway } from '../../../test/support/gateway.js';
+
+export const PUBLIC_URL = 'https://gateway.test';
+export const AUTHENTICATOR = 'com.azure.authenticator';
+export const SSO_PROFILE = 'test.gateway.jit.sso';
+export const MDM_PROFILE = 'test.gateway.enrollment';
+
+/** Records device.unenrolled wherever it is raised in this process. */
+export function unenrolledRecorder() {
+  const seen: DomainEvents['device.unenrolled'][] = [];
+  const plugin = definePlugin({
+    name: 'unenrolled-recorder',
+    version: '1.0.0',
+    coreApi: '^1.0.0',
+    register(api) {
+      api.on('device.unenrolled', (event) => {
+        seen.push(event);
+      });
+    },
+  });
+  return { plugin, seen };
+}
+
+export async function mint(gw: TestGateway, userId: string): Promise<string> {
+  const res = await gw.fetch('/api/mdm/enrollments', {
+    method: 'POST',
+    headers: adminHeaders(),
+    body: JSON.stringify({ userId }),
+  });
+  expect(res.status).to.equal(201);
+  return ((await res.json()) as { profileUrl: string }).profileUrl;
+}
+
+export async function deviceIdOf(gw: TestGateway, udid: string): Promise<string> {
+  const doc = await gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid });
+  if (!doc) throw new Error(`device ${udid} is not recorded`);
+  return String(doc._id);
+}
+
+/** Enrolls a simulated iPhone and lets it take Authenticator and the SSO profile (just-in-time registration). */
+export async function enrolledDevice(gw: TestGateway, userId = 'alice', device?: SimulatedDevice) {
+  const phone = device ?? (await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL }));
+  await phone.downloadProfile(await mint(gw, userId));
+  await phone.enroll();
+  const id = await deviceIdOf(gw, phone.udid);
+  await eventually(async () => {
+    const answered = await phone.poll();
+    expect(answered.map((a) => a.requestType)).to.include.members(['InstallApplication', 'InstallProfile']);
+  });
+  expect([...phone.state.apps.keys()]).to.include(AUTHENTICATOR);
+  expect([...phone.state.profiles.keys()]).to.include.members([SSO_PROFILE, MDM_PROFILE]);
+  return { device: phone, id };
+}
+
+/** The phone as it behaves in real life: it answers whenever it is reachable, until its profile is gone. */
+export function keepPolling(device: SimulatedDevice, intervalMs = 40) {
+  let running = true;
+  const errors: Error[] = [];
+  const loop = (async () => {
+    while (running && device.enrolled) {
+      try {
+        await device.poll();
+      } catch (error) {
+        errors.push(error as Error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    errors,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+export const service = (gw: TestGateway) => gw.gateway.context('unenrollment').resolve(unenrollmentRef);
+
+export async function finished(gw: TestGateway, deviceId: string, timeoutMs = 20_000): Promise<Unenrollment> {
+  return eventually(
+    async () => {
+      const current = await service(gw).get(deviceId);
+      expect(current?.state, JSON.stringify(current?.steps)).to.be.oneOf(['completed', 'device-unreachable']);
+      return current as Unenrollment;
+    },
+    timeoutMs,
+    50,
+  );
+}
+
+export const stepStates = (u: Unenrollment) => Object.fromEntries(u.steps.map((s) => [s.name, s.state]));
+
+export const mongo = (gw: TestGateway) => gw.gateway.context('mdm').mongo;
+
+/** Commands of one device by RequestType, read straight from mdm's collection. */
+export async function commandsOf(gw: TestGateway, deviceId: string, requestType?: string) {
+  return mongo(gw)
+    .collection('mdm_commands')
+    .find({ deviceId, ...(requestType ? { requestType } : {}) })
+    .toArray();
+}
+
+/**
+ * Every document of every collection, as text: none may hold the device's push token (hex or base64), PushMagic
+ * or UnlockToken, and mdm may hold no key or encrypted value for the device.
+ */
+export async function assertNothingSecretLeft(gw: TestGateway, device: SimulatedDevice, deviceId: string) {
+  const db = mongo(gw).db;
+  if (!db) throw new Error('no database');
+  const secrets = [
+    device.pushToken.toString('hex'),
+    device.pushToken.toString('base64'),
+    device.pushMagic,
+    device.unlockToken.toString('base64'),
+    device.unlockToken.toString('hex'),
+  ];
+  for (const { name } of await db.listCollections().toArray()) {
+    const docs = await db.collection(name).find({}).toArray();
+    const text = JSON.stringify(docs);
+    for (const secret of secrets) expect(text.includes(secret), `${name} holds a device secret`).to.equal(false);
+  }
+  const stored = await db.collection('mdm_devices').findOne({ _id: new Types.ObjectId(deviceId) });
+  expect(stored).to.be.an('object');
+  for (const field of [
+    'pushTokenEncrypted',
+    'pushTokenHash',
+    'pushMagicEncrypted',
+    'unlockTokenEncrypted',
+    'pushToken',
+    'pushMagic',
+    'unlockTokenSealed',
+  ]) {
+    expect(stored, field).not.to.have.property(field);
+  }
+  expect(await db.collection('mdm_device_keys').countDocuments({ _id: deviceId as never })).to.equal(0);
+}
+
+/** The identity is refused everywhere a device speaks: check-in and command polling get 403, never 401. */
+export async function assertIdentityRefused(device: SimulatedDevice) {
+  const topic = device.enrollment?.mdm.topic ?? '';
+  const attempts = [
+    await device.sendReport({ UDID: device.udid, Status: 'Idle' }),
+    await device.sendCheckin({
+      MessageType: 'TokenUpdate',
+      UDID: device.udid,
+      Topic: topic,
+      Token: device.pushToken,
+      PushMagic: device.pushMagic,
+    }),
+  ];
+  for (const result of attempts) expect(result.status, result.body.toString()).to.equal(403);
+  const authenticate = (await device.authenticate().catch((error: unknown) => error)) as { status?: number };
+  expect(authenticate?.status).to.equal(403);
+}
+
+export async function retireByAdmin(gw: TestGateway, deviceId: string, token = 'admin-all') {
+  return gw.fetch(`/api/unenrollment/devices/${deviceId}/retire`, { method: 'POST', headers: adminHeaders(token) });
+}
