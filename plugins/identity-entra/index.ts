@@ -1,7 +1,7 @@
 import {
   adminAuthenticatorsPoint,
-  adminGuardRef,
   auditLogRef,
+  browserSessionsRef,
   definePlugin,
   type IdentityProvider,
   identityProvidersPoint,
@@ -11,6 +11,7 @@ import {
 import { bearerAuthenticator, sessionAuthenticator } from './src/admin-auth.js';
 import { mountIdentityAdminRoutes } from './src/admin-routes.js';
 import { mountAuthRoutes } from './src/auth-routes.js';
+import { browserSessions, UserRecordCache } from './src/browser-sessions.js';
 import { type IdentityConfig, identityConfigSchema } from './src/config.js';
 import { EntraIdentityProvider, entraMetadataUrl } from './src/entra-provider.js';
 import { GraphGroupSource } from './src/graph.js';
@@ -19,7 +20,11 @@ import { MongoUserDirectory } from './src/users.js';
 
 function buildServices(ctx: PluginContext<IdentityConfig>) {
   const { config } = ctx;
-  const users = new MongoUserDirectory(ctx.mongo);
+  const users: MongoUserDirectory = new MongoUserDirectory(
+    ctx.mongo,
+    (userId): Promise<void> => userCache.drop(userId),
+  );
+  const userCache: UserRecordCache = new UserRecordCache(ctx.redis, ctx.redisKeyPrefix, users);
   const sessions = new SessionManager({
     cookieName: config.sessionCookieName,
     secrets: config.sessionSecrets,
@@ -35,7 +40,7 @@ function buildServices(ctx: PluginContext<IdentityConfig>) {
     return found.value;
   };
   const audit = () => ctx.tryResolve(auditLogRef);
-  return { users, sessions, provider, audit };
+  return { users, userCache, sessions, provider, audit };
 }
 
 /**
@@ -68,6 +73,7 @@ export default definePlugin({
       return new EntraIdentityProvider(ctx.config, ctx.gateway.publicUrl, groups);
     });
     api.provide(userDirectoryRef, (ctx) => services(ctx).users);
+    api.provide(browserSessionsRef, (ctx) => browserSessions(services(ctx)));
     api.contribute(adminAuthenticatorsPoint, (ctx) => sessionAuthenticator({ config: ctx.config, ...services(ctx) }));
     api.contribute(adminAuthenticatorsPoint, (ctx) => bearerAuthenticator({ config: ctx.config, ...services(ctx) }));
 
@@ -77,12 +83,7 @@ export default definePlugin({
     });
     api.routes({
       prefix: '/api/identity',
-      mount: (router, ctx) =>
-        mountIdentityAdminRoutes(router as never, {
-          users: services(ctx).users,
-          guard: () => ctx.tryResolve(adminGuardRef),
-          audit: services(ctx).audit,
-        }),
+      mount: (router, ctx) => mountIdentityAdminRoutes(router as never, ctx, { users: services(ctx).users }),
     });
     api.onStart(async (ctx) => {
       await services(ctx).users.ensureIndexes();

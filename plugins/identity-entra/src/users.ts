@@ -48,7 +48,11 @@ export function toDirectoryUser(doc: UserDocument): DirectoryUser {
 export class MongoUserDirectory implements UserDirectory {
   readonly model: Model<UserDocument>;
 
-  constructor(connection: Connection) {
+  /** `changed` hears of every write to a user (sign-in, enable, disable), so caches can drop the user. */
+  constructor(
+    connection: Connection,
+    private readonly changed: (userId: string) => Promise<void> = async () => undefined,
+  ) {
     this.model =
       (connection.models.IdentityUser as Model<UserDocument>) ??
       connection.model<UserDocument>('IdentityUser', userSchema);
@@ -88,6 +92,7 @@ export class MongoUserDirectory implements UserDirectory {
         { upsert: true, returnDocument: 'after' },
       )
       .lean<UserDocument>();
+    await this.changed(identity.subject);
     return toDirectoryUser(doc as UserDocument);
   }
 
@@ -101,6 +106,7 @@ export class MongoUserDirectory implements UserDirectory {
   ): Promise<{ before: DirectoryUser; after: DirectoryUser } | undefined> {
     const before = await this.model.findOneAndUpdate({ _id: userId }, { $set: { enabled } }).lean<UserDocument>();
     if (!before) return undefined;
+    await this.changed(userId);
     return { before: toDirectoryUser(before), after: { ...toDirectoryUser(before), enabled } };
   }
 

@@ -1,0 +1,117 @@
+import {
+  browserSessionsRef,
+  companyPortalRef,
+  definePlugin,
+  deviceCommandsRef,
+  deviceDirectoryRef,
+  deviceReadinessRef,
+  enrollmentSessionsRef,
+  type PluginContext,
+  profileResolverRef,
+  unenrollmentRef,
+} from 'enrollment-gateway/sdk';
+import { buildAssets } from './src/assets.js';
+import { type PortalConfig, portalConfigSchema } from './src/config.js';
+import type { PortalDeps } from './src/deps.js';
+import { LiveHub } from './src/live.js';
+import { mountAssetRoutes } from './src/routes/asset-routes.js';
+import { mountDeviceRoutes } from './src/routes/device-routes.js';
+import { DEEP_LINK, mountEnrollRoutes } from './src/routes/enroll-routes.js';
+import { DeviceNames, PortalState } from './src/stores.js';
+import { translator } from './src/strings.js';
+
+/** DeviceInformation answers the device page shows after "Check status". */
+const CHECK_ANSWER_KEYS = ['OSVersion', 'DeviceName', 'BatteryLevel', 'AvailableDeviceCapacity', 'DeviceCapacity'];
+
+function buildDeps(ctx: PluginContext<PortalConfig>): PortalDeps {
+  const { config } = ctx;
+  return {
+    ctx,
+    config,
+    t: translator(config.locale, { org: config.organizationName }),
+    assets: buildAssets(config),
+    sessions: () => ctx.tryResolve(browserSessionsRef),
+    resolver: () => ctx.tryResolve(profileResolverRef),
+    enrollments: () => ctx.resolve(enrollmentSessionsRef),
+    directory: () => ctx.resolve(deviceDirectoryRef),
+    commands: () => ctx.resolve(deviceCommandsRef),
+    readiness: () => ctx.tryResolve(deviceReadinessRef),
+    unenrollment: () => ctx.tryResolve(unenrollmentRef),
+    names: new DeviceNames(ctx.mongo),
+    state: new PortalState(ctx.redis, ctx.redisKeyPrefix),
+    hub: new LiveHub(ctx.redis, `${ctx.redisKeyPrefix}live`, ctx.logger),
+  };
+}
+
+/**
+ * The Company Portal website: sign-in, device detection, web enrollment with live status, My devices
+ * (rename, check status, remove), troubleshooting and Home Screen guidance. Server-rendered, strict CSP.
+ */
+export default definePlugin({
+  name: 'company-portal',
+  version: '1.0.0',
+  coreApi: '^1.1.0',
+  description: 'Company Portal website: web enrollment, live status and My devices for device users',
+  dependsOn: ['mdm'],
+  optionalDependsOn: ['identity-entra', 'enrollment-profiles', 'jit-registration', 'unenrollment'],
+  config: portalConfigSchema,
+  register(api) {
+    let built: PortalDeps | undefined;
+    const deps = (ctx: PluginContext<PortalConfig>) => {
+      built ??= buildDeps(ctx);
+      return built;
+    };
+
+    api.provide(companyPortalRef, (ctx) => ({
+      url: `${ctx.gateway.publicUrl}/`,
+      enrollmentLink: `${ctx.gateway.publicUrl}${DEEP_LINK}`,
+      organizationName: ctx.config.organizationName,
+      homeScreenIcon: () => deps(ctx).assets.icon.body,
+    }));
+
+    api.routes({
+      prefix: '',
+      mount(router, ctx) {
+        mountAssetRoutes(router as never, deps(ctx).assets);
+        mountEnrollRoutes(router as never, deps(ctx));
+        mountDeviceRoutes(router as never, deps(ctx));
+      },
+    });
+
+    // Live pages follow these events wherever they are raised (gateway or worker); the notice goes through Redis.
+    api.on('device.enrolled', async (event, ctx) => {
+      await deps(ctx).hub.publish({ deviceId: event.deviceId, userId: event.userId, enrollmentId: event.enrollmentId });
+    });
+    api.on('device.checkedOut', async (event, ctx) => {
+      await deps(ctx).hub.publish({ deviceId: event.deviceId });
+    });
+    api.on('device.unenrolled', async (event, ctx) => {
+      await deps(ctx).hub.publish({ deviceId: event.deviceId });
+    });
+    api.on('command.result', async (event, ctx) => {
+      const { state, hub } = deps(ctx);
+      if (event.requestType === 'DeviceInformation') {
+        const responses = (event.result.QueryResponses ?? {}) as Record<string, unknown>;
+        const answer = Object.fromEntries(
+          CHECK_ANSWER_KEYS.filter((key) => ['string', 'number', 'boolean'].includes(typeof responses[key])).map(
+            (key) => [key, responses[key] as string | number | boolean],
+          ),
+        );
+        const outcome = event.status === 'Acknowledged' ? 'answered' : event.status === 'NotNow' ? 'not-now' : 'failed';
+        await state.answerCheck(event.deviceId, event.commandUuid, outcome, answer);
+      }
+      await hub.publish({ deviceId: event.deviceId });
+    });
+
+    api.onStart(async (ctx) => {
+      await deps(ctx).names.ensureIndexes();
+      if (ctx.gateway.role !== 'work') await deps(ctx).hub.start(ctx.createRedis('portal-live'));
+      if (!ctx.tryResolve(browserSessionsRef)) {
+        ctx.logger.warn('no identity plugin provides browser sessions: the portal shows "sign-in is not set up yet"');
+      }
+    });
+    api.onStop(async (ctx) => {
+      await deps(ctx).hub.stop();
+    });
+  },
+});

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import {
+  companyPortalRef,
+  definePlugin,
+  deviceCommandsRef,
+  managedItemsPoint,
+  type PluginContext,
+} from 'enrollment-gateway/sdk';
+import { defaultWebClipIdentifier, type WebClipConfig, webClipConfigSchema } from './src/config.js';
+import { WebClipInstalls } from './src/installs.js';
+import { buildWebClipProfile, checkIcon, type WebClipProfile } from './src/profile.js';
+
+const ORIGIN = 'web-clip';
+
+function buildServices(ctx: PluginContext<WebClipConfig>) {
+  const { config } = ctx;
+  const portal = ctx.resolve(companyPortalRef);
+  const icon = config.iconFile
+    ? checkIcon(readFileSync(config.iconFile), config.iconFile)
+    : checkIcon(portal.homeScreenIcon(), 'the portal icon');
+  const profile: WebClipProfile = buildWebClipProfile({
+    identifier: config.profileIdentifier ?? defaultWebClipIdentifier(ctx.gateway.publicUrl),
+    label: config.label,
+    url: config.url ?? portal.url,
+    icon,
+    isRemovable: config.isRemovable,
+    fullScreen: config.fullScreen,
+    organization: config.organizationName,
+  });
+  return { profile, installs: new WebClipInstalls(ctx.mongo) };
+}
+
+/**
+ * Puts a Company Portal icon on the Home Screen of every enrolled device: a com.apple.webClip.managed profile
+ * sent with InstallProfile on device.enrolled, and listed for unenrollment to remove.
+ */
+export default definePlugin({
+  name: 'web-clip',
+  version: '1.0.0',
+  coreApi: '^1.1.0',
+  description: 'Company Portal web clip on the Home Screen of enrolled devices',
+  dependsOn: ['mdm', 'company-portal'],
+  optionalDependsOn: ['unenrollment'],
+  config: webClipConfigSchema,
+  register(api) {
+    let built: ReturnType<typeof buildServices> | undefined;
+    const services = (ctx: PluginContext<WebClipConfig>) => {
+      built ??= buildServices(ctx);
+      return built;
+    };
+
+    api.on('device.enrolled', async (event, ctx) => {
+      const { profile, installs } = services(ctx);
+      const [queued] = await ctx.resolve(deviceCommandsRef).enqueue([event.deviceId], {
+        requestType: 'InstallProfile',
+        payload: { Payload: profile.bytes },
+        origin: ORIGIN,
+      });
+      if (queued) await installs.queued(event.deviceId, profile.identifier, ctx.config.label, queued.commandUuid);
+    });
+
+    api.on('command.result', async (event, ctx) => {
+      if (event.requestType !== 'InstallProfile' || event.status === 'NotNow') return;
+      const failed = event.status !== 'Acknowledged';
+      await services(ctx).installs.answered(
+        event.deviceId,
+        event.commandUuid,
+        failed ? 'failed' : 'installed',
+        failed ? `device answered ${event.status}` : undefined,
+      );
+    });
+
+    api.on('device.unenrolled', async (event, ctx) => {
+      await services(ctx).installs.removed(event.deviceId);
+    });
+
+    api.contribute(managedItemsPoint, (ctx) => ({
+      async installedOn(deviceId) {
+        const install = await services(ctx).installs.get(deviceId);
+        // A queued profile may be installed with its answer still in flight: removing it then is harmless.
+        if (!install || (install.state !== 'queued' && install.state !== 'installed')) return [];
+        return [{ kind: 'profile' as const, identifier: install.identifier, displayName: install.label }];
+      },
+    }));
+
+    api.onStart(async (ctx) => {
+      // Builds the profile now, so a bad icon file stops start-up with a clear message.
+      await services(ctx).installs.ensureIndexes();
+    });
+  },
+});
