@@ -25,13 +25,19 @@ export function checkAndOrder(plugins: readonly DiscoveredPlugin[], coreApiVersi
     if (!semver.valid(definition.version)) {
       throw new PluginLoadError(definition.name, `version "${definition.version}" is not semver`);
     }
-    if (!semver.validRange(definition.coreApi)) {
+    if (definition.coreApi === undefined) {
+      throw new PluginLoadError(
+        definition.name,
+        `coreApi is missing: declare the core API range it supports, e.g. "^${semver.major(coreApiVersion)}.${semver.minor(coreApiVersion)}.0"`,
+      );
+    }
+    if (typeof definition.coreApi !== 'string' || !semver.validRange(definition.coreApi)) {
       throw new PluginLoadError(definition.name, `coreApi "${definition.coreApi}" is not a semver range`);
     }
     if (!semver.satisfies(coreApiVersion, definition.coreApi)) {
       throw new PluginLoadError(
         definition.name,
-        `supports core API ${definition.coreApi}, but this gateway provides ${coreApiVersion}`,
+        `supports core API ${definition.coreApi}, but this gateway provides ${coreApiVersion}; ${remedy(definition.coreApi, coreApiVersion)}`,
       );
     }
   }
@@ -46,6 +52,14 @@ export function checkAndOrder(plugins: readonly DiscoveredPlugin[], coreApiVersi
     plugins.map((p) => p.definition),
     byName,
   );
+}
+
+/** Which side to upgrade: the range wants a newer kernel, or the plugin was built for an older major. */
+function remedy(range: string, coreApiVersion: string): string {
+  const lowest = semver.minVersion(range);
+  return lowest && semver.gt(lowest, coreApiVersion)
+    ? 'upgrade the gateway'
+    : 'install a version of the plugin built for this core API';
 }
 
 function topologicalOrder(

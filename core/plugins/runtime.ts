@@ -119,7 +119,8 @@ export class PluginRuntime {
       plugin: { name: definition.name, version: definition.version },
       config: plugin.config,
       gateway: kernel.gateway,
-      logger: kernel.logger.child({ plugin: definition.name }),
+      // The serializer pins the label: a plugin cannot log lines that look like another plugin's.
+      logger: kernel.logger.child({ plugin: definition.name }, { serializers: { plugin: () => definition.name } }),
       metrics: kernel.metrics.forPlugin(definition.name),
       events: kernel.events.publisherFor(definition.name, definition.emits ?? []),
       mongo: kernel.mongo,

@@ -114,21 +114,45 @@ export type EventHandler<K extends DomainEventName, C> = (
   ctx: PluginContext<C>,
 ) => Promise<void> | void;
 
-/** The only thing `register` may do: declare. Nothing runs until every plugin has been checked. */
+/**
+ * The only thing `register` may do: declare. Nothing runs until every plugin has been checked.
+ * docs/plugins.md has the full reference; in short, what fails where:
+ * - an event handler or an isolated extension call that throws is logged, counted and skipped;
+ * - a veto contribution that throws anything but VetoError refuses the operation (fail closed);
+ * - a start hook or a contribution factory that throws stops start-up with one line naming the plugin.
+ */
 export interface PluginRegistrar<C> {
+  /** This plugin's config section, validated by its own schema (defaults applied, unknown keys refused). */
   readonly config: C;
+  /** A service other plugins resolve through `ref` (they must list this plugin in dependsOn). */
   provide<T>(
     ref: ServiceRef<T>,
     factory: (ctx: PluginContext<C>) => T,
     options?: { lifetime?: Lifetime; dispose?: (service: T) => Promise<void> | void },
   ): void;
+  /** HTTP routes (roles serve and all), on a router of the plugin's own under `prefix`. */
   routes(definition: RouteDefinition<C>): void;
+  /** A BullMQ queue; its worker runs in roles work and all, `ctx.queue(name).add` works everywhere. */
   queue<T>(definition: QueueDefinition<T, C>): void;
+  /**
+   * Runs `handler` for every domain event of that name, in the process that raised it, after the emitter's
+   * own writes. A handler that throws, or runs longer than 10 s, is logged and counted
+   * (`gateway_hook_failures_total{plugin,hook="event:<name>"}`) and never fails the emitter; do durable
+   * or slow work by adding a job to a queue.
+   */
   on<K extends DomainEventName>(event: K, handler: EventHandler<K, C>): void;
+  /** Declares an extension point this plugin owns (one owner per point). */
   extensionPoint<T>(ref: ExtensionPointRef<T>): void;
+  /**
+   * Adds a contribution to an extension point; the factory runs once, before any plugin starts.
+   * Contributing to another plugin's point requires listing it in dependsOn or optionalDependsOn.
+   */
   contribute<T>(ref: ExtensionPointRef<T>, contribution: (ctx: PluginContext<C>) => T): void;
+  /** Runs at start, dependencies first; throwing stops start-up. */
   onStart(hook: Hook<C>): void;
+  /** Runs at shutdown, in reverse order; a throwing stop hook is logged and the others still run. */
   onStop(hook: Hook<C>): void;
+  /** A `gateway <words>` command. */
   command(command: CliCommand<C>): void;
   /** A check `/readyz` runs; throw to report not ready. */
   readiness(name: string, check: (ctx: PluginContext<C>) => Promise<void>): void;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -23,7 +23,11 @@ describe('kernel: import boundaries', () => {
         "import { definePlugin } from 'enrollment-gateway/sdk';\nimport { x } from './src/x.js';\nimport koa from 'koa';\nimport fs from 'node:fs';\n",
       );
       write('plugins/good/src/x.ts', "export { y } from '../index.js';\n");
-      write('plugins/good/test/x.test.ts', "import { startTestGateway } from '../../../test/support/gateway.js';\n");
+      write(
+        'plugins/good/test/x.test.ts',
+        "import { startTestGateway } from '../../../test/support/gateway.js';\nimport { startPluginHarness } from 'enrollment-gateway/testing';\n",
+      );
+      write('plugins/good/src/harnessed.ts', "import { startPluginHarness } from 'enrollment-gateway/testing';\n");
       write('plugins/good/src/sneaky.ts', "import { startTestGateway } from '../../../test/support/gateway.js';\n");
       write(
         'plugins/bad/index.ts',
@@ -40,6 +44,7 @@ describe('kernel: import boundaries', () => {
       const found = findBoundaryViolations(root).map((v) => `${v.file} -> ${v.specifier}`);
       expect(found).to.have.members([
         'plugins/good/src/sneaky.ts -> ../../../test/support/gateway.js',
+        'plugins/good/src/harnessed.ts -> enrollment-gateway/testing',
         'plugins/bad/index.ts -> ../../core/gateway.js',
         'plugins/bad/index.ts -> ../good/src/x.js',
         'plugins/bad/index.ts -> enrollment-gateway/core/event-bus',
@@ -47,6 +52,26 @@ describe('kernel: import boundaries', () => {
         'core/gateway.ts -> ../plugins/bad/index.js',
         'core/sdk/index.ts -> ../gateway.js',
       ]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('covers every plugin folder, the partner examples (webhooks, compliance) included', () => {
+    const plugins = readdirSync(path.join(repoRoot, 'plugins'));
+    expect(plugins).to.include.members(['webhooks', 'compliance']);
+    const root = mkdtempSync(path.join(os.tmpdir(), 'boundaries-copy-'));
+    try {
+      for (const name of plugins) {
+        cpSync(path.join(repoRoot, 'plugins', name), path.join(root, 'plugins', name), { recursive: true });
+        writeFileSync(
+          path.join(root, 'plugins', name, 'planted.ts'),
+          "import { EventBus } from '../../core/event-bus.js';\n",
+        );
+      }
+      const found = findBoundaryViolations(root).map((v) => v.file);
+      // Violations already in the real tree are the first test's business; here each planted one must be caught.
+      expect(found).to.include.members(plugins.map((name) => `plugins/${name}/planted.ts`));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -46,7 +46,7 @@ describe('kernel: plugin loader checks', () => {
 
   it('refuses an unsupported core API range', async () => {
     expect(await loadError([plugin('future', { coreApi: '^2.0.0' })])).to.equal(
-      'plugin "future": supports core API ^2.0.0, but this gateway provides 1.0.0',
+      'plugin "future": supports core API ^2.0.0, but this gateway provides 1.1.0; upgrade the gateway',
     );
   });
 

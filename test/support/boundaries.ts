@@ -37,7 +37,7 @@ const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builti
 
 /**
  * Plugins import only the SDK, their own files and npm packages (their tests may also use the
- * shared harness in test/support); core never imports plugins;
+ * shared harness in test/support, or its public face enrollment-gateway/testing); core never imports plugins;
  * the SDK never reaches into core internals. Applies to built-in and partner plugins alike.
  */
 export function findBoundaryViolations(root: string, packageName = 'enrollment-gateway'): BoundaryViolation[] {
@@ -56,8 +56,13 @@ export function findBoundaryViolations(root: string, packageName = 'enrollment-g
           violations.push({ file: rel, specifier, rule: 'a plugin may only import its own files by relative path' });
         }
       } else if (specifier === packageName || specifier.startsWith(`${packageName}/`)) {
-        if (specifier !== `${packageName}/sdk`)
-          violations.push({ file: rel, specifier, rule: `only ${packageName}/sdk is public` });
+        const allowed = specifier === `${packageName}/sdk` || (isTest && specifier === `${packageName}/testing`);
+        if (!allowed)
+          violations.push({
+            file: rel,
+            specifier,
+            rule: `only ${packageName}/sdk is public (and ${packageName}/testing in tests)`,
+          });
       } else if (specifier.startsWith('/') || specifier.startsWith('#')) {
         violations.push({ file: rel, specifier, rule: 'absolute and subpath imports are not allowed in plugins' });
       } else if (!isBuiltin(specifier) && /^(core|plugins|test)\//.test(specifier)) {

@@ -19,6 +19,7 @@ export interface DeviceStatusItem {
 export interface DeviceStatusContributor {
   statusFor(devices: readonly DeviceRecord[]): Promise<Record<string, DeviceStatusItem[]>>;
 }
+/** Owned by no plugin on purpose: the portal and the admin center both read it, and contributors need neither. */
 export const deviceStatusItemsPoint = createExtensionPoint<DeviceStatusContributor>('devices.statusItems');
 
 /** An entry in the admin center's navigation, shown to admins holding `scope`. */
@@ -32,4 +33,5 @@ export interface AdminNavigationEntry {
   /** Lower comes first; built-in entries use multiples of 10. */
   order?: number;
 }
+/** Owned by no plugin, so a contributor needs no dependency on the admin center. */
 export const adminNavigationPoint = createExtensionPoint<AdminNavigationEntry>('admin.navigation');

@@ -1,0 +1,81 @@
+import {
+  adminNavigationPoint,
+  definePlugin,
+  deviceStatusItemsPoint,
+  enrollmentPayloadsPoint,
+  type PluginContext,
+} from 'enrollment-gateway/sdk';
+import { ComplianceService } from './src/compliance-service.js';
+import { type ComplianceConfig, complianceConfigSchema } from './src/config.js';
+import { defaultPolicy } from './src/policy.js';
+import { mountComplianceRoutes } from './src/routes.js';
+import { complianceModels, PolicyStore } from './src/store.js';
+
+const REFRESH_QUEUE = 'compliance-refresh';
+
+function buildService(ctx: PluginContext<ComplianceConfig>): ComplianceService {
+  const models = complianceModels(ctx.mongo);
+  return new ComplianceService(models, new PolicyStore(models, () => defaultPolicy(ctx.config)), ctx);
+}
+
+/**
+ * Example plugin written only against the SDK: a minimum OS version policy, evaluated on every
+ * DeviceInformation answer, shown as a status line on the portal's device page and in the admin devices
+ * list, and (when configured) a veto on new enrollments of users whose devices are out of date.
+ */
+export default definePlugin({
+  name: 'compliance',
+  version: '1.0.0',
+  coreApi: '^1.1.0',
+  description: 'Minimum OS version policy: evaluates DeviceInformation results and shows devices that need an update',
+  dependsOn: ['mdm'],
+  // The status and navigation points belong to no plugin: contributing needs no dependency.
+  optionalDependsOn: ['admin-access'],
+  config: complianceConfigSchema,
+  register(api) {
+    let built: ComplianceService | undefined;
+    const service = (ctx: PluginContext<ComplianceConfig>) => {
+      built ??= buildService(ctx);
+      return built;
+    };
+
+    // After enrollment: queue a command (DeviceInformation) through the SDK's command service.
+    api.on('device.enrolled', (event, ctx) => service(ctx).onEnrolled(event));
+    // On every command result: keep the OS version the device reported.
+    api.on('command.result', (event, ctx) => service(ctx).onCommandResult(event));
+    // On check-out and unenrollment: forget the device.
+    api.on('device.checkedOut', (event, ctx) => service(ctx).forget(event.deviceId));
+    api.on('device.unenrolled', (event, ctx) => service(ctx).forget(event.deviceId));
+
+    api.contribute(deviceStatusItemsPoint, (ctx) => ({ statusFor: (devices) => service(ctx).statusFor(devices) }));
+    api.contribute(enrollmentPayloadsPoint, (ctx) => service(ctx).enrollmentVeto(ctx.plugin.name));
+    api.contribute(adminNavigationPoint, () => ({
+      id: 'compliance',
+      label: 'Compliance',
+      path: '/api/compliance/devices',
+      scope: 'devices:read',
+      order: 210,
+    }));
+
+    api.queue<{ kind: 'refresh' }>({
+      name: REFRESH_QUEUE,
+      processor: async (_job, ctx) => ({ requested: await service(ctx).refreshStale() }),
+    });
+    api.onStart(async (ctx) => {
+      await complianceModels(ctx.mongo).devices.createIndexes();
+      if (ctx.gateway.role === 'serve' || ctx.config.refreshHours === 0) return;
+      await ctx
+        .queue<{ kind: 'refresh' }>(REFRESH_QUEUE)
+        .queue.upsertJobScheduler(
+          'compliance-refresh',
+          { every: 3_600_000 },
+          { name: 'refresh', data: { kind: 'refresh' } },
+        );
+    });
+
+    api.routes({
+      prefix: '/api/compliance',
+      mount: (router, ctx) => mountComplianceRoutes(router as never, ctx as PluginContext<unknown>, service(ctx)),
+    });
+  },
+});

@@ -1,0 +1,77 @@
+import { adminNavigationPoint, type DomainEventName, definePlugin, type PluginContext } from 'enrollment-gateway/sdk';
+import { WEBHOOK_EVENTS, type WebhooksConfig, webhooksConfigSchema } from './src/config.js';
+import { DeadLetters } from './src/dead-letters.js';
+import { DELIVERY_QUEUE, type DeliveryJob } from './src/delivery.js';
+import { mountWebhookRoutes, WEBHOOKS_READ } from './src/routes.js';
+import { WebhookService } from './src/webhook-service.js';
+
+const MAINTENANCE_QUEUE = 'webhook-maintenance';
+
+function buildServices(ctx: PluginContext<WebhooksConfig>) {
+  const deadLetters = new DeadLetters(ctx.mongo);
+  const webhooks = new WebhookService(ctx, deadLetters, () => ctx.queue<DeliveryJob>(DELIVERY_QUEUE));
+  return { deadLetters, webhooks };
+}
+
+/**
+ * Example plugin written only against the SDK: signed JSON webhooks for device events, delivered through
+ * BullMQ with retries and exponential backoff, and a dead-letter list admins can inspect and replay.
+ */
+export default definePlugin({
+  name: 'webhooks',
+  version: '1.0.0',
+  coreApi: '^1.1.0',
+  description: 'Signed JSON webhooks for device events, with retries and a replayable dead-letter list',
+  // Guarded admin routes need admin-access; the navigation point belongs to no plugin.
+  optionalDependsOn: ['admin-access'],
+  config: webhooksConfigSchema,
+  register(api) {
+    let built: ReturnType<typeof buildServices> | undefined;
+    const services = (ctx: PluginContext<WebhooksConfig>) => {
+      built ??= buildServices(ctx);
+      return built;
+    };
+
+    const forward = <K extends DomainEventName & (typeof WEBHOOK_EVENTS)[number]>(event: K) =>
+      api.on(event, async (payload, ctx) => {
+        await services(ctx).webhooks.publish(event, payload);
+      });
+    for (const event of WEBHOOK_EVENTS) forward(event);
+
+    api.queue<DeliveryJob>({
+      name: DELIVERY_QUEUE,
+      concurrency: api.config.concurrency,
+      processor: (job, ctx) => services(ctx).webhooks.process(job),
+    });
+
+    api.queue<{ kind: 'prune' }>({
+      name: MAINTENANCE_QUEUE,
+      async processor(_job, ctx) {
+        const cutoff = new Date(Date.now() - ctx.config.deadLetterRetentionDays * 86_400_000);
+        return { pruned: await services(ctx).deadLetters.prune(cutoff) };
+      },
+    });
+
+    api.onStart(async (ctx) => {
+      await services(ctx).deadLetters.ensureIndexes();
+      if (ctx.config.endpoints.length === 0) ctx.logger.warn('no webhook endpoints configured; nothing will be sent');
+      if (ctx.gateway.role === 'serve') return;
+      await ctx
+        .queue<{ kind: 'prune' }>(MAINTENANCE_QUEUE)
+        .queue.upsertJobScheduler('webhook-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
+    });
+
+    api.routes({
+      prefix: '/api/webhooks',
+      mount: (router, ctx) => mountWebhookRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+    });
+
+    api.contribute(adminNavigationPoint, () => ({
+      id: 'webhooks',
+      label: 'Webhooks',
+      path: '/api/webhooks/dead-letters',
+      scope: WEBHOOKS_READ,
+      order: 200,
+    }));
+  },
+});
