@@ -7,7 +7,10 @@ import type { Counter, Histogram, Registry } from 'prom-client';
 import type { CoreConfig } from '../config/schema.js';
 import { ProblemError } from '../sdk/errors.js';
 import type { GatewayState, PluginContext, RouteDefinition } from '../sdk/plugin.js';
+import { CORE_API_VERSION } from '../sdk/version.js';
+import { referenceStyleHash, renderApiReference } from './api-reference.js';
 import { problemMiddleware } from './errors.js';
+import { buildOpenApiDocument, type PluginRouter } from './openapi.js';
 
 export interface MountedRoutes {
   plugin: string;
@@ -104,6 +107,9 @@ export function createHttpApp(options: {
 
   const ops_ = opsRouter(ops);
   app.use(ops_.routes());
+  const pluginRouters: PluginRouter[] = [];
+  const docs = apiDocsRouter(config, pluginRouters);
+  app.use(docs.routes());
   for (const { plugin, route, context } of options.routes) {
     const router = new Router<GatewayState>(route.prefix ? { prefix: route.prefix } : {});
     router.use(async (ctx, next) => {
@@ -111,8 +117,40 @@ export function createHttpApp(options: {
       await next();
     });
     route.mount(router as never, context);
+    pluginRouters.push({ plugin, router: router as never });
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));
   }
   return app;
+}
+
+/**
+ * GET /api/openapi.json and its rendered reference at /api/docs. Public like any API description: it
+ * holds no data, only the shape of the routes. Built once, on first request, after every plugin mounted.
+ */
+function apiDocsRouter(config: CoreConfig, routers: readonly PluginRouter[]): Router<GatewayState> {
+  let document: Record<string, unknown> | undefined;
+  let page: string | undefined;
+  const built = () =>
+    (document ??= buildOpenApiDocument({
+      title: 'Enrollment Gateway admin API',
+      version: CORE_API_VERSION,
+      serverUrl: config.publicUrl,
+      routers,
+    }));
+  const router = new Router<GatewayState>();
+  router.get('/api/openapi.json', (ctx) => {
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = built();
+  });
+  router.get('/api/docs', (ctx) => {
+    page ??= renderApiReference(built());
+    ctx.set(
+      'Content-Security-Policy',
+      `default-src 'none'; style-src ${referenceStyleHash}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+    );
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = page;
+  });
+  return router;
 }

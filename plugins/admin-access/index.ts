@@ -12,6 +12,7 @@ import {
 import { apiKeyCommands } from './src/api-key-cli.js';
 import { apiKeyAuthenticator, mountApiKeyRoutes } from './src/api-key-http.js';
 import { ApiKeyStore } from './src/api-keys.js';
+import { mountAuditRoutes } from './src/audit-http.js';
 import { MongoAuditLog } from './src/audit-log.js';
 import { scopeCovers } from './src/scopes.js';
 
@@ -64,7 +65,10 @@ export default definePlugin({
     });
     api.routes({
       prefix: '/api/admin',
-      mount: (router, ctx) => mountApiKeyRoutes(router as never, ctx, keyStore(ctx)),
+      mount: (router, ctx) => {
+        mountApiKeyRoutes(router as never, ctx, keyStore(ctx));
+        mountAuditRoutes(router as never, ctx);
+      },
     });
     for (const command of apiKeyCommands((ctx) => ({ store: keyStore(ctx), audit: ctx.resolve(auditLogRef) }))) {
       api.command(command);

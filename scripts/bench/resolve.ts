@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const groupCount = option(args, 'groups', 200);
   const samples = option(args, 'samples', 20_000);
   const changes = option(args, 'changes', 30);
-  const services = await servicesForHarness();
+  await servicesForHarness();
 
   const allGroups = Array.from({ length: profileCount * GROUPS_PER_PROFILE + groupCount }, (_, i) => `group-${i}`);
   const userGroups = allGroups.slice(profileCount * GROUPS_PER_PROFILE);

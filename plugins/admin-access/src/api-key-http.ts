@@ -3,15 +3,15 @@ import {
   type AdminAuthenticator,
   type AdminPrincipal,
   type AuditLog,
+  adminApi,
   adminPrincipal,
   auditAdminAction,
   NotFoundProblem,
   type PluginContext,
   ProblemError,
-  readJsonBody,
-  requireAdminScope,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
+import { z } from 'zod';
 import { ApiKeyRefused, type ApiKeyStore, newApiKeyFields } from './api-keys.js';
 import { scopeCovers } from './scopes.js';
 
@@ -54,37 +54,93 @@ export function apiKeyAuthenticator(store: ApiKeyStore, audit: () => AuditLog): 
   };
 }
 
+const summarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.string()),
+  prefix: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  lastUsedAt: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  status: z.enum(['active', 'expired', 'revoked']),
+});
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const NOT_FOUND = { description: 'No such API key' };
+
 /** Admin API for keys under /api/admin: create (shown once), list (no secrets), revoke. */
 export function mountApiKeyRoutes(router: Router, ctx: PluginContext<unknown>, store: ApiKeyStore): void {
-  router.post('/api-keys', requireAdminScope(ctx, 'api-keys:write'), async (koa) => {
-    const body = await readJsonBody(koa, newApiKeyFields);
-    const principal = adminPrincipal(koa);
-    // No escalation: a caller may only hand out scopes it holds itself.
-    const beyond = body.scopes.filter((scope) => !scopeCovers(principal.scopes, scope));
-    if (beyond.length > 0) {
-      throw new ProblemError(403, 'Forbidden', `cannot grant scopes this credential lacks: ${beyond.join(', ')}`);
-    }
-    const { key, summary } = await store.create({ ...body, createdBy: principal.id });
-    await auditAdminAction(ctx, koa, 'api-key.created', { type: 'api-key', id: summary.id }, { after: summary });
-    koa.status = 201;
-    koa.set('cache-control', 'no-store');
-    koa.body = { ...summary, key, notice: 'store this key now: it is not shown again' };
-  });
+  const api = adminApi(router, ctx, { tags: ['api-keys'] });
+  api.post(
+    '/api-keys',
+    {
+      scope: 'api-keys:write',
+      summary: 'Create an API key; the secret is shown once',
+      body: newApiKeyFields,
+      responses: {
+        201: {
+          description: 'The key with its secret',
+          schema: summarySchema.extend({ key: z.string(), notice: z.string() }),
+        },
+        403: { description: 'Asked for scopes this credential lacks' },
+      },
+    },
+    async (koa, { body }) => {
+      const principal = adminPrincipal(koa);
+      // No escalation: a caller may only hand out scopes it holds itself.
+      const beyond = body.scopes.filter((scope) => !scopeCovers(principal.scopes, scope));
+      if (beyond.length > 0) {
+        throw new ProblemError(403, 'Forbidden', `cannot grant scopes this credential lacks: ${beyond.join(', ')}`);
+      }
+      const { key, summary } = await store.create({ ...body, createdBy: principal.id });
+      await auditAdminAction(ctx, koa, 'api-key.created', { type: 'api-key', id: summary.id }, { after: summary });
+      koa.status = 201;
+      koa.set('cache-control', 'no-store');
+      koa.body = { ...summary, key, notice: 'store this key now: it is not shown again' };
+    },
+  );
 
-  router.get('/api-keys', requireAdminScope(ctx, 'api-keys:read'), async (koa) => {
-    koa.body = { items: await store.list() };
-  });
+  api.get(
+    '/api-keys',
+    {
+      scope: 'api-keys:read',
+      summary: 'List API keys (never their secrets)',
+      responses: { 200: { description: 'Every key', schema: z.object({ items: z.array(summarySchema) }) } },
+    },
+    async (koa) => {
+      koa.body = { items: await store.list() };
+    },
+  );
 
-  router.get('/api-keys/:id', requireAdminScope(ctx, 'api-keys:read'), async (koa) => {
-    const summary = await store.get(koa.params.id);
-    if (!summary) throw new NotFoundProblem('no such API key');
-    koa.body = summary;
-  });
+  api.get(
+    '/api-keys/:id',
+    {
+      scope: 'api-keys:read',
+      summary: 'One API key',
+      params: idParams,
+      responses: { 200: { description: 'The key', schema: summarySchema }, 404: NOT_FOUND },
+    },
+    async (koa, { params }) => {
+      const summary = await store.get(params.id);
+      if (!summary) throw new NotFoundProblem('no such API key');
+      koa.body = summary;
+    },
+  );
 
-  router.delete('/api-keys/:id', requireAdminScope(ctx, 'api-keys:write'), async (koa) => {
-    const change = await store.revoke(koa.params.id);
-    if (!change) throw new NotFoundProblem('no such API key');
-    await auditAdminAction(ctx, koa, 'api-key.revoked', { type: 'api-key', id: koa.params.id }, change);
-    koa.body = change.after;
-  });
+  api.delete(
+    '/api-keys/:id',
+    {
+      scope: 'api-keys:write',
+      summary: 'Revoke an API key',
+      params: idParams,
+      responses: { 200: { description: 'The revoked key', schema: summarySchema }, 404: NOT_FOUND },
+    },
+    async (koa, { params }) => {
+      const change = await store.revoke(params.id);
+      if (!change) throw new NotFoundProblem('no such API key');
+      await auditAdminAction(ctx, koa, 'api-key.revoked', { type: 'api-key', id: params.id }, change);
+      koa.body = change.after;
+    },
+  );
 }

@@ -1,12 +1,5 @@
 import type Router from '@koa/router';
-import {
-  adminPrincipal,
-  auditAdminAction,
-  type PluginContext,
-  ProblemError,
-  readJsonBody,
-  requireAdminScope,
-} from 'enrollment-gateway/sdk';
+import { adminApi, adminPrincipal, auditAdminAction, type PluginContext, ProblemError } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
 import { PushCertificateError } from '../cert/index.js';
@@ -75,85 +68,170 @@ function decodeP12(base64: string): Buffer {
   return Buffer.from(base64, 'base64');
 }
 
+const warningSchema = z.object({ threshold: z.number(), level: z.string(), message: z.string() });
+const certificateViewSchema = z.object({
+  id: z.string(),
+  topic: z.string().describe('The APNs topic (com.apple.mgmt.External.<uuid>); devices are bound to it'),
+  notBefore: z.string(),
+  notAfter: z.string(),
+  daysLeft: z.number().int(),
+  expired: z.boolean(),
+  serial: z.string(),
+  fingerprint: z.string(),
+  environments: z.array(z.string()),
+  installedAt: z.string(),
+  warnings: z.array(warningSchema),
+});
+const sendingSchema = z.object({ paused: z.boolean(), reason: z.string().optional(), since: z.unknown().optional() });
+const REFUSED = { description: 'Refused: not a push certificate, wrong password, expired … (`reason` says which)' };
+
 /** Admin API under /api/apns: the push certificate lifecycle. */
 export function mountCertificateRoutes(router: Router, ctx: PluginContext<unknown>, deps: CertificateRouteDeps): void {
   const { certificates, control } = deps;
+  const api = adminApi(router, ctx, { tags: ['push-certificate'] });
 
-  router.post('/csr', requireAdminScope(ctx, 'apns:write'), async (koa) => {
-    const body = await readJsonBody(koa, csrBody);
-    const principal = adminPrincipal(koa);
-    const { id, csrPem } = await certificates.createCsr(body, principal.id);
-    await audit(ctx, koa, { action: 'apns.csr.create', id, after: { subject: body } });
-    koa.status = 201;
-    koa.body = {
-      id,
-      csrPem,
-      next: "Upload this CSR to your MDM vendor (or sign it with POST /api/apns/csr/vendor-sign), then upload the request file to Apple's Push Certificates Portal",
-    };
-  });
-
-  router.post('/csr/vendor-sign', requireAdminScope(ctx, 'apns:write'), async (koa) => {
-    const body = await readJsonBody(koa, vendorSignBody, MAX_UPLOAD_BYTES);
-    const csrPem = body.csrPem ?? (await certificates.latestPendingCsr());
-    if (!csrPem) throw new ProblemError(409, 'No CSR', 'generate a CSR first (POST /api/apns/csr) or send csrPem');
-    let requestFile: string;
-    try {
-      requestFile = certificates.vendorSign({ ...body, csrPem });
-    } catch (error) {
-      if (error instanceof PushCertificateError) throw refused(error);
-      throw error;
-    }
-    await audit(ctx, koa, { action: 'apns.csr.vendor-sign', id: 'vendor-request' });
-    koa.body = { requestFile, fileName: 'PushCertificateRequest.plist.b64' };
-  });
-
-  router.post('/certificate', requireAdminScope(ctx, 'apns:write'), async (koa) => {
-    const body = await readJsonBody(koa, certificateBody, MAX_UPLOAD_BYTES);
-    const principal = adminPrincipal(koa);
-    let result: Awaited<ReturnType<PushCertificateService['install']>>;
-    try {
-      result = await certificates.install(
-        { pem: body.pem, p12: body.p12Base64 ? decodeP12(body.p12Base64) : undefined, password: body.password },
-        { replaceTopic: body.replaceTopic, by: principal.id },
-      );
-    } catch (error) {
-      if (error instanceof PushCertificateError) throw refused(error);
-      throw error;
-    }
-    const { certificate, previous, topicChanged } = result;
-    await deps.installed(certificate);
-    await audit(ctx, koa, {
-      action: topicChanged ? 'apns.certificate.replace-topic' : 'apns.certificate.install',
-      id: certificate.id,
-      before: previous,
-      after: { topic: certificate.topic, fingerprint: certificate.fingerprint, notAfter: certificate.notAfter },
-    });
-    koa.status = 201;
-    koa.body = {
-      certificate,
-      renewed: previous !== undefined && !topicChanged,
-      topicChanged,
-      warnings: topicChanged
-        ? [
-            `the push topic changed from ${previous?.topic} to ${certificate.topic}: devices enrolled under the old topic are orphaned and cannot be woken; they must re-enroll`,
-          ]
-        : [],
-    };
-  });
-
-  router.get('/certificate', requireAdminScope(ctx, 'apns:read'), async (koa) => {
-    const doc = await certificates.activeDoc();
-    const paused = await control.paused();
-    const sending = paused ? { paused: true, reason: paused.reason, since: paused.at } : { paused: false };
-    if (!doc) {
+  api.post(
+    '/csr',
+    {
+      scope: 'apns:write',
+      summary: 'Generate a certificate signing request (the private key stays on the gateway, sealed)',
+      body: csrBody,
+      responses: {
+        201: { description: 'The CSR', schema: z.object({ id: z.string(), csrPem: z.string(), next: z.string() }) },
+      },
+    },
+    async (koa, { body }) => {
+      const principal = adminPrincipal(koa);
+      const { id, csrPem } = await certificates.createCsr(body, principal.id);
+      await audit(ctx, koa, { action: 'apns.csr.create', id, after: { subject: body } });
+      koa.status = 201;
       koa.body = {
-        installed: false,
-        pendingCsr: (await certificates.latestPendingCsr()) !== undefined,
-        sending,
-        warnings: [{ threshold: 0, level: 'critical', message: 'no Apple MDM push certificate is installed' }],
+        id,
+        csrPem,
+        next: "Upload this CSR to your MDM vendor (or sign it with POST /api/apns/csr/vendor-sign), then upload the request file to Apple's Push Certificates Portal",
       };
-      return;
-    }
-    koa.body = { installed: true, ...viewOf(doc), sending };
-  });
+    },
+  );
+
+  api.post(
+    '/csr/vendor-sign',
+    {
+      scope: 'apns:write',
+      summary: "Sign the CSR with an MDM vendor certificate: the request file for Apple's portal",
+      body: vendorSignBody,
+      bodyLimit: MAX_UPLOAD_BYTES,
+      responses: {
+        200: { description: 'The request file', schema: z.object({ requestFile: z.string(), fileName: z.string() }) },
+        400: REFUSED,
+        409: { description: 'No CSR was generated and none was sent' },
+      },
+    },
+    async (koa, { body }) => {
+      const csrPem = body.csrPem ?? (await certificates.latestPendingCsr());
+      if (!csrPem) throw new ProblemError(409, 'No CSR', 'generate a CSR first (POST /api/apns/csr) or send csrPem');
+      let requestFile: string;
+      try {
+        requestFile = certificates.vendorSign({ ...body, csrPem });
+      } catch (error) {
+        if (error instanceof PushCertificateError) throw refused(error);
+        throw error;
+      }
+      await audit(ctx, koa, { action: 'apns.csr.vendor-sign', id: 'vendor-request' });
+      koa.body = { requestFile, fileName: 'PushCertificateRequest.plist.b64' };
+    },
+  );
+
+  api.post(
+    '/certificate',
+    {
+      scope: 'apns:write',
+      summary: 'Upload the push certificate Apple issued (PEM, or .p12 as base64); renewals keep the topic',
+      body: certificateBody,
+      bodyLimit: MAX_UPLOAD_BYTES,
+      responses: {
+        201: {
+          description: 'Installed',
+          schema: z.object({
+            certificate: certificateViewSchema,
+            renewed: z.boolean(),
+            topicChanged: z.boolean(),
+            warnings: z.array(z.string()),
+          }),
+        },
+        400: REFUSED,
+        409: {
+          description: 'The topic differs from the current one; send replaceTopic: true to accept orphaning devices',
+        },
+      },
+    },
+    async (koa, { body }) => {
+      const principal = adminPrincipal(koa);
+      let result: Awaited<ReturnType<PushCertificateService['install']>>;
+      try {
+        result = await certificates.install(
+          { pem: body.pem, p12: body.p12Base64 ? decodeP12(body.p12Base64) : undefined, password: body.password },
+          { replaceTopic: body.replaceTopic, by: principal.id },
+        );
+      } catch (error) {
+        if (error instanceof PushCertificateError) throw refused(error);
+        throw error;
+      }
+      const { certificate, previous, topicChanged } = result;
+      await deps.installed(certificate);
+      await audit(ctx, koa, {
+        action: topicChanged ? 'apns.certificate.replace-topic' : 'apns.certificate.install',
+        id: certificate.id,
+        before: previous,
+        after: { topic: certificate.topic, fingerprint: certificate.fingerprint, notAfter: certificate.notAfter },
+      });
+      koa.status = 201;
+      koa.body = {
+        certificate,
+        renewed: previous !== undefined && !topicChanged,
+        topicChanged,
+        warnings: topicChanged
+          ? [
+              `the push topic changed from ${previous?.topic} to ${certificate.topic}: devices enrolled under the old topic are orphaned and cannot be woken; they must re-enroll`,
+            ]
+          : [],
+      };
+    },
+  );
+
+  api.get(
+    '/certificate',
+    {
+      scope: 'apns:read',
+      summary: 'The installed push certificate: topic, expiry, warnings, and whether sending is paused',
+      responses: {
+        200: {
+          description: 'Installed (installed: true, with the certificate) or not (installed: false)',
+          schema: z.union([
+            certificateViewSchema.extend({ installed: z.literal(true), sending: sendingSchema }),
+            z.object({
+              installed: z.literal(false),
+              pendingCsr: z.boolean(),
+              sending: sendingSchema,
+              warnings: z.array(warningSchema),
+            }),
+          ]),
+        },
+      },
+    },
+    async (koa) => {
+      const doc = await certificates.activeDoc();
+      const paused = await control.paused();
+      const sending = paused ? { paused: true, reason: paused.reason, since: paused.at } : { paused: false };
+      if (!doc) {
+        koa.body = {
+          installed: false,
+          pendingCsr: (await certificates.latestPendingCsr()) !== undefined,
+          sending,
+          warnings: [{ threshold: 0, level: 'critical', message: 'no Apple MDM push certificate is installed' }],
+        };
+        return;
+      }
+      koa.body = { installed: true, ...viewOf(doc), sending };
+    },
+  );
 }

@@ -26,3 +26,7 @@ export function expectedVersion(
 }
 
 export const etag = (version: number) => `"${version}"`;
+
+export const ifMatchHeader = {
+  'If-Match': { description: 'The ETag (version) you read; a stale one answers 409. Or send `version`.' },
+};

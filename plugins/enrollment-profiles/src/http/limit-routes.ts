@@ -1,18 +1,12 @@
 import type Router from '@koa/router';
-import {
-  auditAdminAction,
-  type PluginContext,
-  readJsonBody,
-  requireAdminScope,
-  validate,
-} from 'enrollment-gateway/sdk';
+import { adminApi, auditAdminAction, type PluginContext } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { ProfileCatalog } from '../catalog.js';
 import type { ChangeLog } from '../change-log.js';
 import type { LimitPolicyStore } from '../limit-store.js';
 import { createLimitPolicyBody, updateLimitPolicyBody } from '../schemas.js';
-import { etag, expectedVersion } from './admin.js';
+import { etag, expectedVersion, ifMatchHeader } from './admin.js';
 
 export interface LimitRouteDeps {
   limits: LimitPolicyStore;
@@ -24,49 +18,117 @@ export interface LimitRouteDeps {
 
 const deleteQuery = z.object({ version: z.coerce.number().int().min(0).optional() });
 
+const policySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  groups: z.array(z.string()),
+  limit: z.number().int(),
+  priority: z.number().int(),
+  version: z.number().int(),
+});
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const ETAG = { ETag: 'The version, for If-Match' };
+const NOT_FOUND = { description: 'No such policy' };
+const STALE = { description: 'Stale: someone changed it since you read it' };
+
 /** Admin API under /api/device-limit-policies: per-group device limits with priority. */
 export function mountLimitRoutes(router: Router, ctx: PluginContext<unknown>, deps: LimitRouteDeps): void {
-  const read = requireAdminScope(ctx, 'profiles:read');
-  const write = requireAdminScope(ctx, 'profiles:write');
+  const api = adminApi(router, ctx, { tags: ['device-limits'] });
   const audit = (koa: Koa.Context, action: string, target: { type: string; id: string }, change: object) =>
     auditAdminAction(ctx, koa, action, target, change);
   const changed = async (kind: string, id: string) => deps.catalog.announce((await deps.log.touch(kind, id))._id);
 
-  router.get('/', read, async (koa) => {
-    koa.body = { defaultLimit: deps.defaultLimit, items: await deps.limits.list() };
-  });
+  api.get(
+    '/',
+    {
+      scope: 'profiles:read',
+      summary: 'Device limit policies, and the default limit',
+      responses: {
+        200: {
+          description: 'Every policy',
+          schema: z.object({ defaultLimit: z.number().int(), items: z.array(policySchema) }),
+        },
+      },
+    },
+    async (koa) => {
+      koa.body = { defaultLimit: deps.defaultLimit, items: await deps.limits.list() };
+    },
+  );
 
-  router.post('/', write, async (koa) => {
-    const body = await readJsonBody(koa, createLimitPolicyBody);
-    const policy = await deps.limits.create(body);
-    await changed('limit-policy.create', policy.id);
-    await audit(koa, 'device-limit-policy.create', { type: 'device-limit-policy', id: policy.id }, { after: policy });
-    koa.status = 201;
-    koa.set('ETag', etag(policy.version));
-    koa.body = policy;
-  });
+  api.post(
+    '/',
+    {
+      scope: 'profiles:write',
+      summary: 'Create a device limit policy for groups',
+      body: createLimitPolicyBody,
+      responses: { 201: { description: 'Created', schema: policySchema, headers: ETAG } },
+    },
+    async (koa, { body }) => {
+      const policy = await deps.limits.create(body);
+      await changed('limit-policy.create', policy.id);
+      await audit(koa, 'device-limit-policy.create', { type: 'device-limit-policy', id: policy.id }, { after: policy });
+      koa.status = 201;
+      koa.set('ETag', etag(policy.version));
+      koa.body = policy;
+    },
+  );
 
-  router.get('/:id', read, async (koa) => {
-    const policy = await deps.limits.get(koa.params.id);
-    koa.set('ETag', etag(policy.version));
-    koa.body = policy;
-  });
+  api.get(
+    '/:id',
+    {
+      scope: 'profiles:read',
+      summary: 'One device limit policy',
+      params: idParams,
+      responses: { 200: { description: 'The policy', schema: policySchema, headers: ETAG }, 404: NOT_FOUND },
+    },
+    async (koa, { params }) => {
+      const policy = await deps.limits.get(params.id);
+      koa.set('ETag', etag(policy.version));
+      koa.body = policy;
+    },
+  );
 
-  router.patch('/:id', write, async (koa) => {
-    const body = await readJsonBody(koa, updateLimitPolicyBody);
-    const version = expectedVersion(koa, body.version) as number;
-    const { before, after } = await deps.limits.update(koa.params.id, body, version);
-    await changed('limit-policy.update', after.id);
-    await audit(koa, 'device-limit-policy.update', { type: 'device-limit-policy', id: after.id }, { before, after });
-    koa.set('ETag', etag(after.version));
-    koa.body = after;
-  });
+  api.patch(
+    '/:id',
+    {
+      scope: 'profiles:write',
+      summary: 'Edit a device limit policy (needs the version you read)',
+      params: idParams,
+      headers: ifMatchHeader,
+      body: updateLimitPolicyBody,
+      responses: {
+        200: { description: 'Saved', schema: policySchema, headers: ETAG },
+        404: NOT_FOUND,
+        409: STALE,
+        428: { description: 'No version given' },
+      },
+    },
+    async (koa, { params, body }) => {
+      const version = expectedVersion(koa, body.version) as number;
+      const { before, after } = await deps.limits.update(params.id, body, version);
+      await changed('limit-policy.update', after.id);
+      await audit(koa, 'device-limit-policy.update', { type: 'device-limit-policy', id: after.id }, { before, after });
+      koa.set('ETag', etag(after.version));
+      koa.body = after;
+    },
+  );
 
-  router.delete('/:id', write, async (koa) => {
-    const version = expectedVersion(koa, validate(deleteQuery, koa.query).version, false);
-    const before = await deps.limits.remove(koa.params.id, version);
-    await changed('limit-policy.delete', before.id);
-    await audit(koa, 'device-limit-policy.delete', { type: 'device-limit-policy', id: before.id }, { before });
-    koa.status = 204;
-  });
+  api.delete(
+    '/:id',
+    {
+      scope: 'profiles:write',
+      summary: 'Delete a device limit policy',
+      params: idParams,
+      query: deleteQuery,
+      headers: ifMatchHeader,
+      responses: { 204: { description: 'Deleted' }, 404: NOT_FOUND, 409: STALE },
+    },
+    async (koa, { params, query }) => {
+      const version = expectedVersion(koa, query.version, false);
+      const before = await deps.limits.remove(params.id, version);
+      await changed('limit-policy.delete', before.id);
+      await audit(koa, 'device-limit-policy.delete', { type: 'device-limit-policy', id: before.id }, { before });
+      koa.status = 204;
+    },
+  );
 }

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
-import { type MdmSetupStatus, type PluginContext, requireAdminScope, type UserDirectory } from 'enrollment-gateway/sdk';
+import { adminApi, type MdmSetupStatus, type PluginContext, type UserDirectory } from 'enrollment-gateway/sdk';
+import { z } from 'zod';
 import type { ProfileCatalog } from '../catalog.js';
 
 export interface ChecklistItem {
@@ -63,9 +64,29 @@ export async function setupChecklist(deps: SetupDeps): Promise<{ complete: boole
   return { complete: items.every((i) => i.ok), items };
 }
 
+const checklistSchema = z.object({
+  complete: z.boolean(),
+  items: z.array(
+    z.object({
+      item: z.enum(['ca', 'signing-certificate', 'push-certificate', 'identity-provider', 'enrollment-profile']),
+      ok: z.boolean(),
+      problem: z.string().optional(),
+      link: z.string().describe('Where to fix it: a command, an API path or a documentation page'),
+    }),
+  ),
+});
+
 /** GET /api/setup/checklist */
 export function mountSetupRoutes(router: Router, ctx: PluginContext<unknown>, deps: SetupDeps): void {
-  router.get('/checklist', requireAdminScope(ctx, 'profiles:read'), async (koa) => {
-    koa.body = await setupChecklist(deps);
-  });
+  adminApi(router, ctx, { tags: ['setup'] }).get(
+    '/checklist',
+    {
+      scope: 'profiles:read',
+      summary: 'What still blocks enrollment: CA, signing and push certificates, identity provider, a profile',
+      responses: { 200: { description: 'The checklist', schema: checklistSchema } },
+    },
+    async (koa) => {
+      koa.body = await setupChecklist(deps);
+    },
+  );
 }

@@ -1,13 +1,18 @@
 import type Router from '@koa/router';
 import {
+  adminApi,
   adminPrincipal,
   auditAdminAction,
   ConflictProblem,
+  collectExtensions,
+  type DeviceRecord,
+  type DeviceStatusItem,
+  deviceStatusItemsPoint,
   NotFoundProblem,
   type PluginContext,
-  readJsonBody,
-  requireAdminScope,
-  validate,
+  ProblemError,
+  pageOf,
+  pushServiceRef,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { Types } from 'mongoose';
@@ -19,10 +24,9 @@ import { toBuffer } from '../services/command-service.js';
 import { toDeviceRecord } from '../services/directory.js';
 import type { EnrollmentService } from '../services/enrollment-service.js';
 import type { CommandDoc, DeviceDoc, MdmModels } from '../storage/models.js';
+import { cursorOf, devicePageQuery, deviceSchema, listQuery } from './device-list.js';
 
-const listQuery = z.object({
-  state: z.enum(['pending', 'enrolled', 'checked-out', 'retiring', 'retired']).optional(),
-  userId: z.string().max(200).optional(),
+const historyQuery = z.object({
   cursor: z
     .string()
     .regex(/^[0-9a-f]{24}$/)
@@ -30,16 +34,44 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
+const deviceParams = z.object({ id: z.string().min(1).max(100) });
+
 const enqueueBody = z.object({
-  requestType: z.string().min(1).max(100),
-  payload: z.record(z.string(), z.unknown()).optional(),
+  requestType: z.string().min(1).max(100).describe('An MDM RequestType: DeviceInformation, DeviceLock, ProfileList …'),
+  payload: z.record(z.string(), z.unknown()).optional().describe('Keys of the Command dictionary'),
   commandUuid: z
     .string()
     .regex(/^[A-Za-z0-9-]{8,64}$/)
-    .optional(),
+    .optional()
+    .describe('Your own id; sending the same one twice queues the command once (409 the second time)'),
 });
 
 const enrollmentBody = z.object({ userId: z.string().min(1).max(200), profileId: z.string().max(200).optional() });
+
+const commandSchema = z.object({
+  commandUuid: z.string(),
+  requestType: z.string(),
+  state: z.string(),
+  origin: z.string().optional(),
+  createdAt: z.date(),
+  sentAt: z.date().optional(),
+  respondedAt: z.date().optional(),
+  errorChain: z.array(z.record(z.string(), z.unknown())).optional(),
+  result: z.unknown().optional().describe('The device answer, plist converted to JSON (data as {base64})'),
+});
+
+const certificateSchema = z.object({
+  serial: z.string(),
+  subject: z.string(),
+  fingerprint: z.string(),
+  notBefore: z.date(),
+  notAfter: z.date(),
+  revokedAt: z.date().nullable(),
+  renewedFrom: z.string().nullable(),
+});
+
+const NOT_FOUND = { description: 'No such device' };
+const TAGS = ['devices'];
 
 function plistToJson(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return { base64: value.toString('base64') };
@@ -70,113 +102,258 @@ export function mountAdminRoutes(
   const audit = (koa: Koa.Context, action: string, target: { type: string; id: string }, after?: unknown) =>
     auditAdminAction(ctx, koa, action, target, { after });
 
-  router.get('/devices', requireAdminScope(ctx, 'devices:read'), async (koa) => {
-    const query = validate(listQuery, koa.query);
-    const filter: Record<string, unknown> = {};
-    if (query.state) filter.state = query.state;
-    if (query.userId) filter.userId = query.userId;
-    if (query.cursor) filter._id = { $gt: new Types.ObjectId(query.cursor) };
-    const docs = await models.devices
-      .find(filter, { unlockTokenSealed: 0, identityFingerprints: 0 })
-      .sort({ _id: 1 })
-      .limit(query.limit + 1)
-      .lean();
-    const page = docs.slice(0, query.limit);
-    koa.body = {
-      items: page.map((doc) => toDeviceRecord(doc as unknown as DeviceDoc)),
-      nextCursor: docs.length > query.limit ? String(page[page.length - 1]._id) : null,
-    };
-  });
+  const api = adminApi(router, ctx, { tags: TAGS });
 
-  router.get('/devices/:id', requireAdminScope(ctx, 'devices:read'), async (koa) => {
-    const doc = await models.devices
-      .findById(deviceOr404(koa.params.id), { unlockTokenSealed: 0, identityFingerprints: 0 })
-      .lean();
-    if (!doc) throw new NotFoundProblem('no such device');
-    koa.body = {
-      ...toDeviceRecord(doc as unknown as DeviceDoc),
-      pendingCommands: await deps.commands.pendingCount(String(doc._id)),
-    };
-  });
+  const withStatusItems = async (records: DeviceRecord[]) => {
+    const outcomes = await collectExtensions(ctx, deviceStatusItemsPoint, (contributor) =>
+      contributor.statusFor(records),
+    );
+    return records.map((record) => ({
+      ...record,
+      statusItems: outcomes.flatMap(({ plugin, value }) =>
+        (value[record.id] ?? []).map((item: DeviceStatusItem) => ({ ...item, source: plugin })),
+      ),
+    }));
+  };
 
-  router.get('/devices/:id/commands', requireAdminScope(ctx, 'devices:read'), async (koa) => {
-    const deviceId = String(deviceOr404(koa.params.id));
-    const query = validate(listQuery.pick({ cursor: true, limit: true }), koa.query);
-    const filter: Record<string, unknown> = { deviceId };
-    if (query.cursor) filter._id = { $lt: new Types.ObjectId(query.cursor) };
-    const docs = (await models.commands
-      .find(filter, { plist: 0 })
-      .sort({ _id: -1 })
-      .limit(query.limit + 1)
-      .lean()) as unknown as CommandDoc[];
-    const page = docs.slice(0, query.limit);
-    koa.body = {
-      items: page.map((doc) => ({
-        commandUuid: doc.commandUuid,
-        requestType: doc.requestType,
-        state: doc.state,
-        origin: doc.origin,
-        createdAt: doc.createdAt,
-        sentAt: doc.sentAt,
-        respondedAt: doc.respondedAt,
-        errorChain: doc.errorChain,
-        result: doc.resultRaw ? plistToJson(parseDevicePlist(toBuffer(doc.resultRaw))) : undefined,
-      })),
-      nextCursor: docs.length > query.limit ? String(page[page.length - 1]._id) : null,
-    };
-  });
-
-  router.post('/devices/:id/commands', requireAdminScope(ctx, 'devices:write'), async (koa) => {
-    const deviceId = String(deviceOr404(koa.params.id));
-    const body = await readJsonBody(koa, enqueueBody);
-    const principal = adminPrincipal(koa);
-    const [result] = await deps.commands.enqueue([deviceId], { ...body, origin: `admin:${principal.id}` });
+  const enqueue = async (koa: Koa.Context, deviceId: string, command: z.output<typeof enqueueBody>) => {
+    const [result] = await deps.commands.enqueue([deviceId], { ...command, origin: `admin:${adminPrincipal(koa).id}` });
     if (!result) throw new NotFoundProblem('no such device, or it is no longer managed');
     if (!result.created) throw new ConflictProblem(`command ${result.commandUuid} is already queued for this device`);
     await audit(
       koa,
       'mdm.command.enqueue',
       { type: 'device', id: deviceId },
-      { requestType: body.requestType, commandUuid: result.commandUuid },
+      { requestType: command.requestType, commandUuid: result.commandUuid },
     );
-    koa.status = 202;
-    koa.body = { commandUuid: result.commandUuid };
-  });
+    return result.commandUuid;
+  };
 
-  router.get('/devices/:id/certificates', requireAdminScope(ctx, 'devices:read'), async (koa) => {
-    const deviceId = String(deviceOr404(koa.params.id));
-    const docs = await models.certificates.find({ deviceId }).sort({ notBefore: -1 }).lean();
-    koa.body = {
-      items: docs.map((c) => ({
-        serial: c._id,
-        subject: c.subject,
-        fingerprint: c.fingerprint,
-        notBefore: c.notBefore,
-        notAfter: c.notAfter,
-        revokedAt: c.revokedAt ?? null,
-        renewedFrom: c.renewedFrom ?? null,
-      })),
-    };
-  });
+  api.get(
+    '/devices',
+    {
+      scope: 'devices:read',
+      summary: 'List devices: search, filter and sort, cursor-paginated',
+      query: listQuery,
+      responses: { 200: { description: 'A page of devices', schema: pageOf(deviceSchema) } },
+    },
+    async (koa, { query }) => {
+      const { filter, sort } = devicePageQuery(query);
+      const docs = await models.devices
+        .find(filter, { unlockTokenEncrypted: 0, identityFingerprints: 0 })
+        .sort(sort)
+        .limit(query.limit + 1)
+        .lean();
+      const page = docs.slice(0, query.limit);
+      koa.body = {
+        items: await withStatusItems(page.map((doc) => toDeviceRecord(doc as unknown as DeviceDoc))),
+        nextCursor: docs.length > query.limit ? cursorOf(query.sort, page[page.length - 1]) : null,
+      };
+    },
+  );
 
-  router.post('/certificates/:serial/revoke', requireAdminScope(ctx, 'devices:write'), async (koa) => {
-    const { reason } = await readJsonBody(koa, z.object({ reason: z.string().min(1).max(200) }));
-    const revoked = await deps.certificates.revoke(koa.params.serial, reason);
-    if (!revoked) throw new NotFoundProblem('no such certificate');
-    await audit(koa, 'mdm.certificate.revoke', { type: 'certificate', id: koa.params.serial }, { reason });
-    koa.body = { serial: koa.params.serial, revokedAt: revoked.revokedAt };
-  });
+  api.get(
+    '/devices/:id',
+    {
+      scope: 'devices:read',
+      summary: 'One device: details, installed profiles, managed apps, status items',
+      params: deviceParams,
+      responses: {
+        200: { description: 'The device', schema: deviceSchema.extend({ pendingCommands: z.number().int() }) },
+        404: NOT_FOUND,
+      },
+    },
+    async (koa, { params }) => {
+      const doc = await models.devices
+        .findById(deviceOr404(params.id), { unlockTokenEncrypted: 0, identityFingerprints: 0 })
+        .lean();
+      if (!doc) throw new NotFoundProblem('no such device');
+      const [device] = await withStatusItems([toDeviceRecord(doc as unknown as DeviceDoc)]);
+      koa.body = { ...device, pendingCommands: await deps.commands.pendingCount(String(doc._id)) };
+    },
+  );
 
-  router.post('/enrollments', requireAdminScope(ctx, 'enrollments:write'), async (koa) => {
-    const body = await readJsonBody(koa, enrollmentBody);
-    const session = await deps.enrollments.create({ ...body, origin: `admin:${adminPrincipal(koa).id}` });
-    await audit(
-      koa,
-      'mdm.enrollment.create',
-      { type: 'enrollment', id: session.id },
-      { userId: body.userId, expiresAt: session.expiresAt },
-    );
-    koa.status = 201;
-    koa.body = { id: session.id, profileUrl: session.profileUrl, expiresAt: session.expiresAt };
-  });
+  api.get(
+    '/devices/:id/commands',
+    {
+      scope: 'devices:read',
+      summary: 'Command history of a device, newest first, with results and error chains',
+      params: deviceParams,
+      query: historyQuery,
+      responses: { 200: { description: 'A page of commands', schema: pageOf(commandSchema) } },
+    },
+    async (koa, { params, query }) => {
+      const deviceId = String(deviceOr404(params.id));
+      const filter: Record<string, unknown> = { deviceId };
+      if (query.cursor) filter._id = { $lt: new Types.ObjectId(query.cursor) };
+      const docs = (await models.commands
+        .find(filter, { plist: 0 })
+        .sort({ _id: -1 })
+        .limit(query.limit + 1)
+        .lean()) as unknown as CommandDoc[];
+      const page = docs.slice(0, query.limit);
+      koa.body = {
+        items: page.map((doc) => ({
+          commandUuid: doc.commandUuid,
+          requestType: doc.requestType,
+          state: doc.state,
+          origin: doc.origin,
+          createdAt: doc.createdAt,
+          sentAt: doc.sentAt,
+          respondedAt: doc.respondedAt,
+          errorChain: doc.errorChain,
+          result: doc.resultRaw ? plistToJson(parseDevicePlist(toBuffer(doc.resultRaw))) : undefined,
+        })),
+        nextCursor: docs.length > query.limit ? String(page[page.length - 1]._id) : null,
+      };
+    },
+  );
+
+  api.post(
+    '/devices/:id/commands',
+    {
+      scope: 'devices:write',
+      summary: 'Queue an MDM command (lock: DeviceLock) and wake the device',
+      params: deviceParams,
+      body: enqueueBody,
+      responses: {
+        202: { description: 'Queued', schema: z.object({ commandUuid: z.string() }) },
+        404: { description: 'No such device, or it is no longer managed' },
+        409: { description: 'A command with this commandUuid is already queued' },
+      },
+    },
+    async (koa, { params, body }) => {
+      const commandUuid = await enqueue(koa, String(deviceOr404(params.id)), body);
+      koa.status = 202;
+      koa.body = { commandUuid };
+    },
+  );
+
+  api.post(
+    '/devices/:id/refresh',
+    {
+      scope: 'devices:write',
+      summary: 'Refresh information: queue DeviceInformation, ManagedApplicationList and ProfileList',
+      params: deviceParams,
+      responses: {
+        202: { description: 'Queued', schema: z.object({ commandUuids: z.array(z.string()) }) },
+        404: NOT_FOUND,
+      },
+    },
+    async (koa, { params }) => {
+      const deviceId = String(deviceOr404(params.id));
+      const commandUuids: string[] = [];
+      for (const requestType of ['DeviceInformation', 'ManagedApplicationList', 'ProfileList']) {
+        commandUuids.push(await enqueue(koa, deviceId, { requestType }));
+      }
+      koa.status = 202;
+      koa.body = { commandUuids };
+    },
+  );
+
+  api.post(
+    '/devices/:id/push',
+    {
+      scope: 'devices:write',
+      summary: 'Push now: wake the device through APNs so it checks in',
+      params: deviceParams,
+      responses: {
+        202: { description: 'Push requested (coalesced with other wakes)' },
+        404: NOT_FOUND,
+        409: { description: 'The device has no push token, or it is not managed' },
+        503: { description: 'No push service is enabled' },
+      },
+    },
+    async (koa, { params }) => {
+      const doc = await models.devices
+        .findById(deviceOr404(params.id), { unlockTokenEncrypted: 0, identityFingerprints: 0 })
+        .lean();
+      if (!doc) throw new NotFoundProblem('no such device');
+      const record = toDeviceRecord(doc as unknown as DeviceDoc);
+      if (record.state !== 'enrolled' || !record.pushable) {
+        throw new ConflictProblem(
+          `the device cannot be woken: it is ${record.state}${record.pushable ? '' : ', no push token'}`,
+        );
+      }
+      const push = ctx.tryResolve(pushServiceRef);
+      if (!push) throw new ProblemError(503, 'Push unavailable', 'no push service is enabled (the apns plugin)');
+      await push.wake([record.id]);
+      await audit(koa, 'mdm.device.push', { type: 'device', id: record.id });
+      koa.status = 202;
+    },
+  );
+
+  api.get(
+    '/devices/:id/certificates',
+    {
+      scope: 'devices:read',
+      summary: 'Identity certificates issued to a device',
+      params: deviceParams,
+      responses: {
+        200: { description: 'Certificates, newest first', schema: z.object({ items: z.array(certificateSchema) }) },
+      },
+    },
+    async (koa, { params }) => {
+      const deviceId = String(deviceOr404(params.id));
+      const docs = await models.certificates.find({ deviceId }).sort({ notBefore: -1 }).lean();
+      koa.body = {
+        items: docs.map((c) => ({
+          serial: c._id,
+          subject: c.subject,
+          fingerprint: c.fingerprint,
+          notBefore: c.notBefore,
+          notAfter: c.notAfter,
+          revokedAt: c.revokedAt ?? null,
+          renewedFrom: c.renewedFrom ?? null,
+        })),
+      };
+    },
+  );
+
+  api.post(
+    '/certificates/:serial/revoke',
+    {
+      scope: 'devices:write',
+      summary: 'Revoke a device identity certificate',
+      params: z.object({ serial: z.string().min(1).max(100) }),
+      body: z.object({ reason: z.string().min(1).max(200) }),
+      responses: {
+        200: { description: 'Revoked', schema: z.object({ serial: z.string(), revokedAt: z.date() }) },
+        404: { description: 'No such certificate' },
+      },
+    },
+    async (koa, { params, body }) => {
+      const revoked = await deps.certificates.revoke(params.serial, body.reason);
+      if (!revoked) throw new NotFoundProblem('no such certificate');
+      await audit(koa, 'mdm.certificate.revoke', { type: 'certificate', id: params.serial }, { reason: body.reason });
+      koa.body = { serial: params.serial, revokedAt: revoked.revokedAt };
+    },
+  );
+
+  api.post(
+    '/enrollments',
+    {
+      scope: 'enrollments:write',
+      tags: ['enrollment'],
+      summary: 'Create a one-time enrollment link for a user',
+      body: enrollmentBody,
+      responses: {
+        201: {
+          description: 'The one-time profile URL',
+          schema: z.object({ id: z.string(), profileUrl: z.string(), expiresAt: z.date() }),
+        },
+      },
+    },
+    async (koa, { body }) => {
+      const session = await deps.enrollments.create({ ...body, origin: `admin:${adminPrincipal(koa).id}` });
+      await audit(
+        koa,
+        'mdm.enrollment.create',
+        { type: 'enrollment', id: session.id },
+        { userId: body.userId, expiresAt: session.expiresAt },
+      );
+      koa.status = 201;
+      koa.body = { id: session.id, profileUrl: session.profileUrl, expiresAt: session.expiresAt };
+    },
+  );
 }

@@ -1,0 +1,72 @@
+import { definePlugin, type PluginContext } from 'enrollment-gateway/sdk';
+import { mountAssets } from './src/assets.js';
+import { type AdminCenterConfig, adminCenterConfigSchema } from './src/config.js';
+import { LiveDeviceEvents, mountLiveRoutes } from './src/live.js';
+import { mountAuditPage } from './src/pages/audit.js';
+import { mountDevicePage } from './src/pages/device.js';
+import { mountDevicesPage } from './src/pages/devices.js';
+import { mountEnrollPage } from './src/pages/enroll.js';
+import { mountPoliciesPage } from './src/pages/policies.js';
+import { mountProfilePages } from './src/pages/profiles.js';
+import { mountPushPage } from './src/pages/push.js';
+import { mountSetupPage } from './src/pages/setup.js';
+import { mountUserPages } from './src/pages/users.js';
+
+/**
+ * The admin web UI: server-rendered pages over the plugins' own admin API (read through loopback with
+ * the admin's credentials, so a page shows exactly what the API allows), small scripts for forms,
+ * drag-and-drop and live updates, and a strict CSP.
+ */
+export default definePlugin({
+  name: 'admin-center',
+  version: '1.0.0',
+  coreApi: '^1.0.0',
+  description: 'Admin web UI: setup, enrollment profiles, devices, push certificate, policies, users, audit log',
+  dependsOn: ['admin-access'],
+  optionalDependsOn: ['identity-entra', 'unenrollment', 'mdm'],
+  config: adminCenterConfigSchema,
+  register(api) {
+    let live: LiveDeviceEvents | undefined;
+    const liveEvents = (ctx: PluginContext<AdminCenterConfig>) => {
+      live ??= new LiveDeviceEvents(ctx);
+      return live;
+    };
+    api.routes({
+      prefix: '/admin',
+      mount(router, ctx) {
+        router.get('/', (koa) => koa.redirect('/admin/setup'));
+        mountAssets(router as never);
+        mountSetupPage(router as never, ctx);
+        mountProfilePages(router as never, ctx);
+        mountDevicesPage(router as never, ctx);
+        mountDevicePage(router as never, ctx);
+        mountUserPages(router as never, ctx);
+        mountPushPage(router as never, ctx);
+        mountPoliciesPage(router as never, ctx);
+        mountEnrollPage(router as never, ctx);
+        mountAuditPage(router as never, ctx);
+      },
+    });
+    api.routes({
+      prefix: '/api/admin-center',
+      mount: (router, ctx) => mountLiveRoutes(router as never, ctx, liveEvents(ctx)),
+    });
+    api.on('command.result', async (event, ctx) => {
+      await liveEvents(ctx).publish({
+        deviceId: event.deviceId,
+        event: 'command',
+        data: { commandUuid: event.commandUuid, requestType: event.requestType, status: event.status },
+      });
+    });
+    api.on('device.unenrolled', async (event, ctx) => {
+      await liveEvents(ctx).publish({
+        deviceId: event.deviceId,
+        event: 'unenrollment',
+        data: { state: event.unreachable ? 'device-unreachable' : 'completed' },
+      });
+    });
+    api.onStop(async () => {
+      await live?.close();
+    });
+  },
+});

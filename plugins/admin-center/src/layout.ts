@@ -1,0 +1,95 @@
+import type { AdminNavigationEntry, AdminPrincipal, SafeHtml } from 'enrollment-gateway/sdk';
+import { html } from 'enrollment-gateway/sdk';
+
+/** Strict: scripts and styles only from the gateway's own files, nothing inline, no frames, no foreign forms. */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+export const BUILT_IN_NAVIGATION: AdminNavigationEntry[] = [
+  { id: 'setup', label: 'Setup checklist', path: '/admin/setup', scope: 'profiles:read', order: 10 },
+  { id: 'profiles', label: 'Enrollment profiles', path: '/admin/profiles', scope: 'profiles:read', order: 20 },
+  { id: 'devices', label: 'Devices', path: '/admin/devices', scope: 'devices:read', order: 30 },
+  { id: 'users', label: 'Users', path: '/admin/users', scope: 'users:read', order: 40 },
+  { id: 'push', label: 'Push certificate', path: '/admin/push-certificate', scope: 'apns:read', order: 50 },
+  { id: 'policies', label: 'Policies', path: '/admin/policies', scope: 'policies:read', order: 60 },
+  { id: 'enroll', label: 'Enrollment link', path: '/admin/enroll', scope: 'profiles:read', order: 70 },
+  { id: 'audit', label: 'Audit log', path: '/admin/audit', scope: 'audit:read', order: 80 },
+  { id: 'api', label: 'API reference', path: '/api/docs', scope: 'profiles:read', order: 90 },
+];
+
+/** Same rule as the guard: "*" covers all, "devices:*" covers "devices:read". */
+export function holdsScope(principal: AdminPrincipal, scope: string): boolean {
+  const [area] = scope.split(':');
+  return principal.scopes.some((granted) => granted === '*' || granted === scope || granted === `${area}:*`);
+}
+
+export interface PageShell {
+  title: string;
+  /** Path of the navigation entry to mark as current. */
+  current: string;
+  principal: AdminPrincipal;
+  navigation: readonly AdminNavigationEntry[];
+  csrfToken?: string;
+  /** Page scripts under /admin/assets/, after the common one. */
+  scripts?: readonly string[];
+  /** Shown for a session sign-in: sign out needs the CSRF token. */
+  signOut?: boolean;
+}
+
+export function renderPage(shell: PageShell, body: SafeHtml): string {
+  const entries = shell.navigation.filter((entry) => holdsScope(shell.principal, entry.scope));
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+${shell.csrfToken ? html`<meta name="csrf-token" content="${shell.csrfToken}">` : ''}
+<title>${shell.title} · Enrollment Gateway admin</title>
+<link rel="stylesheet" href="/admin/assets/admin.css">
+<link rel="icon" href="data:,">
+<script src="/admin/assets/common.js" defer></script>
+${(shell.scripts ?? []).map((name) => html`<script src="/admin/assets/${name}" defer></script>`)}
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="top">
+  <span class="brand">Enrollment Gateway</span>
+  <span class="who">${shell.principal.displayName}</span>
+  ${
+    shell.signOut
+      ? html`<form method="post" action="/auth/signout" class="signout"><input type="hidden" name="csrf" value="${shell.csrfToken ?? ''}"><button type="submit">Sign out</button></form>`
+      : ''
+  }
+</header>
+<div class="frame">
+<nav aria-label="Admin sections"><ul>
+${entries.map(
+  (entry) =>
+    html`<li><a href="${entry.path}"${entry.path === shell.current ? html` aria-current="page"` : ''}>${entry.label}</a></li>`,
+)}
+</ul></nav>
+<main id="main" tabindex="-1">
+<h1>${shell.title}</h1>
+${body}
+</main>
+</div>
+</body>
+</html>`.value;
+}
+
+/** A page-level message for refusals the page itself hits (403 scope, 404, API down). */
+export function renderMessage(title: string, message: string, status: number): string {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${title} · Enrollment Gateway admin</title><link rel="stylesheet" href="/admin/assets/admin.css"></head>
+<body><main id="main" class="message"><h1>${title}</h1><p>${message}</p>
+<p class="muted">HTTP ${status}</p><p><a href="/admin">Back to the admin center</a></p></main></body></html>`.value;
+}
