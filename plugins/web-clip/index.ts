@@ -9,6 +9,8 @@ import {
 import { defaultWebClipIdentifier, type WebClipConfig, webClipConfigSchema } from './src/config.js';
 import { WebClipInstalls } from './src/installs.js';
 import { buildWebClipProfile, checkIcon, type WebClipProfile } from './src/profile.js';
+import { mountWebClipRoutes } from './src/routes.js';
+import { defaultWebClipSettings, WebClipSettingsStore } from './src/settings.js';
 
 const ORIGIN = 'web-clip';
 
@@ -18,16 +20,35 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
   const icon = config.iconFile
     ? checkIcon(readFileSync(config.iconFile), config.iconFile)
     : checkIcon(portal.homeScreenIcon(), 'the portal icon');
-  const profile: WebClipProfile = buildWebClipProfile({
-    identifier: config.profileIdentifier ?? defaultWebClipIdentifier(ctx.gateway.publicUrl),
-    label: config.label,
-    url: config.url ?? portal.url,
-    icon,
-    isRemovable: config.isRemovable,
-    fullScreen: config.fullScreen,
-    organization: config.organizationName,
-  });
-  return { profile, installs: new WebClipInstalls(ctx.mongo) };
+  const identifier = config.profileIdentifier ?? defaultWebClipIdentifier(ctx.gateway.publicUrl);
+  const settings = new WebClipSettingsStore(ctx.mongo, () => defaultWebClipSettings(config));
+  let last: { key: string; profile: WebClipProfile } | undefined;
+
+  /**
+   * The profile for the settings saved now. They are read from MongoDB on every enrollment, so each replica
+   * follows an admin's save at once; only the plist built from them is kept, and rebuilt when they differ.
+   */
+  async function currentProfile(): Promise<{ profile: WebClipProfile; label: string }> {
+    const { settings: current } = await settings.current();
+    const key = JSON.stringify(current);
+    if (last?.key !== key) {
+      last = {
+        key,
+        profile: buildWebClipProfile({
+          identifier,
+          label: current.label,
+          url: current.url ?? portal.url,
+          icon,
+          isRemovable: current.isRemovable,
+          fullScreen: current.fullScreen,
+          organization: config.organizationName,
+        }),
+      };
+    }
+    return { profile: last.profile, label: current.label };
+  }
+
+  return { currentProfile, settings, portalUrl: () => portal.url, installs: new WebClipInstalls(ctx.mongo) };
 }
 
 /**
@@ -40,7 +61,8 @@ export default definePlugin({
   coreApi: '^1.1.0',
   description: 'Company Portal web clip on the Home Screen of enrolled devices',
   dependsOn: ['mdm', 'company-portal'],
-  optionalDependsOn: ['unenrollment'],
+  // admin-access, when enabled, guards the settings API; unenrollment asks what this plugin installed.
+  optionalDependsOn: ['admin-access', 'unenrollment'],
   config: webClipConfigSchema,
   register(api) {
     let built: ReturnType<typeof buildServices> | undefined;
@@ -50,13 +72,14 @@ export default definePlugin({
     };
 
     api.on('device.enrolled', async (event, ctx) => {
-      const { profile, installs } = services(ctx);
+      const { currentProfile, installs } = services(ctx);
+      const { profile, label } = await currentProfile();
       const [queued] = await ctx.resolve(deviceCommandsRef).enqueue([event.deviceId], {
         requestType: 'InstallProfile',
         payload: { Payload: profile.bytes },
         origin: ORIGIN,
       });
-      if (queued) await installs.queued(event.deviceId, profile.identifier, ctx.config.label, queued.commandUuid);
+      if (queued) await installs.queued(event.deviceId, profile.identifier, label, queued.commandUuid);
     });
 
     api.on('command.result', async (event, ctx) => {
@@ -83,8 +106,13 @@ export default definePlugin({
       },
     }));
 
+    api.routes({
+      prefix: '/api/web-clip',
+      mount: (router, ctx) => mountWebClipRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+    });
+
     api.onStart(async (ctx) => {
-      // Builds the profile now, so a bad icon file stops start-up with a clear message.
+      // Reads the icon now, so a bad icon file stops start-up with a clear message.
       await services(ctx).installs.ensureIndexes();
     });
   },

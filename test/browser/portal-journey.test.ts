@@ -15,6 +15,7 @@ import { PORTAL_URL, type PortalHarness, startPortalHarness } from '../support/p
 import { repoRoot } from '../support/process.js';
 import {
   accessibilityViolations,
+  CHROMIUM,
   chromiumAvailable,
   IPHONE_IOS14,
   iphoneContext,
@@ -34,8 +35,8 @@ describe('browser: the device user journey in the Company Portal', function () {
   let browser: Browser;
   const problems: string[] = [];
 
-  before(async function () {
-    if (!chromiumAvailable()) this.skip();
+  before(async () => {
+    if (!chromiumAvailable()) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
     mkdirSync(SCREENSHOTS, { recursive: true });
     portal = await startPortalHarness('portalbrowser', {
       unenrollment: true,

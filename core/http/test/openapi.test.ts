@@ -27,6 +27,7 @@ const VALIDATED_BY_ADMIN_ROUTE = new Set([
   'jit-registration',
   'unenrollment',
   'identity-entra',
+  'web-clip',
 ]);
 
 type Json = Record<string, unknown>;

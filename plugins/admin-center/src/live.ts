@@ -86,6 +86,20 @@ export function mountLiveRoutes(router: Router, ctx: PluginContext<AdminCenterCo
       koa.body = stream;
       stream.write('retry: 3000\n\n');
 
+      // Watch for the browser leaving before the first await: a close that fires while we wait would
+      // otherwise leave the poller and the subscription running for good.
+      let closed = false;
+      const cleanups: (() => void)[] = [];
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        for (const cleanup of cleanups) cleanup();
+        stream.end();
+      };
+      koa.req.on('close', close);
+      stream.on('close', close);
+      const whileOpen = (cleanup: () => void) => (closed ? cleanup() : cleanups.push(cleanup));
+
       let lastProgress = progressOf(await ctx.tryResolve(unenrollmentRef)?.get(params.id));
       const checkProgress = async () => {
         const progress = await ctx.tryResolve(unenrollmentRef)?.get(params.id);
@@ -93,24 +107,23 @@ export function mountLiveRoutes(router: Router, ctx: PluginContext<AdminCenterCo
         if (progress && now !== lastProgress) send('unenrollment', JSON.parse(now));
         lastProgress = now;
       };
+      if (closed) return;
       const stop = await live.listen(params.id, (event) => {
         send(event.event, event.data);
         if (event.event === 'command') void checkProgress().catch(() => undefined);
       });
+      whileOpen(stop);
+      if (closed) return;
       // Server-side retirement steps (certificates, secrets, time-outs) raise no command result: poll while open.
       const poll = setInterval(() => {
         void checkProgress().catch(() => undefined);
         stream.write(': keep-alive\n\n');
       }, 2_000);
       const deadline = setTimeout(() => stream.end(), ctx.config.liveRetireTimeoutSeconds * 1000);
-      const close = () => {
+      whileOpen(() => {
         clearInterval(poll);
         clearTimeout(deadline);
-        stop();
-        stream.end();
-      };
-      koa.req.on('close', close);
-      stream.on('close', close);
+      });
     },
   );
 }

@@ -25,8 +25,8 @@ describe('admin center in Chromium', function () {
   let browser: Browser;
   let context: BrowserContext;
 
-  before(async function () {
-    if (!existsSync(CHROMIUM)) this.skip();
+  before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
     gw = await startTestGateway({
       label: 'admincenter',
       enable: ['admin-access', 'enrollment-profiles', 'mdm', 'apns', 'jit-registration', 'admin-center'],

@@ -15,8 +15,8 @@ describe('admin center in Chromium: retire a device and watch its progress', fun
   let gw: TestGateway;
   let browser: Browser;
 
-  before(async function () {
-    if (!existsSync(CHROMIUM)) this.skip();
+  before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
     gw = await startTestGateway({
       label: 'adminretire',
       enable: ['admin-access', 'mdm', 'unenrollment', 'admin-center'],

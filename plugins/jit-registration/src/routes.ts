@@ -5,7 +5,9 @@ import {
   auditAdminAction,
   NotFoundProblem,
   type PluginContext,
+  ProblemError,
 } from 'enrollment-gateway/sdk';
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { SsoPolicyStore, StoredSsoPolicy } from './policy-store.js';
 import type { RegistrationService } from './registration-service.js';
@@ -19,10 +21,35 @@ const policyBody = (stored: StoredSsoPolicy) => ({
 });
 
 const storedPolicySchema = ssoPolicySchema.extend({
-  version: z.number().int(),
+  version: z.number().int().describe('0 while the config defaults apply; send it back (or If-Match) to save'),
   updatedBy: z.string().nullable(),
   updatedAt: z.date().nullable(),
 });
+
+const policyUpdateSchema = ssoPolicySchema.extend({
+  version: z.number().int().min(0).optional().describe('The version you read (or send If-Match)'),
+});
+
+const ETAG = { ETag: 'The version, for If-Match' };
+
+/**
+ * The version a write expects, from If-Match ("3", W/"3") or the body's `version`. Required: a save
+ * without one could silently overwrite someone else's (428 Precondition Required).
+ */
+function expectedVersion(koa: Koa.Context, bodyVersion: number | undefined): number {
+  const header = koa.get('if-match');
+  if (header) {
+    const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
+    if (!match) throw new ProblemError(412, 'Precondition failed', 'If-Match must be the version from the ETag');
+    const fromHeader = Number(match[1]);
+    if (bodyVersion !== undefined && bodyVersion !== fromHeader) {
+      throw new ProblemError(400, 'Invalid request', 'If-Match and body version disagree');
+    }
+    return fromHeader;
+  }
+  if (bodyVersion !== undefined) return bodyVersion;
+  throw new ProblemError(428, 'Precondition required', 'send the version you read, as If-Match or in the body');
+}
 
 const readinessSchema = z.object({
   deviceId: z.string(),
@@ -51,10 +78,12 @@ export function mountJitRoutes(
     {
       scope: 'policies:read',
       summary: 'The Enterprise SSO extension policy installed on enrolled devices',
-      responses: { 200: { description: 'The policy', schema: storedPolicySchema } },
+      responses: { 200: { description: 'The policy', schema: storedPolicySchema, headers: ETAG } },
     },
     async (koa) => {
-      koa.body = policyBody(await deps.policies.current());
+      const stored = await deps.policies.current();
+      koa.set('ETag', `"${stored.version}"`);
+      koa.body = policyBody(stored);
     },
   );
 
@@ -62,20 +91,30 @@ export function mountJitRoutes(
     '/sso-policy',
     {
       scope: 'policies:write',
-      summary: 'Replace the SSO extension policy (devices enrolled later get it)',
-      body: ssoPolicySchema,
-      responses: { 200: { description: 'Saved', schema: storedPolicySchema } },
+      summary: 'Replace the SSO extension policy (devices enrolled later get it; needs the version you read)',
+      headers: {
+        'If-Match': { description: 'The ETag (version) you read; a stale one answers 409. Or send `version`.' },
+      },
+      body: policyUpdateSchema,
+      responses: {
+        200: { description: 'Saved', schema: storedPolicySchema, headers: ETAG },
+        409: { description: 'Stale: someone saved the policy since you read it' },
+        412: { description: 'If-Match is not a version' },
+        428: { description: 'No version given (If-Match or body `version`)' },
+      },
     },
-    async (koa, { body: policy }) => {
-      const before = await deps.policies.current();
-      const saved = await deps.policies.save(policy, adminPrincipal(koa).id);
+    async (koa, { body }) => {
+      const { version: bodyVersion, ...policy } = body;
+      const version = expectedVersion(koa, bodyVersion);
+      const { before, after: saved } = await deps.policies.save(policy, version, adminPrincipal(koa).id);
       await auditAdminAction(
         ctx,
         koa,
         'jit.ssoPolicy.update',
         { type: 'sso-policy', id: 'default' },
-        { before: before.policy, after: saved.policy },
+        { before: { ...before.policy, version: before.version }, after: { ...saved.policy, version: saved.version } },
       );
+      koa.set('ETag', `"${saved.version}"`);
       koa.body = policyBody(saved);
     },
   );

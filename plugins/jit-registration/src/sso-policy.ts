@@ -25,8 +25,8 @@ export const NATIONAL_CLOUD_URLS = [
 const unpadded = (what: string) =>
   z
     .string()
-    .min(1)
-    .max(512)
+    .min(1, 'must not be empty')
+    .max(512, 'at most 512 characters')
     .refine((s) => s === s.trim(), `${what} must not start or end with whitespace`);
 
 const httpsUrl = unpadded('URL').refine((value) => {
@@ -58,8 +58,8 @@ const RESERVED_EXTENSION_KEYS = new Set([
 export const ssoPolicySchema = z.strictObject({
   urls: z
     .array(httpsUrl)
-    .min(1)
-    .max(50)
+    .min(1, 'add at least one https URL')
+    .max(50, 'at most 50 URLs')
     .refine((urls) => new Set(urls).size === urls.length, 'URLs must be unique'),
   appPrefixAllowList: prefixList,
   browserSsoInteractionEnabled: z.boolean(),

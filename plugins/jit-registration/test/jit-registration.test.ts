@@ -192,7 +192,7 @@ describe('jit-registration: Authenticator and the SSO profile reach an enrolled 
     expect(unchanged.version).to.equal(0);
 
     expect((await gw.fetch('/api/jit/sso-policy', { headers: adminHeaders('reader') })).status).to.equal(403);
-    const saved = await putPolicy({ ...policy, appPrefixAllowList: 'com.apple.,com.contoso.' });
+    const saved = await putPolicy({ ...policy, appPrefixAllowList: 'com.apple.,com.contoso.', version: 0 });
     expect(saved.status).to.equal(200);
     expect(await saved.json()).to.include({ version: 1, appPrefixAllowList: 'com.apple.,com.contoso.' });
     const audit = await gw.gateway

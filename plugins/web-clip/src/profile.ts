@@ -26,6 +26,8 @@ const MAX_ICON_BYTES = 1_000_000;
 /** Refuses an icon iOS would not show: not a PNG, or too large. */
 export function checkIcon(icon: Buffer, source: string): Buffer {
   if (icon.length < 24 || !icon.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error(`${source} is not a PNG file`);
+  // The PNG spec puts IHDR first; its width and height are the next eight bytes.
+  if (icon.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`${source} is not a PNG file (no IHDR header)`);
   if (icon.length > MAX_ICON_BYTES) throw new Error(`${source} is larger than 1 MB`);
   const width = icon.readUInt32BE(16);
   const height = icon.readUInt32BE(20);

@@ -118,9 +118,14 @@ describe('web-clip: the Company Portal icon on enrolled devices', function () {
     expect(String(failure)).to.include('is not a PNG file');
     const wide = Buffer.alloc(33);
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(wide);
+    wide.writeUInt32BE(13, 8);
+    wide.write('IHDR', 12, 'latin1');
     wide.writeUInt32BE(500, 16);
     wide.writeUInt32BE(300, 20);
     expect(() => checkIcon(wide, 'wide.png')).to.throw('must be square');
+    const noHeader = Buffer.from(wide);
+    noHeader.write('IEND', 12, 'latin1');
+    expect(() => checkIcon(noHeader, 'odd.png')).to.throw('no IHDR header');
   });
 
   it('keeps the same identifiers for the same settings, so a second install replaces the first', () => {

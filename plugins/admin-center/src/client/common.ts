@@ -95,10 +95,25 @@ export const COMMON_JS = String.raw`'use strict';
       first = first || target.container;
     });
     var text;
-    if (status === 409) text = (problem && problem.detail ? problem.detail + ' ' : '') + 'Someone changed this since you opened the page: reload to see the latest version, then make your change again.';
-    else if (issues.length === 0 || unplaced.length > 0) text = unplaced.length > 0 ? unplaced.join('; ') : (problem && (problem.detail || problem.title)) || ('The request failed (HTTP ' + status + ').');
+    var stale = status === 409;
+    if (stale) {
+      // A stale version says it all; any other conflict keeps the API's own words in front.
+      var versioned = problem && typeof problem.currentVersion === 'number';
+      text = (!versioned && problem && problem.detail ? problem.detail + ' ' : '') + 'Someone changed this since you opened the page, so nothing was saved.';
+    } else if (issues.length === 0 || unplaced.length > 0) text = unplaced.length > 0 ? unplaced.join('; ') : (problem && (problem.detail || problem.title)) || ('The request failed (HTTP ' + status + ').');
     else text = 'Some fields need your attention.';
-    if (alert) alert.textContent = text;
+    if (alert) {
+      alert.textContent = text;
+      if (stale) {
+        var reload = document.createElement('a');
+        reload.href = window.location.pathname + window.location.search;
+        reload.textContent = 'Reload the page';
+        reload.setAttribute('data-reload', '');
+        alert.appendChild(document.createTextNode(' '));
+        alert.appendChild(reload);
+        alert.appendChild(document.createTextNode(' to see the latest version, then make your change again.'));
+      }
+    }
     form.dispatchEvent(new CustomEvent('api-errors', { detail: { first: first } }));
     if (first && first.focus) first.focus();
   }

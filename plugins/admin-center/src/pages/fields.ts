@@ -17,6 +17,17 @@ export function field(options: {
 </div>`;
 }
 
+/** A checkbox sent as a boolean, with its error slot. */
+export function checkboxField(options: { name: string; label: string; checked: boolean; hint?: string }): SafeHtml {
+  const id = `f-${options.name.replace(/[^A-Za-z0-9]/g, '-')}`;
+  const describedBy = [options.hint ? `${id}-hint` : '', `${id}-error`].filter(Boolean).join(' ');
+  return html`<div class="field">
+  <label><input type="checkbox" id="${id}" name="${options.name}" data-type="bool" aria-describedby="${describedBy}"${options.checked ? html` checked` : ''}> ${options.label}</label>
+  ${options.hint ? html`<p class="hint" id="${id}-hint">${options.hint}</p>` : ''}
+  <p class="field-error" id="${id}-error" data-error-for="${options.name}"></p>
+</div>`;
+}
+
 /** The form-level message: problems the fields cannot show (409, a missing credential). */
 export const formAlert = html`<div class="form-alert" role="alert" data-form-alert></div>`;
 
