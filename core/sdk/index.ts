@@ -22,3 +22,4 @@ export * from './openapi.js';
 export * from './plugin.js';
 export * from './refs.js';
 export * from './version.js';
+export * from './versioning.js';

@@ -8,7 +8,7 @@ import {
 } from 'enrollment-gateway/sdk';
 import { defaultProfileIdentifierBase, type JitConfig, jitConfigSchema } from './src/config.js';
 import { jitModels } from './src/models.js';
-import { SsoPolicyStore } from './src/policy-store.js';
+import { ssoPolicyStore } from './src/policy-store.js';
 import { RegistrationService } from './src/registration-service.js';
 import { mountJitRoutes } from './src/routes.js';
 import { defaultSsoPolicy } from './src/sso-policy.js';
@@ -21,7 +21,7 @@ interface ReadinessJob {
 
 function buildServices(ctx: PluginContext<JitConfig>) {
   const models = jitModels(ctx.mongo);
-  const policies = new SsoPolicyStore(models, () => defaultSsoPolicy(ctx.config));
+  const policies = ssoPolicyStore(ctx.mongo, () => defaultSsoPolicy(ctx.config));
   const registration = new RegistrationService(
     models,
     policies,

@@ -10,7 +10,7 @@ import { defaultWebClipIdentifier, type WebClipConfig, webClipConfigSchema } fro
 import { WebClipInstalls } from './src/installs.js';
 import { buildWebClipProfile, checkIcon, type WebClipProfile } from './src/profile.js';
 import { mountWebClipRoutes } from './src/routes.js';
-import { defaultWebClipSettings, WebClipSettingsStore } from './src/settings.js';
+import { defaultWebClipSettings, webClipSettingsStore } from './src/settings.js';
 
 const ORIGIN = 'web-clip';
 
@@ -21,7 +21,7 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
     ? checkIcon(readFileSync(config.iconFile), config.iconFile)
     : checkIcon(portal.homeScreenIcon(), 'the portal icon');
   const identifier = config.profileIdentifier ?? defaultWebClipIdentifier(ctx.gateway.publicUrl);
-  const settings = new WebClipSettingsStore(ctx.mongo, () => defaultWebClipSettings(config));
+  const settings = webClipSettingsStore(ctx.mongo, () => defaultWebClipSettings(config));
   let last: { key: string; profile: WebClipProfile } | undefined;
 
   /**
@@ -29,7 +29,7 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
    * follows an admin's save at once; only the plist built from them is kept, and rebuilt when they differ.
    */
   async function currentProfile(): Promise<{ profile: WebClipProfile; label: string }> {
-    const { settings: current } = await settings.current();
+    const { value: current } = await settings.current();
     const key = JSON.stringify(current);
     if (last?.key !== key) {
       last = {

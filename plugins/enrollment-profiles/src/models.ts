@@ -132,6 +132,4 @@ export async function ensureIndexes(models: EnrollmentModels): Promise<void> {
 }
 
 /** MongoDB says E11000; FerretDB reports some unique violations (in updates) only in the message. */
-export const isDuplicateKey = (error: unknown) =>
-  (error as { code?: number }).code === 11000 ||
-  /duplicate key|SQLSTATE 23505/i.test(String((error as { message?: unknown }).message ?? ''));
+export { isDuplicateKeyError as isDuplicateKey } from 'enrollment-gateway/sdk';

@@ -1,6 +1,5 @@
 import type { DeviceReadinessState, DeviceReadinessStep } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
-import type { SsoPolicy } from './sso-policy.js';
 
 export type StepName = 'install-app' | 'install-sso-profile' | 'confirm-app';
 export const STEP_ORDER: readonly StepName[] = ['install-app', 'install-sso-profile', 'confirm-app'];
@@ -19,13 +18,6 @@ export interface JitDeviceDoc {
   updatedAt: Date;
 }
 
-export interface SsoPolicyDoc extends SsoPolicy {
-  _id: string;
-  version: number;
-  updatedBy: string;
-  updatedAt: Date;
-}
-
 const deviceSchema = new Schema<JitDeviceDoc>(
   {
     _id: { type: String, required: true },
@@ -39,25 +31,6 @@ const deviceSchema = new Schema<JitDeviceDoc>(
   { collection: 'jit_devices', timestamps: true, versionKey: false, minimize: false },
 );
 
-const policySchema = new Schema<SsoPolicyDoc>(
-  {
-    _id: { type: String, required: true },
-    urls: { type: [String], required: true },
-    appPrefixAllowList: { type: String, required: true },
-    browserSsoInteractionEnabled: { type: Boolean, required: true },
-    disableExplicitAppPrompt: { type: Boolean, required: true },
-    additionalExtensionData: { type: Schema.Types.Mixed, default: {} },
-    version: { type: Number, required: true },
-    updatedBy: { type: String, required: true },
-  },
-  {
-    collection: 'jit_sso_policy',
-    timestamps: { createdAt: false, updatedAt: true },
-    versionKey: false,
-    minimize: false,
-  },
-);
-
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }
@@ -65,7 +38,6 @@ function model<T>(connection: Connection, name: string, schema: Schema<T>): Mode
 export function jitModels(connection: Connection) {
   return {
     devices: model(connection, 'JitDevice', deviceSchema),
-    policy: model(connection, 'JitSsoPolicy', policySchema),
   };
 }
 

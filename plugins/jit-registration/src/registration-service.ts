@@ -55,7 +55,7 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
 
   /** Called on device.enrolled: queues the app and the profile, and records both (again, on re-enrollment). */
   async start(deviceId: string): Promise<void> {
-    const { policy } = await this.policies.current();
+    const { value: policy } = await this.policies.current();
     const profile = buildSsoProfile(policy, this.profile);
     const now = new Date();
     await this.models.devices.updateOne(

@@ -3,18 +3,20 @@ import {
   adminApi,
   adminPrincipal,
   auditAdminAction,
+  etag,
+  etagHeader,
+  expectedVersion,
+  ifMatchHeader,
   NotFoundProblem,
   type PluginContext,
-  ProblemError,
 } from 'enrollment-gateway/sdk';
-import type Koa from 'koa';
 import { z } from 'zod';
 import type { SsoPolicyStore, StoredSsoPolicy } from './policy-store.js';
 import type { RegistrationService } from './registration-service.js';
 import { ssoPolicySchema } from './sso-policy.js';
 
 const policyBody = (stored: StoredSsoPolicy) => ({
-  ...stored.policy,
+  ...stored.value,
   version: stored.version,
   updatedBy: stored.updatedBy ?? null,
   updatedAt: stored.updatedAt ?? null,
@@ -29,27 +31,6 @@ const storedPolicySchema = ssoPolicySchema.extend({
 const policyUpdateSchema = ssoPolicySchema.extend({
   version: z.number().int().min(0).optional().describe('The version you read (or send If-Match)'),
 });
-
-const ETAG = { ETag: 'The version, for If-Match' };
-
-/**
- * The version a write expects, from If-Match ("3", W/"3") or the body's `version`. Required: a save
- * without one could silently overwrite someone else's (428 Precondition Required).
- */
-function expectedVersion(koa: Koa.Context, bodyVersion: number | undefined): number {
-  const header = koa.get('if-match');
-  if (header) {
-    const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
-    if (!match) throw new ProblemError(412, 'Precondition failed', 'If-Match must be the version from the ETag');
-    const fromHeader = Number(match[1]);
-    if (bodyVersion !== undefined && bodyVersion !== fromHeader) {
-      throw new ProblemError(400, 'Invalid request', 'If-Match and body version disagree');
-    }
-    return fromHeader;
-  }
-  if (bodyVersion !== undefined) return bodyVersion;
-  throw new ProblemError(428, 'Precondition required', 'send the version you read, as If-Match or in the body');
-}
 
 const readinessSchema = z.object({
   deviceId: z.string(),
@@ -78,11 +59,11 @@ export function mountJitRoutes(
     {
       scope: 'policies:read',
       summary: 'The Enterprise SSO extension policy installed on enrolled devices',
-      responses: { 200: { description: 'The policy', schema: storedPolicySchema, headers: ETAG } },
+      responses: { 200: { description: 'The policy', schema: storedPolicySchema, headers: etagHeader } },
     },
     async (koa) => {
       const stored = await deps.policies.current();
-      koa.set('ETag', `"${stored.version}"`);
+      koa.set('ETag', etag(stored.version));
       koa.body = policyBody(stored);
     },
   );
@@ -92,12 +73,10 @@ export function mountJitRoutes(
     {
       scope: 'policies:write',
       summary: 'Replace the SSO extension policy (devices enrolled later get it; needs the version you read)',
-      headers: {
-        'If-Match': { description: 'The ETag (version) you read; a stale one answers 409. Or send `version`.' },
-      },
+      headers: ifMatchHeader,
       body: policyUpdateSchema,
       responses: {
-        200: { description: 'Saved', schema: storedPolicySchema, headers: ETAG },
+        200: { description: 'Saved', schema: storedPolicySchema, headers: etagHeader },
         409: { description: 'Stale: someone saved the policy since you read it' },
         412: { description: 'If-Match is not a version' },
         428: { description: 'No version given (If-Match or body `version`)' },
@@ -112,9 +91,9 @@ export function mountJitRoutes(
         koa,
         'jit.ssoPolicy.update',
         { type: 'sso-policy', id: 'default' },
-        { before: { ...before.policy, version: before.version }, after: { ...saved.policy, version: saved.version } },
+        { before: { ...before.value, version: before.version }, after: { ...saved.value, version: saved.version } },
       );
-      koa.set('ETag', `"${saved.version}"`);
+      koa.set('ETag', etag(saved.version));
       koa.body = policyBody(saved);
     },
   );

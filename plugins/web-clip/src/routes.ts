@@ -1,6 +1,14 @@
 import type Router from '@koa/router';
-import { adminApi, adminPrincipal, auditAdminAction, type PluginContext, ProblemError } from 'enrollment-gateway/sdk';
-import type Koa from 'koa';
+import {
+  adminApi,
+  adminPrincipal,
+  auditAdminAction,
+  etag,
+  etagHeader,
+  expectedVersion,
+  ifMatchHeader,
+  type PluginContext,
+} from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import { type StoredWebClipSettings, type WebClipSettingsStore, webClipSettingsSchema } from './settings.js';
 
@@ -15,27 +23,6 @@ const settingsBody = webClipSettingsSchema.extend({
   version: z.number().int().min(0).optional().describe('The version you read (or send If-Match)'),
 });
 
-const ETAG = { ETag: 'The version, for If-Match' };
-
-/**
- * The version a write expects, from If-Match ("3", W/"3") or the body's `version`. Required: a save
- * without one could silently overwrite someone else's (428 Precondition Required).
- */
-function expectedVersion(koa: Koa.Context, bodyVersion: number | undefined): number {
-  const header = koa.get('if-match');
-  if (header) {
-    const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
-    if (!match) throw new ProblemError(412, 'Precondition failed', 'If-Match must be the version from the ETag');
-    const fromHeader = Number(match[1]);
-    if (bodyVersion !== undefined && bodyVersion !== fromHeader) {
-      throw new ProblemError(400, 'Invalid request', 'If-Match and body version disagree');
-    }
-    return fromHeader;
-  }
-  if (bodyVersion !== undefined) return bodyVersion;
-  throw new ProblemError(428, 'Precondition required', 'send the version you read, as If-Match or in the body');
-}
-
 /** Admin API under /api/web-clip: the settings new enrollments get. */
 export function mountWebClipRoutes(
   router: Router,
@@ -44,9 +31,9 @@ export function mountWebClipRoutes(
 ): void {
   const api = adminApi(router, ctx, { tags: ['policies'] });
   const view = (stored: StoredWebClipSettings): z.output<typeof settingsView> => ({
-    ...stored.settings,
+    ...stored.value,
     version: stored.version,
-    effectiveUrl: stored.settings.url ?? deps.portalUrl(),
+    effectiveUrl: stored.value.url ?? deps.portalUrl(),
     updatedBy: stored.updatedBy ?? null,
     updatedAt: stored.updatedAt ?? null,
   });
@@ -56,11 +43,11 @@ export function mountWebClipRoutes(
     {
       scope: 'policies:read',
       summary: 'The web clip settings devices get when they enroll',
-      responses: { 200: { description: 'The settings', schema: settingsView, headers: ETAG } },
+      responses: { 200: { description: 'The settings', schema: settingsView, headers: etagHeader } },
     },
     async (koa) => {
       const stored = await deps.settings.current();
-      koa.set('ETag', `"${stored.version}"`);
+      koa.set('ETag', etag(stored.version));
       koa.body = view(stored);
     },
   );
@@ -70,12 +57,10 @@ export function mountWebClipRoutes(
     {
       scope: 'policies:write',
       summary: 'Replace the web clip settings (devices enrolled later get them; needs the version you read)',
-      headers: {
-        'If-Match': { description: 'The ETag (version) you read; a stale one answers 409. Or send `version`.' },
-      },
+      headers: ifMatchHeader,
       body: settingsBody,
       responses: {
-        200: { description: 'Saved', schema: settingsView, headers: ETAG },
+        200: { description: 'Saved', schema: settingsView, headers: etagHeader },
         409: { description: 'Stale: someone saved the settings since you read them' },
         412: { description: 'If-Match is not a version' },
         428: { description: 'No version given (If-Match or body `version`)' },
@@ -91,11 +76,11 @@ export function mountWebClipRoutes(
         'webClip.settings.update',
         { type: 'web-clip-settings', id: 'default' },
         {
-          before: { ...before.settings, version: before.version },
-          after: { ...saved.settings, version: saved.version },
+          before: { ...before.value, version: before.version },
+          after: { ...saved.value, version: saved.version },
         },
       );
-      koa.set('ETag', `"${saved.version}"`);
+      koa.set('ETag', etag(saved.version));
       koa.body = view(saved);
     },
   );

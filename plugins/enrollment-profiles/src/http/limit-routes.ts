@@ -1,12 +1,18 @@
 import type Router from '@koa/router';
-import { adminApi, auditAdminAction, type PluginContext } from 'enrollment-gateway/sdk';
+import {
+  adminApi,
+  auditAdminAction,
+  etag,
+  expectedVersion,
+  ifMatchHeader,
+  type PluginContext,
+} from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { ProfileCatalog } from '../catalog.js';
 import type { ChangeLog } from '../change-log.js';
 import type { LimitPolicyStore } from '../limit-store.js';
 import { createLimitPolicyBody, updateLimitPolicyBody } from '../schemas.js';
-import { etag, expectedVersion, ifMatchHeader } from './admin.js';
 
 export interface LimitRouteDeps {
   limits: LimitPolicyStore;
@@ -104,7 +110,7 @@ export function mountLimitRoutes(router: Router, ctx: PluginContext<unknown>, de
       },
     },
     async (koa, { params, body }) => {
-      const version = expectedVersion(koa, body.version) as number;
+      const version = expectedVersion(koa, body.version);
       const { before, after } = await deps.limits.update(params.id, body, version);
       await changed('limit-policy.update', after.id);
       await audit(koa, 'device-limit-policy.update', { type: 'device-limit-policy', id: after.id }, { before, after });

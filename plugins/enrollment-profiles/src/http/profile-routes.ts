@@ -3,6 +3,9 @@ import {
   adminApi,
   auditAdminAction,
   type DevicePlatform,
+  etag,
+  expectedVersion,
+  ifMatchHeader,
   NotFoundProblem,
   type PluginContext,
   type ProfileResolver,
@@ -15,7 +18,6 @@ import { z } from 'zod';
 import type { ProfileCatalog } from '../catalog.js';
 import type { ProfileStore } from '../profile-store.js';
 import { createProfileBody, explainQuery, listQuery, moveBody, reorderBody, updateProfileBody } from '../schemas.js';
-import { etag, expectedVersion, ifMatchHeader } from './admin.js';
 import { createOnce, idempotencyHeader } from './idempotency.js';
 
 export interface ProfileRouteDeps {
@@ -218,7 +220,7 @@ export function mountProfileRoutes(router: Router, ctx: PluginContext<unknown>, 
       },
     },
     async (koa, { params, body }) => {
-      const version = expectedVersion(koa, body.version) as number;
+      const version = expectedVersion(koa, body.version);
       const { before, after, revision } = await store.update(params.id, body, version);
       await catalog.announce(revision);
       await audit(koa, 'enrollment-profile.update', { type: 'enrollment-profile', id: after.id }, { before, after });
