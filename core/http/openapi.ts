@@ -290,8 +290,9 @@ export function buildOpenApiDocument(options: OpenApiOptions): JsonObject {
         session: {
           type: 'apiKey',
           in: 'cookie',
-          name: 'gw_session',
-          description: 'A signed-in admin browser session; writes also need the X-CSRF-Token header',
+          name: '__Host-gw_session',
+          description:
+            'A signed-in admin browser session (cookie name: plugins.identity-entra.sessionCookieName); writes also need the X-CSRF-Token header',
         },
       },
     },

@@ -13,7 +13,7 @@ import {
 import { buildAssets } from './src/assets.js';
 import { type PortalConfig, portalConfigSchema } from './src/config.js';
 import type { PortalDeps } from './src/deps.js';
-import { LiveHub } from './src/live.js';
+import { LiveHub, StreamSlots } from './src/live.js';
 import { mountAssetRoutes } from './src/routes/asset-routes.js';
 import { mountDeviceRoutes } from './src/routes/device-routes.js';
 import { DEEP_LINK, mountEnrollRoutes } from './src/routes/enroll-routes.js';
@@ -40,6 +40,13 @@ function buildDeps(ctx: PluginContext<PortalConfig>): PortalDeps {
     names: new DeviceNames(ctx.mongo),
     state: new PortalState(ctx.redis, ctx.redisKeyPrefix),
     hub: new LiveHub(ctx.redis, `${ctx.redisKeyPrefix}live`, ctx.logger),
+    // A slot lapses a little after the longest a stream may live, in case its replica died holding it.
+    streamSlots: new StreamSlots(
+      ctx.redis,
+      ctx.redisKeyPrefix,
+      config.liveStreamsPerUser,
+      (config.liveStreamSeconds + 30) * 1000,
+    ),
   };
 }
 

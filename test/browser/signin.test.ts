@@ -5,14 +5,14 @@
  */
 import { expect } from 'chai';
 import { type IdentityFixture, startIdentityFixture } from '../../plugins/identity-entra/test/support.js';
-import { chromiumAvailable, iphoneContext, launchChromium, startTlsProxy, type TlsProxy } from './support.js';
+import { CHROMIUM, chromiumAvailable, iphoneContext, launchChromium, startTlsProxy, type TlsProxy } from './support.js';
 
 describe('browser: sign in with Entra (stand-in) on an iPhone-sized Chromium', function () {
   this.timeout(90_000);
   let fx: IdentityFixture;
   let proxy: TlsProxy;
-  before(async function () {
-    if (!chromiumAvailable()) this.skip();
+  before(async () => {
+    if (!chromiumAvailable()) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
     fx = await startIdentityFixture('idbrowser');
     proxy = await startTlsProxy(fx.gw.url);
   });
@@ -34,8 +34,42 @@ describe('browser: sign in with Entra (stand-in) on an iPhone-sized Chromium', f
       const me = JSON.parse((await page.textContent('body')) ?? '{}') as { upn: string; isAdmin: boolean };
       expect(me.upn).to.equal('bob@contoso.test');
       expect(me.isAdmin).to.equal(false);
-      const [cookie] = (await context.cookies('https://gateway.test')).filter((c) => c.name === 'gw_session');
-      expect(cookie).to.include({ httpOnly: true, secure: true, sameSite: 'Lax' });
+      // A real browser accepts the __Host- cookie only with Secure, Path=/ and no Domain.
+      const [cookie] = (await context.cookies('https://gateway.test')).filter((c) => c.name === '__Host-gw_session');
+      expect(cookie).to.include({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/', domain: 'gateway.test' });
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('shows Safari a 403 page (never 401) when the provider sends a token that is refused', async () => {
+    fx.standin.autoLogin = fx.accounts.user.oid;
+    fx.standin.nextIdTokenMutation = (claims) => ({ claims: { ...claims, iat: 1_000, nbf: 1_000, exp: 2_000 } });
+    const browser = await launchChromium(proxy.port);
+    try {
+      const page = await (await iphoneContext(browser)).newPage();
+      const [callback] = await Promise.all([
+        page.waitForResponse((r) => r.url().startsWith('https://gateway.test/auth/callback')),
+        page.goto('https://gateway.test/auth/signin?returnTo=/auth/me'),
+      ]);
+      expect(callback.status()).to.equal(403);
+      expect(await page.textContent('h1')).to.equal('Sign-in refused');
+      expect(await page.textContent('body')).to.include('The token has expired.');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('refuses a return address with a real CR/LF in it, and one that resolves to "//host"', async () => {
+    const browser = await launchChromium(proxy.port);
+    try {
+      const page = await (await iphoneContext(browser)).newPage();
+      for (const returnTo of ['/%0d%0aLocation:%20https://evil.example', '/.//evil.example', '/%2e//evil.example']) {
+        const res = await page.goto(`https://gateway.test/auth/signin?returnTo=${returnTo}`);
+        expect(res?.status(), returnTo).to.equal(400);
+        expect(page.url(), returnTo).to.match(/^https:\/\/gateway\.test\/auth\/signin/);
+        expect(await page.textContent('h1')).to.equal('Return address refused');
+      }
     } finally {
       await browser.close();
     }

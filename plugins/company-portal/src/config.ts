@@ -43,6 +43,13 @@ export const portalConfigSchema = z.object({
     .max(600)
     .default(55)
     .describe('A live update stream ends after this long; the browser reconnects (and the session is re-checked)'),
+  liveStreamsPerUser: z
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .default(5)
+    .describe('Live update streams one user may hold open at once (tabs), across replicas; more get 429'),
 });
 
 export type PortalConfig = z.output<typeof portalConfigSchema>;

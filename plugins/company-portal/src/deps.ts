@@ -6,6 +6,7 @@ import {
   type EnrollmentSessionService,
   html,
   type PluginContext,
+  ProblemError,
   type ProfileResolver,
   readRawBody,
   type UnenrollmentService,
@@ -14,7 +15,7 @@ import type Koa from 'koa';
 import type { PortalAssets } from './assets.js';
 import type { PortalConfig } from './config.js';
 import { type PageKit, renderMessage, renderPage } from './layout.js';
-import type { LiveHub } from './live.js';
+import type { LiveHub, StreamSlots } from './live.js';
 import type { DeviceNames, PortalState } from './stores.js';
 import type { Translate } from './strings.js';
 
@@ -34,6 +35,7 @@ export interface PortalDeps {
   names: DeviceNames;
   state: PortalState;
   hub: LiveHub;
+  streamSlots: StreamSlots;
 }
 
 export const kitOf = (deps: PortalDeps, extra: Partial<PageKit> = {}): PageKit => ({
@@ -79,6 +81,22 @@ export async function requireUser(
     return undefined;
   }
   return kitOf(deps, { user, csrf: await sessions.csrfToken(ctx) });
+}
+
+/**
+ * Takes a live-stream slot for the user and returns its release; answers 429 above the per-user limit. Without a
+ * user the stream only tells the page to sign in, so it needs no slot.
+ */
+export async function takeStreamSlot(deps: PortalDeps, ctx: Koa.Context, userId: string | undefined) {
+  if (!userId) return undefined;
+  const release = await deps.streamSlots.take(userId);
+  if (release) return release;
+  ctx.set('Retry-After', String(deps.config.liveStreamSeconds));
+  throw new ProblemError(
+    429,
+    'Too many live pages',
+    'Too many portal pages follow your devices at once. Close some tabs: pages still work without live updates.',
+  );
 }
 
 /** A urlencoded form body (at most 8 KiB). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type Koa from 'koa';
@@ -61,6 +62,42 @@ export class LiveHub {
   }
 }
 
+/**
+ * How many live streams each user may hold open, across every replica: each stream re-reads the database on every
+ * tick, so one user opening tabs must not multiply that without bound. A slot is a member of the user's sorted set
+ * scored by when it lapses; a stream gives it back when it closes, and a replica that dies leaves slots that lapse
+ * on their own once every stream they stood for would have ended.
+ */
+export class StreamSlots {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly limit: number,
+    private readonly leaseMs: number,
+  ) {}
+
+  /** A release function when the user is under the limit; undefined when the slot was refused. */
+  async take(userId: string): Promise<(() => void) | undefined> {
+    const key = `${this.prefix}streams:${userId}`;
+    const slot = randomUUID();
+    const now = Date.now();
+    const replies = await this.redis
+      .multi()
+      .zremrangebyscore(key, '-inf', now)
+      .zadd(key, now + this.leaseMs, slot)
+      .zcard(key)
+      .pexpire(key, this.leaseMs)
+      .exec();
+    const held = Number(replies?.[2]?.[1] ?? 0);
+    const release = () => void this.redis.zrem(key, slot).catch(() => undefined);
+    if (held > this.limit) {
+      release();
+      return undefined;
+    }
+    return release;
+  }
+}
+
 /** What a live page sends: its region's new HTML, or where to go because the session ended. */
 export type LiveFrame = { html: string; state?: string; final?: boolean } | { signin: string };
 
@@ -73,6 +110,8 @@ export interface EventStreamOptions {
   refreshMs: number;
   maxMs: number;
   logger: Logger;
+  /** Called once when the stream ends, however it ends (or at once when the browser had already gone). */
+  onClose?: () => void;
 }
 
 const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -84,6 +123,12 @@ const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.s
  * reconnects, which re-checks the session.
  */
 export function openEventStream(ctx: Koa.Context, options: EventStreamOptions): void {
+  // The route awaited the session before coming here: a browser that left meanwhile has no 'close' left to send.
+  if (ctx.res.destroyed || ctx.req.socket.destroyed) {
+    options.onClose?.();
+    ctx.status = 204;
+    return;
+  }
   const stream = new PassThrough();
   ctx.req.socket.setTimeout(0);
   ctx.req.socket.setNoDelay(true);
@@ -97,13 +142,16 @@ export function openEventStream(ctx: Koa.Context, options: EventStreamOptions): 
   let running = false;
   let pending = false;
   let last = '';
-  const timers: NodeJS.Timeout[] = [];
+  let followUp: NodeJS.Timeout | undefined;
   const close = () => {
     if (closed) return;
     closed = true;
-    for (const timer of timers) clearTimeout(timer);
+    clearInterval(tick);
+    clearTimeout(deadline);
+    clearTimeout(followUp);
     unlisten();
     stream.end();
+    options.onClose?.();
   };
   const refresh = async (): Promise<void> => {
     if (running) {
@@ -141,11 +189,17 @@ export function openEventStream(ctx: Koa.Context, options: EventStreamOptions): 
   const unlisten = options.hub.listen((notice) => {
     if (closed || !options.concerns(notice)) return;
     void refresh();
-    timers.push(setTimeout(() => void refresh(), 500));
+    // One follow-up, 500 ms after the latest notice: a burst of notices does not pile up timers.
+    clearTimeout(followUp);
+    followUp = setTimeout(() => {
+      followUp = undefined;
+      void refresh();
+    }, 500);
   });
   const tick = setInterval(() => void refresh(), options.refreshMs);
-  timers.push(tick, setTimeout(close, options.maxMs));
-  ctx.req.on('close', close);
+  const deadline = setTimeout(close, options.maxMs);
+  // The response's 'close' comes when the browser goes or the stream ends, whichever is first.
+  ctx.res.on('close', close);
   stream.write(`retry: 2000\n\n`);
   void refresh();
 }

@@ -40,8 +40,9 @@ export class DeviceNames {
     return new Map(docs.map((d) => [d._id, d.name]));
   }
 
-  async get(deviceId: string): Promise<string | undefined> {
-    return (await this.model.findById(deviceId).lean<DeviceNameDoc>())?.name;
+  /** The name `userId` gave the device: a device enrolled again by someone else does not show it to them. */
+  async get(deviceId: string, userId: string): Promise<string | undefined> {
+    return (await this.model.findOne({ _id: deviceId, userId }).lean<DeviceNameDoc>())?.name;
   }
 
   async set(deviceId: string, userId: string, name: string): Promise<void> {
@@ -60,6 +61,8 @@ export interface StatusCheck {
 }
 
 const CHECK_TTL_SECONDS = 7 * 86_400;
+/** A check that got no answer for this long no longer holds back the next one. */
+export const CHECK_WAIT_MS = 60_000;
 
 /**
  * Short-lived portal state in Redis, shared by every replica and the workers: the one-time download URL of each
@@ -89,6 +92,18 @@ export class PortalState {
     return this.redis.get(`${this.prefix}latest:${userId}`);
   }
 
+  /**
+   * Claims the right to ask the device: refused while the last check waits for its answer and is younger than
+   * CHECK_WAIT_MS. A claim (SET NX), so two presses at once queue one command.
+   */
+  async claimCheck(deviceId: string): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}check-claim:${deviceId}`, '1', 'PX', CHECK_WAIT_MS, 'NX')) === 'OK';
+  }
+
+  async releaseCheck(deviceId: string): Promise<void> {
+    await this.redis.del(`${this.prefix}check-claim:${deviceId}`);
+  }
+
   async startCheck(deviceId: string, commandUuid: string): Promise<void> {
     const check: StatusCheck = { commandUuid, requestedAt: Date.now(), state: 'waiting' };
     await this.redis.set(`${this.prefix}check:${deviceId}`, JSON.stringify(check), 'EX', CHECK_TTL_SECONDS);
@@ -109,7 +124,11 @@ export class PortalState {
     const current = await this.check(deviceId);
     if (current?.commandUuid !== commandUuid) return false;
     const next: StatusCheck = { ...current, state, answeredAt: Date.now(), answer };
-    await this.redis.set(`${this.prefix}check:${deviceId}`, JSON.stringify(next), 'EX', CHECK_TTL_SECONDS);
+    await this.redis
+      .multi()
+      .set(`${this.prefix}check:${deviceId}`, JSON.stringify(next), 'EX', CHECK_TTL_SECONDS)
+      .del(`${this.prefix}check-claim:${deviceId}`)
+      .exec();
     return true;
   }
 }

@@ -209,6 +209,8 @@ const en = {
   'device.check.notNow': 'The device is busy (maybe locked) and will answer later.',
   'device.check.failed': 'The device could not answer the request.',
   'device.check.notManaged': 'Only a managed device can report its status.',
+  'device.check.tooSoon':
+    'The device has not answered the last check yet. Wait a minute for its answer before asking again.',
   'device.battery': 'Battery',
   'device.storage': 'Free storage',
   'device.storageValue': '{free} GB of {total} GB',

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { expect } from 'chai';
 import { definePlugin, deviceStatusItemsPoint } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
@@ -51,6 +52,8 @@ describe('company-portal: My devices (rename, check status, remove)', function (
   let phone: SimulatedDevice;
   let deviceId: string;
   let polling = true;
+  /** Off: the phone is out of reach (it does not poll, so it answers nothing). */
+  let answering = true;
   let poller: Promise<void>;
 
   before(async () => {
@@ -70,7 +73,7 @@ describe('company-portal: My devices (rename, check status, remove)', function (
     // The phone answers whenever it is reachable, as after each push, until its management profile is gone.
     poller = (async () => {
       while (polling && phone.enrolled) {
-        await phone.poll().catch(() => undefined);
+        if (answering) await phone.poll().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
@@ -152,6 +155,121 @@ describe('company-portal: My devices (rename, check status, remove)', function (
       200,
     );
     expect(answered).to.include(`${Math.round(phone.info.batteryLevel * 100)} %`);
+  });
+
+  it('refuses a second "Check status" while the first still waits (429), and allows one once answered', async () => {
+    const csrf = await bob.csrf();
+    const commands = () =>
+      portal.gw.gateway
+        .context('mdm')
+        .mongo.collection('mdm_commands')
+        .countDocuments({ requestType: 'DeviceInformation' });
+    answering = false;
+    let queuedBefore: number;
+    try {
+      const first = await bob.post(`/devices/${deviceId}/check`, { csrf });
+      expect(first.status).to.equal(303);
+      queuedBefore = await commands();
+      const again = await bob.post(`/devices/${deviceId}/check`, { csrf });
+      expect(again.status).to.equal(429);
+      const body = await again.text();
+      expect(body).to.include('The device has not answered the last check yet.');
+      expect(body).to.include('data-check="waiting"');
+      expect(await commands(), 'no second command queued').to.equal(queuedBefore);
+    } finally {
+      answering = true;
+    }
+    const answered = async () =>
+      eventually(
+        async () => expect((await bob.page(`/devices/${deviceId}`)).html).to.include('data-check="answered"'),
+        20_000,
+        200,
+      );
+    await answered();
+    const next = await bob.post(`/devices/${deviceId}/check`, { csrf });
+    expect(next.status).to.equal(303);
+    await answered();
+  });
+
+  it("does not show a device's old name to the next user it is enrolled for", async () => {
+    const devices = portal.gw.gateway.context('mdm').mongo.collection('mdm_devices');
+    const mallory = await portal.signIn(portal.accounts.other);
+    expect((await bob.page(`/devices/${deviceId}`)).html).to.include('&lt;img src=x onerror=alert(1)&gt;');
+    const record = await devices.findOne({ udid: phone.udid });
+    // The same device, enrolled again by someone else (same record, new owner).
+    await devices.updateOne({ udid: phone.udid }, { $set: { userId: portal.accounts.other.oid } });
+    try {
+      for (const path of [`/devices/${deviceId}`, `/devices/${deviceId}/remove`, '/devices']) {
+        const page = await mallory.page(path);
+        expect(page.status, path).to.equal(200);
+        expect(page.html, path).not.to.include('onerror=alert(1)');
+      }
+    } finally {
+      await devices.updateOne({ udid: phone.udid }, { $set: { userId: record?.userId } });
+    }
+  });
+
+  const events = (signal?: AbortSignal) => bob.browser.request(`${PORTAL_URL}/devices/${deviceId}/events`, { signal });
+
+  /** A request whose browser is gone before the gateway has looked at the session. */
+  const abandoned = async () => {
+    const cookie = [...bob.browser.cookiesOf(PORTAL_URL)].map(([k, v]) => `${k}=${v}`).join('; ');
+    const target = new URL(portal.gw.url);
+    const socket = connect(Number(target.port), target.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.end(
+      `GET /devices/${deviceId}/events HTTP/1.1\r\nHost: gateway.test\r\nX-Forwarded-Proto: https\r\n` +
+        `Cookie: ${cookie}\r\nAccept: text/event-stream\r\n\r\n`,
+    );
+    socket.destroy();
+  };
+
+  it('caps the streams one user holds open (429 above the limit) and frees a slot when one closes', async () => {
+    const open: AbortController[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const controller = new AbortController();
+        const res = await events(controller.signal);
+        expect(res.status, `stream ${i + 1}`).to.equal(200);
+        open.push(controller);
+      }
+      const refused = await events();
+      expect(refused.status).to.equal(429);
+      expect(refused.headers.get('content-type')).to.match(/problem\+json/);
+      expect(refused.headers.get('retry-after')).to.match(/^\d+$/);
+      open.shift()?.abort();
+      const admitted = await eventually(async () => {
+        const controller = new AbortController();
+        const res = await events(controller.signal);
+        if (res.status !== 200) await res.body?.cancel();
+        expect(res.status).to.equal(200);
+        return controller;
+      }, 10_000);
+      open.push(admitted);
+    } finally {
+      for (const controller of open) controller.abort();
+    }
+  });
+
+  it('a browser that left before its stream opened holds no slot', async () => {
+    // Wait for the slots of the previous test to be given back.
+    await eventually(async () => {
+      const res = await events();
+      await res.body?.cancel();
+      expect(res.status).to.equal(200);
+    }, 10_000);
+    for (let i = 0; i < 8; i++) await abandoned();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const open: AbortController[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const controller = new AbortController();
+        open.push(controller);
+        expect((await events(controller.signal)).status, `stream ${i + 1}`).to.equal(200);
+      }
+    } finally {
+      for (const controller of open) controller.abort();
+    }
   });
 
   it('removes the device after a confirmation that says what is erased and what stays', async () => {

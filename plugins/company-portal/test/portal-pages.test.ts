@@ -41,11 +41,35 @@ describe('company-portal: sign-in, landing and the page for each outcome', funct
     expect(signin.html).not.to.match(/\sstyle=/);
   });
 
+  // Each value goes into the query string as written: "%0d%0a" reaches the server as a real CR/LF.
+  const offsite = [
+    encodeURIComponent('//evil.test/x'),
+    encodeURIComponent('https://evil.test/'),
+    encodeURIComponent('/\\evil.test'),
+    encodeURIComponent('javascript:alert(1)'),
+    '/%0d%0aLocation:%20https://evil.test',
+    '/.//evil.test',
+    '/%2e//evil.test',
+    '/a/..//evil.test',
+  ];
+
   it('refuses to send a signed-in user elsewhere from the sign-in page (no open redirect)', async () => {
     const bob = await portal.signIn(portal.accounts.staff);
-    const res = await bob.browser.request(`${PORTAL_URL}/signin?returnTo=${encodeURIComponent('//evil.test/x')}`);
-    expect(res.status).to.equal(303);
-    expect(res.headers.get('location')).to.equal('/');
+    for (const query of offsite) {
+      const res = await bob.browser.request(`${PORTAL_URL}/signin?returnTo=${query}`);
+      expect(res.status, query).to.equal(303);
+      expect(res.headers.get('location'), query).to.equal('/');
+    }
+    const local = await bob.browser.request(`${PORTAL_URL}/signin?returnTo=${encodeURIComponent('/devices?x=1')}`);
+    expect(local.headers.get('location')).to.equal('/devices?x=1');
+  });
+
+  it('offers visitors a sign-in link that only ever returns to the portal', async () => {
+    for (const query of offsite) {
+      const page = await portal.client().page(`/signin?returnTo=${query}`);
+      expect(pageId(page.html), query).to.equal('signin');
+      expect(page.html, query).to.include('href="/auth/signin?returnTo=%2F"');
+    }
   });
 
   it('signs out with the CSRF token, and only with it', async () => {

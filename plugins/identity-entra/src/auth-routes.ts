@@ -122,7 +122,7 @@ export function mountAuthRoutes(router: Router, deps: AuthDeps): void {
     const session = sessions.session(ctx);
     const user = session.user;
     if (!user) throw new ProblemError(401, 'Not signed in', 'sign in at /auth/signin');
-    const record = await users.get(user.id);
+    const record = await users.record(user.id);
     if (!record?.enabled) {
       await auditRefusal(
         deps.audit(),
@@ -143,8 +143,8 @@ export function mountAuthRoutes(router: Router, deps: AuthDeps): void {
       displayName: user.displayName,
       tenantId: user.tenantId,
       groups: record.groups,
-      roles: user.roles,
-      isAdmin: isAdmin(config, user),
+      roles: record.roles,
+      isAdmin: isAdmin(config, record),
       signedInAt: new Date(user.signedInAt).toISOString(),
       expiresAt: new Date(
         Math.min(

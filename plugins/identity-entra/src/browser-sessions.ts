@@ -1,40 +1,72 @@
-import type { AuditLog, BrowserSessions, DirectoryUser, SignedInUser } from 'enrollment-gateway/sdk';
+import type { AuditLog, BrowserSessions, SignedInUser } from 'enrollment-gateway/sdk';
 import type { Redis } from 'ioredis';
 import type Koa from 'koa';
 import { auditRefusal } from './refusals.js';
 import { csrfMatches, type SessionManager, safeReturnPath } from './sessions.js';
-import type { MongoUserDirectory } from './users.js';
+import type { MongoUserDirectory, StoredUser } from './users.js';
 
 const CACHE_SECONDS = 60;
+/** Outlives every cache entry by far, so a generation never returns to a value an entry still carries. */
+const GENERATION_SECONDS = 86_400;
+
+/** Stores the entry only if the user's generation is still the one the reader saw before reading the database. */
+const SET_IF_CURRENT = `
+local current = redis.call('GET', KEYS[1]) or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1`;
+
+interface CacheEntry {
+  generation: string;
+  record: StoredUser;
+}
 
 /**
- * Directory records for page requests, read through Redis: a portal page then costs a Redis GET instead of a
- * database query. Every write to a user drops its entry (see MongoUserDirectory's `changed`), on every replica
- * at once since the cache is shared; the expiry only bounds writes made behind the gateway's back.
+ * Directory records for page and admin requests, read through Redis: a request then costs one Redis round trip
+ * instead of a database query. Every write to a user bumps the user's generation in Redis (see
+ * MongoUserDirectory's `changed`), on every replica at once since Redis is shared. An entry counts only when it
+ * carries the current generation, and a reader stores what it read from the database only if the generation did
+ * not move meanwhile: a read racing a disable can never put the old "enabled" back. The expiry only bounds writes
+ * made behind the gateway's back.
  */
 export class UserRecordCache {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly users: Pick<MongoUserDirectory, 'get'>,
+    private readonly users: Pick<MongoUserDirectory, 'record'>,
   ) {}
 
-  private key(userId: string): string {
-    return `${this.prefix}user:${userId}`;
+  private keys(userId: string): [generation: string, entry: string] {
+    return [`${this.prefix}user-gen:${userId}`, `${this.prefix}user:${userId}`];
   }
 
-  async get(userId: string): Promise<DirectoryUser | undefined> {
-    const cached = await this.redis.get(this.key(userId));
-    if (cached) return JSON.parse(cached) as DirectoryUser;
-    const record = await this.users.get(userId);
-    if (record) await this.redis.set(this.key(userId), JSON.stringify(record), 'EX', CACHE_SECONDS);
+  async get(userId: string): Promise<StoredUser | undefined> {
+    const [generationKey, entryKey] = this.keys(userId);
+    const [generation, raw] = await this.redis.mget(generationKey, entryKey);
+    const seen = generation ?? '0';
+    if (raw) {
+      const entry = JSON.parse(raw) as CacheEntry;
+      if (entry.generation === seen) return revive(entry.record);
+    }
+    const record = await this.users.record(userId);
+    if (record) {
+      const entry: CacheEntry = { generation: seen, record };
+      await this.redis.eval(SET_IF_CURRENT, 2, generationKey, entryKey, seen, JSON.stringify(entry), CACHE_SECONDS);
+    }
     return record;
   }
 
+  /** Called after every write to the user: entries of older generations are dead from now on. */
   async drop(userId: string): Promise<void> {
-    await this.redis.del(this.key(userId));
+    const [generationKey, entryKey] = this.keys(userId);
+    await this.redis.multi().incr(generationKey).expire(generationKey, GENERATION_SECONDS).del(entryKey).exec();
   }
 }
+
+const revive = (record: StoredUser): StoredUser => ({
+  ...record,
+  lastSignInAt: record.lastSignInAt ? new Date(record.lastSignInAt) : undefined,
+});
 
 /**
  * The browser session for plugins with pages (the portal). Every call loads the session through the same

@@ -23,8 +23,10 @@ export const identityConfigSchema = z.object({
   sessionCookieName: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
-    .default('gw_session')
-    .describe('Session cookie name'),
+    .default('__Host-gw_session')
+    .describe(
+      'Session cookie name; the __Host- prefix (Secure, Path=/, no Domain) keeps a sibling subdomain from planting one',
+    ),
   sessionIdleMinutes: z.number().int().min(1).max(1440).default(60).describe('Sign out after this long idle'),
   sessionAbsoluteHours: z.number().int().min(1).max(720).default(12).describe('Sign out this long after sign-in'),
   adminRoles: z.array(z.string().min(1)).default(['Gateway.Admin']).describe('App roles that make a user an admin'),

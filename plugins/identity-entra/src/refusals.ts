@@ -1,18 +1,22 @@
 import { type AdminPrincipal, type AuditLog, type IdentityRefusal, ProblemError } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 
-/** What the user is told for each refusal; the provider's own message goes to logs and the audit log only. */
+/**
+ * What the user is told for each refusal; the provider's own message goes to logs and the audit log only.
+ * A bad token at the sign-in callback is 403, never 401: the caller is Safari on a phone, which must not be asked
+ * for credentials. Bearer callers get 401 with WWW-Authenticate from the bearer authenticator instead.
+ */
 export const refusalText: Record<IdentityRefusal, { status: number; title: string; detail: string }> = {
   invalid_state: {
     status: 400,
     title: 'Sign-in link expired or reused',
     detail: 'This sign-in response was already used or does not belong to this browser. Start again.',
   },
-  invalid_token: { status: 401, title: 'Sign-in refused', detail: 'The identity token is not valid.' },
-  tampered_token: { status: 401, title: 'Sign-in refused', detail: 'The token signature does not verify.' },
-  expired_token: { status: 401, title: 'Sign-in refused', detail: 'The token has expired.' },
-  wrong_audience: { status: 401, title: 'Sign-in refused', detail: 'The token was issued for another application.' },
-  wrong_tenant: { status: 401, title: 'Sign-in refused', detail: 'The token was issued by another organization.' },
+  invalid_token: { status: 403, title: 'Sign-in refused', detail: 'The identity token is not valid.' },
+  tampered_token: { status: 403, title: 'Sign-in refused', detail: 'The token signature does not verify.' },
+  expired_token: { status: 403, title: 'Sign-in refused', detail: 'The token has expired.' },
+  wrong_audience: { status: 403, title: 'Sign-in refused', detail: 'The token was issued for another application.' },
+  wrong_tenant: { status: 403, title: 'Sign-in refused', detail: 'The token was issued by another organization.' },
   missing_groups: {
     status: 403,
     title: 'Sign-in refused',

@@ -153,7 +153,9 @@ export function csrfMatches(expected: string | undefined, given: string | undefi
 
 /**
  * Only same-gateway paths: one leading "/", no "//" or "\" (browsers read both as another host),
- * no control characters, and the URL must resolve to our own origin.
+ * no control characters, and the URL must resolve to our own origin. The answer is the resolved form, so it is
+ * checked once more: dot segments ("/.//x", "/%2e//x", "/a/..//x") resolve to a path starting with "//", which a
+ * browser would read as another host.
  */
 export function safeReturnPath(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return '/';
@@ -167,6 +169,6 @@ export function safeReturnPath(value: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-  if (resolved.origin !== base) return undefined;
+  if (resolved.origin !== base || /^\/[/\\]/.test(resolved.pathname)) return undefined;
   return `${resolved.pathname}${resolved.search}${resolved.hash}`;
 }

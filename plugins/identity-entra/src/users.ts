@@ -44,6 +44,13 @@ export function toDirectoryUser(doc: UserDocument): DirectoryUser {
   };
 }
 
+/** The directory record with what the gateway decides on: also the app roles of the last sign-in. */
+export interface StoredUser extends DirectoryUser {
+  roles: string[];
+}
+
+export const toStoredUser = (doc: UserDocument): StoredUser => ({ ...toDirectoryUser(doc), roles: doc.roles ?? [] });
+
 /** The user directory in MongoDB (collection identity_users), keyed by the provider's object id. */
 export class MongoUserDirectory implements UserDirectory {
   readonly model: Model<UserDocument>;
@@ -67,14 +74,23 @@ export class MongoUserDirectory implements UserDirectory {
     return doc ? toDirectoryUser(doc) : undefined;
   }
 
+  /** The record with roles, for admin decisions (not part of the SDK's DirectoryUser). */
+  async record(userId: string): Promise<StoredUser | undefined> {
+    const doc = await this.model.findById(userId).lean<UserDocument>();
+    return doc ? toStoredUser(doc) : undefined;
+  }
+
   /** Groups are known once a signed-in member brought them in a token or from Graph. */
   async knownGroups(groupIds: readonly string[]): Promise<{ known: string[]; unknown: string[] }> {
     const seen = new Set((await this.model.distinct('groups', { groups: { $in: [...groupIds] } })) as string[]);
     return { known: groupIds.filter((g) => seen.has(g)), unknown: groupIds.filter((g) => !seen.has(g)) };
   }
 
-  /** Records a sign-in: creates the user, refreshes name and groups. Returns the stored record. */
-  async recordSignIn(identity: VerifiedIdentity, provider: string): Promise<DirectoryUser> {
+  /**
+   * Records a sign-in: creates the user, refreshes name, groups and app roles (admin rights are decided on these
+   * per request, so a change in Entra takes effect at the user's next sign-in). Returns the stored record.
+   */
+  async recordSignIn(identity: VerifiedIdentity, provider: string): Promise<StoredUser> {
     const doc = await this.model
       .findOneAndUpdate(
         { _id: identity.subject },
@@ -93,7 +109,7 @@ export class MongoUserDirectory implements UserDirectory {
       )
       .lean<UserDocument>();
     await this.changed(identity.subject);
-    return toDirectoryUser(doc as UserDocument);
+    return toStoredUser(doc as UserDocument);
   }
 
   async markSignedIn(userId: string, at: Date): Promise<void> {

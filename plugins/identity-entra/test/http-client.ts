@@ -62,10 +62,10 @@ export class TestBrowser {
   }
 
   /** Follows redirects (at most 15), like a browser navigating; returns the last response. */
-  async navigate(url: string): Promise<{ response: Response; url: string }> {
+  async navigate(url: string, init: RequestInit = {}): Promise<{ response: Response; url: string }> {
     let current = url;
     for (let i = 0; i < 15; i++) {
-      const response = await this.request(current);
+      const response = await this.request(current, init);
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || !location) return { response, url: current };
       await response.body?.cancel();

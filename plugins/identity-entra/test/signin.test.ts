@@ -1,5 +1,8 @@
 import { expect } from 'chai';
+import { safeReturnPath } from '../src/sessions.js';
 import { auditEntries, type IdentityFixture, PUBLIC_URL, STAFF_GROUP, startIdentityFixture } from './support.js';
+
+const COOKIE = '__Host-gw_session';
 
 describe('identity-entra: sign-in through the OIDC stand-in', function () {
   this.timeout(60_000);
@@ -23,7 +26,9 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
     expect(authorize.searchParams.get('nonce')).to.match(/^[\w-]{32}$/);
     expect(authorize.searchParams.get('redirect_uri')).to.equal(`${PUBLIC_URL}/auth/callback`);
     const setCookie = start.headers.getSetCookie().join('\n');
-    expect(setCookie).to.match(/gw_session=[^;]+;.*path=\//i);
+    expect(setCookie).to.match(/^__Host-gw_session=[^;]+;.*path=\//i);
+    // __Host-: a sibling subdomain cannot plant or shadow it (Secure, Path=/ and no Domain are required).
+    expect(setCookie).not.to.match(/domain=/i);
     expect(setCookie)
       .to.match(/secure/i)
       .and.match(/httponly/i)
@@ -73,9 +78,9 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
     expect(res.status).to.equal(401);
     expect(res.headers.get('content-type')).to.match(/application\/problem\+json/);
     const { browser } = await fx.signIn(fx.accounts.user);
-    const real = browser.cookie(PUBLIC_URL, 'gw_session') ?? '';
+    const real = browser.cookie(PUBLIC_URL, COOKIE) ?? '';
     const [id] = real.split('.');
-    b.setCookie(PUBLIC_URL, 'gw_session', `${id}.${'A'.repeat(43)}`);
+    b.setCookie(PUBLIC_URL, COOKIE, `${id}.${'A'.repeat(43)}`);
     expect((await b.request(`${PUBLIC_URL}/auth/me`)).status).to.equal(401);
   });
 
@@ -121,21 +126,20 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
     expect(await res.text()).to.match(/Sign-in link expired or reused/);
   });
 
-  for (const [name, returnTo] of [
-    ['absolute URL', 'https://evil.example/'],
-    ['protocol-relative', '//evil.example/x'],
-    ['backslash', '/\\evil.example'],
-    ['javascript scheme', 'javascript:alert(1)'],
-    ['encoded newline', '/%0d%0aLocation:%20https://evil.example'],
+  // Each value is sent as written in the query string: "%0d%0a" reaches the server as a real CR/LF.
+  for (const [name, query] of [
+    ['absolute URL', encodeURIComponent('https://evil.example/')],
+    ['protocol-relative', encodeURIComponent('//evil.example/x')],
+    ['backslash', encodeURIComponent('/\\evil.example')],
+    ['javascript scheme', encodeURIComponent('javascript:alert(1)')],
+    ['CR/LF (header injection)', '/%0d%0aLocation:%20https://evil.example'],
+    ['dot segment before //', '/.//evil.example'],
+    ['encoded dot segment before //', '/%2e//evil.example'],
+    ['parent segment before //', '/a/..//evil.example'],
   ] as const) {
     it(`refuses an open redirect: ${name}`, async () => {
       const b = fx.browser();
-      const res = await b.request(`${PUBLIC_URL}/auth/signin?returnTo=${encodeURIComponent(returnTo)}`);
-      if (name === 'encoded newline') {
-        // Decoded, it is a path of this gateway: allowed, and Koa never emits the raw CR/LF.
-        expect(res.status).to.equal(302);
-        return;
-      }
+      const res = await b.request(`${PUBLIC_URL}/auth/signin?returnTo=${query}`);
       expect(res.status).to.equal(400);
       expect(res.headers.get('location')).to.equal(null);
       expect(res.headers.getSetCookie()).to.deep.equal([]);
@@ -144,7 +148,19 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
 
   it('audit-logs refused open redirects', async () => {
     const entries = await auditEntries(fx.gw, 'identity.redirect.refused');
-    expect(entries.map((e) => e.after?.returnTo)).to.include('https://evil.example/');
+    expect(entries.map((e) => e.after?.returnTo))
+      .to.include('https://evil.example/')
+      .and.include('/\r\nLocation: https://evil.example')
+      .and.include('/.//evil.example');
+  });
+
+  it('never returns a path a browser reads as another host, and keeps ordinary paths', () => {
+    for (const value of ['/.//evil.x', '/%2e//evil.x', '/%2E//evil.x', '/a/..//evil.x', '/./\\evil.x', '/%2e%2e//x']) {
+      expect(safeReturnPath(value), value).to.equal(undefined);
+    }
+    expect(safeReturnPath('/devices/1?tab=a#top')).to.equal('/devices/1?tab=a#top');
+    expect(safeReturnPath('/a/../devices')).to.equal('/devices');
+    expect(safeReturnPath(undefined)).to.equal('/');
   });
 
   it('signs out only with the CSRF token; without it the session survives (403)', async () => {
@@ -162,7 +178,7 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
     const { csrfToken } = (await me.json()) as { csrfToken: string };
     expect((await auditEntries(fx.gw, 'identity.csrf.refused')).length).to.be.greaterThan(0);
 
-    const cookieBefore = browser.cookie(PUBLIC_URL, 'gw_session') ?? '';
+    const cookieBefore = browser.cookie(PUBLIC_URL, COOKIE) ?? '';
     const out = await browser.request(`${PUBLIC_URL}/auth/signout`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -172,7 +188,7 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
     expect((await browser.request(`${PUBLIC_URL}/auth/me`)).status).to.equal(401);
     // The old cookie is dead server-side too (the Redis record is gone).
     const replay = fx.browser();
-    replay.setCookie(PUBLIC_URL, 'gw_session', cookieBefore);
+    replay.setCookie(PUBLIC_URL, COOKIE, cookieBefore);
     expect((await replay.request(`${PUBLIC_URL}/auth/me`)).status).to.equal(401);
   });
 

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { OidcStandin } from '../../../test/support/oidc-standin.js';
-import { auditEntries, type IdentityFixture, PUBLIC_URL, startIdentityFixture } from './support.js';
+import { UserRecordCache } from '../src/browser-sessions.js';
+import type { StoredUser } from '../src/users.js';
+import { auditEntries, type IdentityFixture, PUBLIC_URL, STAFF_GROUP, startIdentityFixture } from './support.js';
 
 describe('identity-entra: bad tokens, groups, disabled users and admin access', function () {
   this.timeout(60_000);
@@ -32,18 +35,30 @@ describe('identity-entra: bad tokens, groups, disabled users and admin access', 
       ],
     ];
     for (const [name, reason, mutation] of cases) {
-      it(`refuses a ${name} id token (401) and audit-logs it`, async () => {
+      it(`refuses a ${name} id token (403, never 401 to a phone) and audit-logs it`, async () => {
         fx.standin.nextIdTokenMutation = (claims) => mutation(claims);
         const { final, browser } = await fx.signIn(fx.accounts.user);
-        expect(final.status).to.equal(401);
+        expect(final.status).to.equal(403);
         expect((await browser.request(`${PUBLIC_URL}/auth/me`)).status).to.equal(401);
         expect(await refusedReasons('identity.signin.refused')).to.include(reason);
       });
     }
 
+    it('shows Safari a 403 page, not a 401, for a refused token at the callback', async () => {
+      fx.standin.nextIdTokenMutation = (claims) => ({ claims: { ...claims, exp: 2_000, iat: 1_000, nbf: 1_000 } });
+      fx.standin.autoLogin = fx.accounts.user.oid;
+      const { response } = await fx.browser().navigate(`${PUBLIC_URL}/auth/signin?returnTo=/`, {
+        headers: { accept: 'text/html,application/xhtml+xml', 'user-agent': 'Mozilla/5.0 (iPhone) Safari/604.1' },
+      });
+      expect(response.status).to.equal(403);
+      expect(response.headers.get('www-authenticate')).to.equal(null);
+      expect(response.headers.get('content-type')).to.match(/text\/html/);
+      expect(await response.text()).to.include('The token has expired.');
+    });
+
     it('refuses a token whose tid is another tenant even with our issuer', async () => {
       const { final } = await fx.signIn(fx.accounts.otherTenant);
-      expect(final.status).to.equal(401);
+      expect(final.status).to.equal(403);
       expect(await refusedReasons('identity.signin.refused')).to.include('wrong_tenant');
     });
 
@@ -101,6 +116,104 @@ describe('identity-entra: bad tokens, groups, disabled users and admin access', 
         body: JSON.stringify({ enabled: true }),
       });
       expect((await fx.signIn(fx.accounts.user)).final.status).to.equal(200);
+    });
+  });
+
+  describe('directory decides per request', () => {
+    const setEnabled = async (oid: string, enabled: boolean) => {
+      const admin = await fx.signIn(fx.accounts.admin);
+      const { csrfToken } = (await admin.final.json()) as { csrfToken: string };
+      const res = await admin.browser.request(`${PUBLIC_URL}/api/identity/users/${oid}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+        body: JSON.stringify({ enabled }),
+      });
+      expect(res.status).to.equal(200);
+    };
+
+    it('a directory read racing a disable cannot put the old "enabled" back in the cache', async () => {
+      const ctx = fx.gw.gateway.context('identity-entra');
+      const id = randomUUID();
+      let stored: StoredUser = {
+        id,
+        upn: 'race@contoso.test',
+        displayName: 'Race',
+        enabled: true,
+        groups: [],
+        roles: [],
+      };
+      let reads = 0;
+      let readStarted!: () => void;
+      let releaseRead!: () => void;
+      const started = new Promise<void>((resolve) => {
+        readStarted = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        releaseRead = resolve;
+      });
+      const users = {
+        async record(): Promise<StoredUser> {
+          const snapshot = { ...stored };
+          if (++reads === 1) {
+            readStarted();
+            await released;
+          }
+          return snapshot;
+        },
+      };
+      const cache = new UserRecordCache(ctx.redis, `${ctx.redisKeyPrefix}race:`, users);
+      const racing = cache.get(id);
+      await started;
+      // The disable lands while that read is in flight: database write, then the cache drop.
+      stored = { ...stored, enabled: false };
+      await cache.drop(id);
+      releaseRead();
+      expect((await racing)?.enabled, 'the read that began before the disable').to.equal(true);
+      expect((await cache.get(id))?.enabled).to.equal(false);
+      expect((await cache.get(id))?.enabled, 'now from the cache').to.equal(false);
+      expect(reads).to.equal(2);
+    });
+
+    it("refuses a disabled user's bearer token (403, audit-logged); app-only tokens still pass", async () => {
+      const account = fx.accounts.groupAdmin;
+      // The user has signed in once, so the directory knows them.
+      expect((await fx.signIn(account)).final.status).to.equal(200);
+      const token = fx.standin.issueAccessToken({ audience: fx.standin.clientId, account, roles: ['Gateway.Admin'] });
+      expect((await devices(token)).status).to.equal(200);
+
+      await setEnabled(account.oid, false);
+      try {
+        const refused = await devices(token);
+        expect(refused.status).to.equal(403);
+        expect(((await refused.json()) as { reason?: string }).reason).to.equal('user_disabled');
+        const entries = await auditEntries(fx.gw, 'identity.bearer.refused');
+        expect(entries.some((e) => e.actor.id === account.oid && e.after?.reason === 'user_disabled')).to.equal(true);
+        const appOnly = fx.standin.issueAccessToken({ audience: fx.standin.clientId, roles: ['Gateway.Admin'] });
+        expect((await devices(appOnly)).status).to.equal(200);
+      } finally {
+        await setEnabled(account.oid, true);
+      }
+      expect((await devices(token)).status).to.equal(200);
+    });
+
+    it('a member removed from the admin group loses admin at their next sign-in, even in an older session', async () => {
+      const account = fx.accounts.groupAdmin;
+      const old = await fx.signIn(account);
+      expect((await old.browser.request(`${PUBLIC_URL}/api/mdm/devices`)).status).to.equal(200);
+      const groups = account.groups;
+      account.groups = [STAFF_GROUP];
+      try {
+        // Signing in anywhere (another browser) stores the new groups in the directory.
+        const fresh = await fx.signIn(account);
+        expect(((await fresh.final.json()) as { isAdmin: boolean }).isAdmin).to.equal(false);
+        expect((await old.browser.request(`${PUBLIC_URL}/api/mdm/devices`)).status).to.equal(403);
+        const me = (await (await old.browser.request(`${PUBLIC_URL}/auth/me`)).json()) as { isAdmin: boolean };
+        expect(me.isAdmin).to.equal(false);
+      } finally {
+        account.groups = groups;
+      }
+      await fx.signIn(account);
+      expect((await old.browser.request(`${PUBLIC_URL}/api/mdm/devices`)).status).to.equal(200);
     });
   });
 

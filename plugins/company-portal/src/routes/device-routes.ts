@@ -19,6 +19,7 @@ import {
   requireUser,
   seeOther,
   signInPage,
+  takeStreamSlot,
 } from '../deps.js';
 import { type PageKit, renderMessage } from '../layout.js';
 import { openEventStream } from '../live.js';
@@ -85,7 +86,7 @@ async function statusItems(
 async function loadDevice(deps: PortalDeps, device: DeviceRecord): Promise<DeviceView> {
   const unenrollment = deps.unenrollment();
   const [name, readiness, items, check, run] = await Promise.all([
-    deps.names.get(device.id),
+    deps.names.get(device.id, device.userId ?? ''),
     deps.readiness()?.get(device.id),
     statusItems(deps, [device]),
     deps.state.check(device.id),
@@ -162,19 +163,27 @@ export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
     const device = kit && (await ownDevice(ctx, deps, kit));
     if (!kit || !device) return;
     if (!(await csrfOk(ctx, deps, kit, await readForm(ctx)))) return;
-    // The command service wakes the device through the push service as it queues the command.
-    const [queued] =
-      device.state === 'enrolled'
-        ? await deps.commands().enqueue([device.id], {
-            requestType: 'DeviceInformation',
-            payload: { Queries: STATUS_QUERIES },
-            origin: `portal:${device.userId}`,
-          })
-        : [];
-    if (!queued) {
+    const notManaged = () => {
       const alert = html`<p class="alert" role="alert">${kit.t('device.check.notManaged')}</p>`;
       return page(ctx, kit, device, alert, 409);
+    };
+    if (device.state !== 'enrolled') return notManaged();
+    if (!(await deps.state.claimCheck(device.id))) {
+      const alert = html`<p class="alert" role="alert">${kit.t('device.check.tooSoon')}</p>`;
+      return page(ctx, kit, device, alert, 429);
     }
+    let queued: { commandUuid: string } | undefined;
+    try {
+      // The command service wakes the device through the push service as it queues the command.
+      [queued] = await deps.commands().enqueue([device.id], {
+        requestType: 'DeviceInformation',
+        payload: { Queries: STATUS_QUERIES },
+        origin: `portal:${device.userId}`,
+      });
+    } finally {
+      if (!queued) await deps.state.releaseCheck(device.id);
+    }
+    if (!queued) return notManaged();
     await deps.state.startCheck(device.id, queued.commandUuid);
     seeOther(ctx, base);
   });
@@ -185,7 +194,7 @@ export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
     const device = kit && (await ownDevice(ctx, deps, kit));
     if (!kit || !device) return;
     if (device.state === 'retired') return seeOther(ctx, base);
-    renderRemoveConfirm(ctx, kit, device, await deps.names.get(device.id));
+    renderRemoveConfirm(ctx, kit, device, await deps.names.get(device.id, device.userId ?? ''));
   });
 
   router.post('/devices/:id/remove', async (ctx) => {
@@ -223,8 +232,10 @@ export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
     const id = String(ctx.params.id);
     const path = `/devices/${encodeURIComponent(id)}`;
     const user = await deps.sessions()?.currentUser(ctx);
+    const release = await takeStreamSlot(deps, ctx, user?.id);
     const kit = kitOf(deps, { user });
     openEventStream(ctx, {
+      onClose: release,
       hub: deps.hub,
       refreshMs: deps.config.liveRefreshSeconds * 1000,
       maxMs: deps.config.liveStreamSeconds * 1000,

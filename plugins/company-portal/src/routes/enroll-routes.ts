@@ -20,6 +20,7 @@ import {
   requireUser,
   seeOther,
   signInPage,
+  takeStreamSlot,
 } from '../deps.js';
 import type { PageKit } from '../layout.js';
 import { openEventStream } from '../live.js';
@@ -38,8 +39,18 @@ import { isFinalPhase, renderStatus, type StatusView, statusRegion } from '../pa
 export const DEEP_LINK = '/enrollment/webenrollment/ios';
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const localPath = (value: unknown) =>
-  typeof value === 'string' && /^\/(?![/\\])/.test(value) && !/[\\\s]/.test(value) ? value : '/';
+const LOCAL = 'https://portal.invalid';
+/**
+ * A path of this portal to go back to, or "/". Checked as written and once resolved, since dot segments
+ * ("/.//x", "/%2e//x") resolve to a "//host" path that a browser would read as another host.
+ */
+function localPath(value: unknown): string {
+  if (typeof value !== 'string' || !/^\/(?![/\\])/.test(value) || /[\\\s]/.test(value)) return '/';
+  if ([...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return '/';
+  const url = new URL(value, LOCAL);
+  if (url.origin !== LOCAL || /^\/[/\\]/.test(url.pathname)) return '/';
+  return `${url.pathname}${url.search}${url.hash}`;
+}
 
 function deviceOf(ctx: Koa.Context): ParsedUserAgent {
   return parseDeviceUserAgent(ctx.get('user-agent'), deviceHintsFrom(ctx.query, ctx.get('cookie')));
@@ -199,9 +210,11 @@ export function mountEnrollRoutes(router: Router, deps: PortalDeps): void {
     const sessions = deps.sessions();
     const statusPath = `/enroll/status/${encodeURIComponent(ctx.params.id)}`;
     const user = sessions ? await sessions.currentUser(ctx) : undefined;
+    const release = await takeStreamSlot(deps, ctx, user?.id);
     let deviceId: string | undefined;
     const kit = kitOf(deps, { user });
     openEventStream(ctx, {
+      onClose: release,
       hub: deps.hub,
       refreshMs: deps.config.liveRefreshSeconds * 1000,
       maxMs: deps.config.liveStreamSeconds * 1000,
