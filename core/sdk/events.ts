@@ -11,7 +11,18 @@ export interface DomainEvents {
   /** The device told us its management profile was removed. */
   'device.checkedOut': { deviceId: string; udid: string };
   /** Every trace of the device is gone: certificates revoked, tokens and keys erased. */
-  'device.unenrolled': { deviceId: string; udid: string; reason: string; unreachable: boolean };
+  'device.unenrolled': {
+    deviceId: string;
+    udid: string;
+    reason: string;
+    unreachable: boolean;
+    /**
+     * Since 1.1: the same for every raise of this fact (one unenrollment of one enrollment). A worker that
+     * crashed after raising it raises it again; consumers drop repeats by this id (webhooks send it as the
+     * delivery id).
+     */
+    eventId?: string;
+  };
   /** A device answered a command. */
   'command.result': {
     deviceId: string;

@@ -52,7 +52,7 @@ function buildServices(ctx: PluginContext<MdmConfig>) {
   const scep = new ScepService(models, pki, enrollments, ctx.config.deviceCertificateValidityDays, ctx.logger);
   const directory = new MongoDeviceDirectory(models, secrets);
   const certificates = new CertificateService(models, ctx.logger);
-  const retirement = new RetirementService(models, certificates, commands, secrets, enrollments, ctx.logger);
+  const retirement = new RetirementService(models, certificates, secrets, enrollments, ctx.logger);
   return { models, pki, enrollments, identity, commands, checkins, scep, directory, certificates, secrets, retirement };
 }
 

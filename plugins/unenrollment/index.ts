@@ -18,10 +18,9 @@ import { unenrollmentModels } from './src/models.js';
 import { mountUnenrollmentRoutes } from './src/routes.js';
 import { UnenrollmentRunner } from './src/runner.js';
 import { Unenrollments } from './src/service.js';
+import { sweep } from './src/sweep.js';
 
 const DAY_MS = 86_400_000;
-/** A device's job finishes its unenrollments one after another; this bounds one run. */
-const MAX_ROUNDS = 10;
 
 function buildServices(ctx: PluginContext<UnenrollmentConfig>) {
   const models = unenrollmentModels(ctx.mongo);
@@ -85,11 +84,11 @@ export default definePlugin({
     // An answer to a removal wakes the waiting job at once, rather than at its next poll.
     api.on('command.result', async (event, ctx) => {
       if (event.requestType !== 'RemoveApplication' && event.requestType !== 'RemoveProfile') return;
-      const running = await services(ctx).models.unenrollments.exists({
-        deviceId: event.deviceId,
-        state: 'in-progress',
-      });
-      if (running) await services(ctx).jobs.wake(event.deviceId);
+      const { models, jobs } = services(ctx);
+      const running = await models.unenrollments
+        .find({ deviceId: event.deviceId, state: 'in-progress' }, { _id: 1 })
+        .lean<{ _id: string }[]>();
+      for (const { _id } of running) await jobs.wake(_id);
     });
 
     api.queue<UnenrollJob>({
@@ -100,21 +99,23 @@ export default definePlugin({
         stalledInterval: Math.max(250, api.config.lockDurationMs / 2),
       },
       async processor(job, ctx) {
-        const { models, runner } = services(ctx);
-        for (let round = 0; round < MAX_ROUNDS; round++) {
-          const next = await models.unenrollments
-            .findOne({ deviceId: job.data.deviceId, state: 'in-progress' }, { _id: 1 })
-            .sort({ startedAt: 1 })
-            .lean();
-          if (!next) return { finished: round };
-          const outcome = await runner.advance(next._id);
-          if (outcome.kind === 'wait') {
-            // Waiting for the device costs no worker slot: the job sleeps in Redis until the poll or a wake-up.
-            await job.moveToDelayed(outcome.until.getTime(), job.token);
-            throw new DelayedError();
-          }
+        const { models, jobs, runner } = services(ctx);
+        const { deviceId, unenrollmentId } = job.data;
+        if (!unenrollmentId) {
+          // A job queued by 1.0 (one per device): hand each unfinished unenrollment its own job.
+          const open = await models.unenrollments
+            .find({ deviceId, state: 'in-progress' }, { _id: 1 })
+            .lean<{ _id: string }[]>();
+          for (const { _id } of open) await jobs.ensure(_id, deviceId);
+          return { handedOver: open.length };
         }
-        throw new Error(`device ${job.data.deviceId} still has unfinished unenrollments after ${MAX_ROUNDS} rounds`);
+        const outcome = await runner.advance(unenrollmentId);
+        if (outcome.kind === 'wait') {
+          // Waiting for the device costs no worker slot: the job sleeps in Redis until the poll or a wake-up.
+          await job.moveToDelayed(outcome.until.getTime(), job.token);
+          throw new DelayedError();
+        }
+        return { finished: true };
       },
     });
 
@@ -122,13 +123,7 @@ export default definePlugin({
       name: MAINTENANCE_QUEUE,
       async processor(job, ctx) {
         const { models, jobs, unenrollments } = services(ctx);
-        if (job.data.kind === 'sweep') {
-          const deviceIds = (await models.unenrollments.distinct('deviceId', { state: 'in-progress' })) as string[];
-          let requeued = 0;
-          for (const deviceId of deviceIds) if (await jobs.ensure(deviceId)) requeued++;
-          if (requeued > 0) ctx.logger.warn({ requeued }, 're-queued unenrollments whose job was gone');
-          return { inProgress: deviceIds.length, requeued };
-        }
+        if (job.data.kind === 'sweep') return sweep(ctx, models, jobs, unenrollments);
         const before = new Date(Date.now() - ctx.config.inactivityDays * DAY_MS);
         const silent = await ctx.resolve(deviceRetirementRef).inactiveSince(before, 200);
         for (const device of silent) {
@@ -149,7 +144,7 @@ export default definePlugin({
     let schedulerTimer: NodeJS.Timeout | undefined;
     api.onStart(async (ctx) => {
       const { models } = services(ctx);
-      await Promise.all([models.unenrollments.init(), models.requests.init()]);
+      await Promise.all([models.unenrollments.init(), models.requests.init(), models.effects.init()]);
       if (ctx.gateway.role === 'serve') return;
       const { jobs } = services(ctx);
       await jobs.ensureSchedulers();

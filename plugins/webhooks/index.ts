@@ -44,9 +44,10 @@ export default definePlugin({
       processor: (job, ctx) => services(ctx).webhooks.process(job),
     });
 
-    api.queue<{ kind: 'prune' }>({
+    api.queue<{ kind: 'prune' | 'failed' }>({
       name: MAINTENANCE_QUEUE,
-      async processor(_job, ctx) {
+      async processor(job, ctx) {
+        if (job.data.kind === 'failed') return { buried: await services(ctx).webhooks.sweepFailed() };
         const cutoff = new Date(Date.now() - ctx.config.deadLetterRetentionDays * 86_400_000);
         return { pruned: await services(ctx).deadLetters.prune(cutoff) };
       },
@@ -56,9 +57,17 @@ export default definePlugin({
       await services(ctx).deadLetters.ensureIndexes();
       if (ctx.config.endpoints.length === 0) ctx.logger.warn('no webhook endpoints configured; nothing will be sent');
       if (ctx.gateway.role === 'serve') return;
-      await ctx
-        .queue<{ kind: 'prune' }>(MAINTENANCE_QUEUE)
-        .queue.upsertJobScheduler('webhook-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
+      const maintenance = ctx.queue<{ kind: 'prune' | 'failed' }>(MAINTENANCE_QUEUE).queue;
+      await maintenance.upsertJobScheduler(
+        'webhook-prune',
+        { every: 3_600_000 },
+        { name: 'prune', data: { kind: 'prune' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      );
+      await maintenance.upsertJobScheduler(
+        'webhook-failed-sweep',
+        { every: ctx.config.failedSweepIntervalMs },
+        { name: 'failed', data: { kind: 'failed' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      );
     });
 
     api.routes({

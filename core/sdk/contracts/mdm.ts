@@ -135,8 +135,12 @@ export interface EnrollmentSessionService {
   /** Runs the enrollment-payload contributors (which may veto) and refuses while setup is incomplete. */
   create(request: EnrollmentSessionRequest): Promise<EnrollmentSession>;
   get(sessionId: string): Promise<EnrollmentSession | undefined>;
-  /** Cancels the user's sessions still waiting to be installed (iOS keeps one downloaded profile). */
-  cancelPending(userId: string, reason: string): Promise<number>;
+  /**
+   * Cancels the user's sessions still waiting to be installed (iOS keeps one downloaded profile). With
+   * `includeCertificateIssued` (since 1.1) also those whose profile is being installed: their device's
+   * Authenticate is refused (retiring a user).
+   */
+  cancelPending(userId: string, reason: string, options?: { includeCertificateIssued?: boolean }): Promise<number>;
 }
 export const enrollmentSessionsRef = createServiceRef<EnrollmentSessionService>('mdm.enrollments');
 
@@ -189,5 +193,10 @@ export interface DeviceRetirementService {
   complete(target: RetirementTarget): Promise<RetirementStepResult>;
   /** Pending or enrolled devices last seen before `before` (never-seen ones by when they were recorded). */
   inactiveSince(before: Date, limit: number): Promise<DeviceRecord[]>;
+  /**
+   * Devices in state 'checked-out', oldest CheckOut first (since 1.1). The device.checkedOut event is raised
+   * after the state is written and can be lost in between; unenrollment finds those devices here.
+   */
+  checkedOut?(limit: number): Promise<DeviceRecord[]>;
 }
 export const deviceRetirementRef = createServiceRef<DeviceRetirementService>('mdm.retirement');

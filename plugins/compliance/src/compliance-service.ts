@@ -36,7 +36,11 @@ export class ComplianceService {
   async onEnrolled(event: DomainEvents['device.enrolled']): Promise<void> {
     await this.models.devices.updateOne(
       { _id: event.deviceId },
-      { $set: { udid: event.udid }, $unset: { osVersion: '', osVersionKey: '', reportedAt: '' } },
+      // A new enrollment starts with an empty command queue: nothing of ours is pending any more.
+      {
+        $set: { udid: event.udid },
+        $unset: { osVersion: '', osVersionKey: '', reportedAt: '', pendingCommandUuid: '' },
+      },
       { upsert: true },
     );
     if (this.ctx.config.queryOnEnrollment && (await this.hasMinimum())) await this.requestReports([event.deviceId]);
@@ -56,18 +60,41 @@ export class ComplianceService {
       payload: { Queries: [...COMPLIANCE_QUERIES] },
       origin: 'compliance',
     });
-    await this.models.devices.updateMany({ _id: { $in: [...deviceIds] } }, { $set: { requestedAt: new Date() } });
+    const now = new Date();
+    if (results.length > 0) {
+      await this.models.devices.bulkWrite(
+        results.map((r) => ({
+          updateOne: {
+            filter: { _id: r.deviceId },
+            update: { $set: { requestedAt: now, pendingCommandUuid: r.commandUuid } },
+          },
+        })),
+      );
+    }
     return results.length;
   }
 
   /** Every DeviceInformation answer that carries OSVersion updates the device, whoever asked for it. */
   async onCommandResult(event: DomainEvents['command.result']): Promise<void> {
-    if (event.requestType !== 'DeviceInformation' || event.status !== 'Acknowledged') return;
+    if (event.requestType !== 'DeviceInformation') return;
+    // Answered (even with an error): the next refresh may ask again. NotNow stays queued in mdm.
+    if (event.status !== 'NotNow') {
+      await this.models.devices.updateOne(
+        { _id: event.deviceId, pendingCommandUuid: event.commandUuid },
+        { $unset: { pendingCommandUuid: '' } },
+      );
+    }
+    if (event.status !== 'Acknowledged') return;
     const responses = event.result.QueryResponses as Record<string, unknown> | undefined;
     const reported = osVersionSchema.safeParse(responses?.OSVersion);
     if (!reported.success) return;
-    const productName = typeof responses?.ProductName === 'string' ? responses.ProductName : undefined;
+    const reportedName = typeof responses?.ProductName === 'string' ? responses.ProductName : undefined;
     const known = await this.models.devices.findById(event.deviceId).lean<DeviceFactsDoc>();
+    // Asked by someone else without ProductName: the directory knows it from Authenticate, as in factsFor.
+    const productName =
+      reportedName ??
+      known?.productName ??
+      (known?.platform ? undefined : (await this.ctx.resolve(deviceDirectoryRef).get(event.deviceId))?.productName);
     const platform = platformOf(productName) ?? known?.platform;
     await this.models.devices.updateOne(
       { _id: event.deviceId },
@@ -160,7 +187,14 @@ export class ComplianceService {
     if (hours === 0 || !(await this.hasMinimum())) return 0;
     const cutoff = new Date(now.getTime() - hours * 3_600_000);
     const stale = await this.models.devices
-      .find({ $or: [{ requestedAt: { $lt: cutoff } }, { requestedAt: { $exists: false } }] }, { _id: 1 })
+      .find(
+        {
+          // A device that never answers would otherwise collect one DeviceInformation per refresh.
+          pendingCommandUuid: { $exists: false },
+          $or: [{ requestedAt: { $lt: cutoff } }, { requestedAt: { $exists: false } }],
+        },
+        { _id: 1 },
+      )
       .sort({ requestedAt: 1 })
       .limit(REFRESH_BATCH)
       .lean<Pick<DeviceFactsDoc, '_id'>[]>()

@@ -13,6 +13,8 @@ export interface DeviceFactsDoc {
   osVersionKey?: number;
   reportedAt?: Date;
   requestedAt?: Date;
+  /** Our DeviceInformation still unanswered: no new one is queued behind it. */
+  pendingCommandUuid?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -34,6 +36,7 @@ const factsSchema = new Schema<DeviceFactsDoc>(
     osVersionKey: { type: Number },
     reportedAt: { type: Date },
     requestedAt: { type: Date },
+    pendingCommandUuid: { type: String },
   },
   { collection: 'compliance_devices', timestamps: true, versionKey: false },
 );

@@ -10,15 +10,22 @@ export const INACTIVITY_SCHEDULER = 'unenroll-inactivity';
 
 export interface UnenrollJob {
   deviceId: string;
+  /** Absent in jobs queued by 1.0, which were one per device. */
+  unenrollmentId?: string;
 }
 export interface MaintenanceJob {
   kind: 'sweep' | 'inactivity';
 }
 
+/** BullMQ refuses ':' in custom job ids; unenrollment ids are "<deviceId>:<enrollmentId>". */
+export const jobIdFor = (unenrollmentId: string) => unenrollmentId.replaceAll(':', '_');
+
 /**
- * The BullMQ side: one durable "unenroll" job per device (job id = device id) that works through the device's
- * unfinished unenrollments. Redis holds only this wake-up; the truth is in MongoDB, so a lost job is simply
- * queued again (by the next request, or by the sweep).
+ * The BullMQ side: one durable "unenroll" job per unenrollment (job id from the unenrollment id) that takes it
+ * to the end. The unenrollment is stored before its job is queued, so a job that exists always sees it: "a job
+ * is there, it will handle it" holds (one job per device could already have made its last read and be about to
+ * complete). Redis holds only this wake-up; the truth is in MongoDB, so a lost job is simply queued again (by
+ * the next request, or by the sweep).
  */
 export class JobControl {
   constructor(
@@ -28,33 +35,33 @@ export class JobControl {
     private readonly logger: Logger,
   ) {}
 
-  private options(deviceId: string): JobsOptions {
+  private options(unenrollmentId: string): JobsOptions {
     return {
-      jobId: deviceId,
+      jobId: jobIdFor(unenrollmentId),
       attempts: this.config.retryAttempts,
       backoff: { type: 'exponential', delay: this.config.retryBackoffMs },
-      // Finished jobs go, so a later unenrollment of the same device (after re-enrollment) can reuse the id.
+      // Finished jobs go, so the sweep can queue an unfinished unenrollment again under the same id.
       removeOnComplete: true,
       removeOnFail: true,
     };
   }
 
-  /** Queues the device's job unless one is waiting, delayed or running; true when it had to be queued. */
-  async ensure(deviceId: string): Promise<boolean> {
+  /** Queues the unenrollment's job unless one is waiting, delayed or running; true when it had to be queued. */
+  async ensure(unenrollmentId: string, deviceId: string): Promise<boolean> {
     const queue = this.handle().queue;
-    const existing = await queue.getJob(deviceId);
+    const existing = await queue.getJob(jobIdFor(unenrollmentId));
     if (existing) {
       const state = await existing.getState();
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return false;
       await existing.remove().catch(() => undefined);
     }
-    await this.handle().add('unenroll', { deviceId }, this.options(deviceId));
+    await this.handle().add('unenroll', { deviceId, unenrollmentId }, this.options(unenrollmentId));
     return true;
   }
 
   /** Runs a waiting job now instead of at its next poll (an answer or a CheckOut arrived). */
-  async wake(deviceId: string): Promise<void> {
-    const job = await this.handle().queue.getJob(deviceId);
+  async wake(unenrollmentId: string): Promise<void> {
+    const job = await this.handle().queue.getJob(jobIdFor(unenrollmentId));
     if (!job || !(await job.isDelayed())) return;
     // It may have started in between; then it reads the news itself.
     await job.promote().catch(() => undefined);

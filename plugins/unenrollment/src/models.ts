@@ -143,9 +143,29 @@ const requestSchema = new Schema<JoinedRequestDoc>(
   { collection: 'unenrollment_requests', versionKey: false },
 );
 
+/**
+ * A side effect outside this plugin's documents (the audit record), claimed by a unique _id before it is made
+ * and marked when it is made, so a step repeated after a crash can tell it already happened.
+ */
+export interface EffectClaimDoc {
+  _id: string;
+  state: 'started' | 'done';
+  at: Date;
+}
+
+const claimSchema = new Schema<EffectClaimDoc>(
+  {
+    _id: { type: String, required: true },
+    state: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { collection: 'unenrollment_effects', versionKey: false },
+);
+
 export interface UnenrollmentModels {
   unenrollments: Model<UnenrollmentDoc>;
   requests: Model<JoinedRequestDoc>;
+  effects: Model<EffectClaimDoc>;
 }
 
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
@@ -156,11 +176,31 @@ export function unenrollmentModels(connection: Connection): UnenrollmentModels {
   return {
     unenrollments: model(connection, 'Unenrollment', unenrollmentSchema),
     requests: model(connection, 'UnenrollmentRequest', requestSchema),
+    effects: model(connection, 'UnenrollmentEffect', claimSchema),
   };
 }
 
 export const requestId = (unenrollmentId: string, r: RequestDoc) =>
   [unenrollmentId, r.trigger, r.requestedBy.kind, r.requestedBy.id].join('|');
+
+/**
+ * Claims a side effect: 'first' the first time, 'done' when it was made before, 'unconfirmed' when an earlier
+ * attempt claimed it and stopped before it could say whether it was made (a crash mid-call).
+ */
+export async function claimEffect(models: UnenrollmentModels, id: string): Promise<'first' | 'done' | 'unconfirmed'> {
+  try {
+    await models.effects.create({ _id: id, state: 'started', at: new Date() });
+    return 'first';
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+    const existing = await models.effects.findById(id).lean<EffectClaimDoc>();
+    return existing?.state === 'done' ? 'done' : 'unconfirmed';
+  }
+}
+
+export async function effectMade(models: UnenrollmentModels, id: string): Promise<void> {
+  await models.effects.updateOne({ _id: id }, { $set: { state: 'done', at: new Date() } });
+}
 
 /** Records a request once; false when the same one was already recorded (a double click). */
 export async function recordRequest(

@@ -8,6 +8,7 @@ import {
   type EnrollmentSessionService,
   NotFoundProblem,
   type PluginContext,
+  type Unenrollment,
   type UnenrollmentActor,
   type UserDirectory,
 } from 'enrollment-gateway/sdk';
@@ -164,24 +165,36 @@ export function mountUnenrollmentRoutes(router: Router, ctx: PluginContext<unkno
       if (!user) throw new NotFoundProblem('no such user');
       if (user.enabled) throw new ConflictProblem('disable the user first; bulk retirement is for disabled users');
       const requestedBy = adminActor(koa);
-      const devices = (await deps.directory().listForUser(params.userId)).filter((d) => RETIRABLE.has(d.state));
-      const started = [];
-      for (const device of devices) {
-        started.push(await deps.unenrollments.start({ deviceId: device.id, trigger: 'admin', requestedBy }));
+      // Sessions first, including one whose profile is being installed (certificate issued, Authenticate not yet
+      // seen): cancelled, its Authenticate is refused, so no device can appear after the list below. Links
+      // handed out before the user was disabled must not enroll a device afterwards either.
+      const cancelledEnrollments = await deps
+        .enrollments()
+        .cancelPending(params.userId, 'user disabled and retired', { includeCertificateIssued: true });
+      const started = new Map<string, Unenrollment>();
+      // The second pass catches a device whose Authenticate had read its session just before the cancel.
+      for (let pass = 0; pass < 2; pass++) {
+        const devices = (await deps.directory().listForUser(params.userId)).filter(
+          (d) => RETIRABLE.has(d.state) && !started.has(d.id),
+        );
+        for (const device of devices) {
+          started.set(
+            device.id,
+            await deps.unenrollments.start({ deviceId: device.id, trigger: 'admin', requestedBy }),
+          );
+        }
       }
-      // Links handed out before the user was disabled must not enroll a device afterwards.
-      const cancelledEnrollments = await deps.enrollments().cancelPending(params.userId, 'user disabled and retired');
       await auditAdminAction(
         ctx,
         koa,
         'unenrollment.retire-user',
         { type: 'user', id: params.userId },
         {
-          after: { devices: started.map((u) => u.deviceId), cancelledEnrollments },
+          after: { devices: [...started.keys()], cancelledEnrollments },
         },
       );
       koa.status = 202;
-      koa.body = { userId: params.userId, unenrollments: started, cancelledEnrollments };
+      koa.body = { userId: params.userId, unenrollments: [...started.values()], cancelledEnrollments };
     },
   );
 }

@@ -11,6 +11,8 @@ import type {
 import type { Logger } from 'pino';
 import type { UnenrollmentConfig } from './config.js';
 import {
+  claimEffect,
+  effectMade,
   isFinal,
   requestsOf,
   type ServerStep,
@@ -181,11 +183,7 @@ export class UnenrollmentRunner {
       } else if (outcome?.state === 'cancelled') {
         // mdm cancels what is queued when the device checks out, just before it tells us about the CheckOut.
         const device = await this.deps.directory().get(doc.deviceId);
-        await this.setStep(doc, index, {
-          state: 'skipped',
-          detail:
-            device?.state === 'checked-out' ? CHECKED_OUT : 'the command was cancelled before the device answered',
-        });
+        await this.setStep(doc, index, this.cancelledOutcome(step, device?.state === 'checked-out'));
       } else waiting++;
     }
     if (waiting === 0) return undefined;
@@ -212,7 +210,23 @@ export class UnenrollmentRunner {
         state: 'failed',
         detail: `the device answered Error${outcome.detail ? `: ${outcome.detail}` : ''}`,
       });
-    } else await this.setStep(doc, index, { state: 'skipped', detail: reason });
+    } else if (outcome?.state === 'cancelled' && reason === CHECKED_OUT)
+      await this.setStep(doc, index, this.cancelledOutcome(step, true));
+    else await this.setStep(doc, index, { state: 'skipped', detail: reason });
+  }
+
+  /**
+   * A removal cancelled because the device checked out. An iPhone usually answers RemoveProfile of its own MDM
+   * profile not with Acknowledged but by removing it and sending CheckOut: for that step the CheckOut is the
+   * answer, and the profile counts as removed.
+   */
+  private cancelledOutcome(step: StepDoc, checkedOut: boolean): Partial<StepDoc> {
+    if (checkedOut && step.kind === 'remove-mdm')
+      return { state: 'done', detail: 'removed by the device (it checked out instead of answering)' };
+    return {
+      state: 'skipped',
+      detail: checkedOut ? CHECKED_OUT : 'the command was cancelled before the device answered',
+    };
   }
 
   /** Fixed the first time a group is sent, so a worker that resumes after a crash keeps the same deadline. */
@@ -269,11 +283,13 @@ export class UnenrollmentRunner {
       case 'announce': {
         // The phone is managed again under its new enrollment: "every trace is gone" would be false.
         if (superseded) return { applied: false, removed: [] };
+        // A repeat after a crash raises the same fact again, under the same id, so receivers can drop it.
         await this.deps.events.emit('device.unenrolled', {
           deviceId: doc.deviceId,
           udid: doc.udid,
           reason: doc.trigger,
           unreachable: unreachable(doc),
+          eventId: `unenrolled:${doc._id}`,
         });
         return { applied: true, removed: [] };
       }
@@ -284,6 +300,10 @@ export class UnenrollmentRunner {
   private async audit(doc: UnenrollmentDoc): Promise<RetirementStepResult> {
     const log = this.deps.audit();
     if (!log) return { applied: true, removed: [] };
+    // The audit log takes no key of ours: a claim tells a repeat (after a crash) that the record was written.
+    const claimId = `${doc._id}|audit-record`;
+    const claim = await claimEffect(this.deps.models, claimId);
+    if (claim === 'done') return { applied: true, removed: [] };
     const requests = (await requestsOf(this.deps.models, [doc._id])).get(doc._id) ?? [];
     const removed = doc.steps.flatMap((s) =>
       s.kind === 'server'
@@ -309,8 +329,13 @@ export class UnenrollmentRunner {
         startedAt: doc.startedAt,
         outcome: unreachable(doc) ? 'device-unreachable' : 'completed',
         removed,
+        // The earlier attempt stopped inside the call: it may or may not have written. Losing the record would be
+        // worse than a second one, which says what it is (and shares the requestId).
+        ...(claim === 'unconfirmed' ? { repeatOfUnconfirmedRecord: true } : {}),
       },
+      requestId: `unenrollment:${doc._id}`,
     });
+    await effectMade(this.deps.models, claimId);
     return { applied: true, removed: [] };
   }
 

@@ -81,7 +81,7 @@ export class Unenrollments implements UnenrollmentService {
           { deviceId: device.id, trigger: request.trigger, steps: fresh.steps.length },
           'unenrollment started',
         );
-        await this.deps.jobs.ensure(device.id);
+        await this.deps.jobs.ensure(id, device.id);
         return toUnenrollment(fresh, [asked]);
       } catch (error) {
         if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
@@ -123,8 +123,8 @@ export class Unenrollments implements UnenrollmentService {
   private async join(doc: UnenrollmentDoc, asked: RequestDoc): Promise<Unenrollment> {
     const added = await recordRequest(this.deps.models, doc._id, asked);
     if (doc.state === 'in-progress') {
-      await this.deps.jobs.ensure(doc.deviceId);
-      if (added && asked.trigger === 'checkout') await this.deps.jobs.wake(doc.deviceId);
+      await this.deps.jobs.ensure(doc._id, doc.deviceId);
+      if (added && asked.trigger === 'checkout') await this.deps.jobs.wake(doc._id);
     }
     const requests = await requestsOf(this.deps.models, [doc._id]);
     return toUnenrollment(doc, requests.get(doc._id) ?? []);

@@ -88,8 +88,10 @@ describe('unenrollment: Redis restarted without persistence mid-job', function (
       expect(current?.steps.find((s) => s.name === `remove-app:${AUTHENTICATOR}`)?.state).to.equal('running');
     });
     const queue = gw.gateway.context('unenrollment').queue('unenroll').queue;
+    // One job per unenrollment, its id the unenrollment id ("<device>:<enrollment>") with ':' made '_'.
+    const jobId = `${id}_${(await service(gw).get(id))?.enrollmentId}`;
     // Waiting for the silent phone: the job sleeps in Redis between polls.
-    expect(await (await queue.getJob(id))?.getState()).to.be.oneOf(['delayed', 'waiting', 'active']);
+    expect(await (await queue.getJob(jobId))?.getState()).to.be.oneOf(['delayed', 'waiting', 'active']);
 
     await kill(redis);
     redis = await startRedis(port, dir);

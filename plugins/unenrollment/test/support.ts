@@ -1,7 +1,7 @@
 /** Shared steps of the unenrollment tests: enroll a simulated iPhone, keep it answering, read what is stored. */
 import { expect } from 'chai';
 import { type DomainEvents, definePlugin, type Unenrollment, unenrollmentRef } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
+import { mongo as driver, Types } from 'mongoose';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders } from '../../../test/support/fixture-plugins.js';
@@ -108,8 +108,41 @@ export async function commandsOf(gw: TestGateway, deviceId: string, requestType?
     .toArray();
 }
 
+/** Every byte string inside a stored document (plists of commands, raw answers), decoded. */
+function binariesOf(value: unknown, out: Buffer[] = []): Buffer[] {
+  if (value instanceof driver.Binary) out.push(Buffer.from(value.buffer));
+  else if (Buffer.isBuffer(value) || value instanceof Uint8Array) out.push(Buffer.from(value));
+  else if (Array.isArray(value)) for (const inner of value) binariesOf(inner, out);
+  else if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Types.ObjectId))
+    for (const inner of Object.values(value)) binariesOf(inner, out);
+  return out;
+}
+
+/** What Redis holds under the gateway's prefix (job data, events), as text. */
+async function redisText(gw: TestGateway): Promise<string> {
+  const redis = gw.gateway.context('mdm').createRedis('secret-scan');
+  try {
+    const parts: string[] = [];
+    for await (const keys of redis.scanStream({ match: `${gw.redisPrefix}*`, count: 500 })) {
+      for (const key of keys as string[]) {
+        const type = await redis.type(key);
+        if (type === 'string') parts.push((await redis.get(key)) ?? '');
+        else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+        else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+        else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+        else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
+        else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      }
+    }
+    return parts.join('\n');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
- * Every document of every collection, as text: none may hold the device's push token (hex or base64), PushMagic
+ * Every document of every collection — its JSON and every byte string in it (command plists, raw answers) — and
+ * every Redis key under the test prefix: none may hold the device's push token (bytes, hex or base64), PushMagic
  * or UnlockToken, and mdm may hold no key or encrypted value for the device.
  */
 export async function assertNothingSecretLeft(gw: TestGateway, device: SimulatedDevice, deviceId: string) {
@@ -122,11 +155,22 @@ export async function assertNothingSecretLeft(gw: TestGateway, device: Simulated
     device.unlockToken.toString('base64'),
     device.unlockToken.toString('hex'),
   ];
+  const rawSecrets = [device.pushToken, device.unlockToken, Buffer.from(device.pushMagic)];
   for (const { name } of await db.listCollections().toArray()) {
     const docs = await db.collection(name).find({}).toArray();
     const text = JSON.stringify(docs);
     for (const secret of secrets) expect(text.includes(secret), `${name} holds a device secret`).to.equal(false);
+    for (const bytes of binariesOf(docs)) {
+      const decoded = bytes.toString('utf8');
+      for (const secret of secrets)
+        expect(decoded.includes(secret), `a byte field in ${name} holds a device secret`).to.equal(false);
+      for (const secret of rawSecrets)
+        expect(bytes.includes(secret), `a byte field in ${name} holds a device secret`).to.equal(false);
+    }
   }
+  const redis = await redisText(gw);
+  expect(redis.length, 'the Redis scan found nothing: wrong prefix?').to.be.greaterThan(0);
+  for (const secret of secrets) expect(redis.includes(secret), 'Redis holds a device secret').to.equal(false);
   const stored = await db.collection('mdm_devices').findOne({ _id: new Types.ObjectId(deviceId) });
   expect(stored).to.be.an('object');
   for (const field of [
@@ -143,7 +187,10 @@ export async function assertNothingSecretLeft(gw: TestGateway, device: Simulated
   expect(await db.collection('mdm_device_keys').countDocuments({ _id: deviceId as never })).to.equal(0);
 }
 
-/** The identity is refused everywhere a device speaks: check-in and command polling get 403, never 401. */
+/**
+ * The identity is refused everywhere a device speaks: check-in (TokenUpdate, CheckOut, Authenticate), command
+ * polling and SCEP renewal get 403, never 401.
+ */
 export async function assertIdentityRefused(device: SimulatedDevice) {
   const topic = device.enrollment?.mdm.topic ?? '';
   const attempts = [
@@ -155,10 +202,16 @@ export async function assertIdentityRefused(device: SimulatedDevice) {
       Token: device.pushToken,
       PushMagic: device.pushMagic,
     }),
+    await device.sendCheckin({ MessageType: 'CheckOut', UDID: device.udid, Topic: topic }),
   ];
   for (const result of attempts) expect(result.status, result.body.toString()).to.equal(403);
   const authenticate = (await device.authenticate().catch((error: unknown) => error)) as { status?: number };
   expect(authenticate?.status).to.equal(403);
+  const identity = device.identity;
+  const renewal = (await device.renewIdentity().catch((error: unknown) => error)) as { status?: number };
+  expect(renewal?.status, 'SCEP renewal with the retired identity').to.equal(403);
+  // A refused renewal leaves the device with the identity it had.
+  expect(device.identity).to.equal(identity);
 }
 
 export async function retireByAdmin(gw: TestGateway, deviceId: string, token = 'admin-all') {

@@ -77,6 +77,13 @@ export const webhooksConfigSchema = z.object({
     .describe('Delay before the first retry; doubles on every attempt'),
   timeoutMs: z.number().int().min(100).max(60_000).default(10_000).describe('How long one delivery may take'),
   concurrency: z.number().int().min(1).max(100).default(5).describe('Deliveries in flight per worker process'),
+  failedSweepIntervalMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(86_400_000)
+    .default(60_000)
+    .describe('How often deliveries BullMQ failed on its own (stalled, worker died) are moved to the dead letters'),
   deadLetterRetentionDays: z
     .number()
     .int()

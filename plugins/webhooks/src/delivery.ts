@@ -14,6 +14,8 @@ export interface DeliveryJob {
   data: unknown;
   /** How often an admin replayed this delivery from the dead-letter list. */
   replays: number;
+  /** Set once the dead letter of this try is stored, so the failed-job sweep does not store it again. */
+  buried?: boolean;
 }
 
 /** The body every receiver gets. */

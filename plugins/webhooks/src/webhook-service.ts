@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { ConflictProblem, NotFoundProblem, type PluginContext, type QueueHandle } from 'enrollment-gateway/sdk';
 import type { WebhookEndpoint, WebhookEventType, WebhooksConfig } from './config.js';
@@ -7,6 +7,22 @@ import { type DeliveryJob, deliverOnce, toJsonSafe } from './delivery.js';
 
 /** BullMQ refuses ':' in job ids; the other characters of ours are safe. */
 const jobIdFor = (deliveryId: string, replays: number) => (replays === 0 ? deliveryId : `${deliveryId}.r${replays}`);
+
+/**
+ * The event id: random, unless the payload names the fact it reports (`eventId`, e.g. one unenrollment). Then
+ * a repeat of the same fact (an emitter that crashed after raising it) gets the same id, so the Webhook-Id
+ * header repeats and the delivery job id too (BullMQ keeps one job per id).
+ */
+export function eventIdFor(type: string, payload: unknown): string {
+  const stable = (payload as { eventId?: unknown } | null)?.eventId;
+  if (typeof stable !== 'string' || stable.length === 0) return randomUUID();
+  const h = createHash('sha256').update(`${type}\n${stable}`).digest('hex');
+  // Shaped as a version-8 (custom) UUID, like the random ones.
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Deliveries failed by BullMQ looked at per sweep. */
+const FAILED_BATCH = 200;
 
 /** Fans events out to the endpoints that asked for them, delivers with retries, keeps the dead letters. */
 export class WebhookService {
@@ -48,7 +64,7 @@ export class WebhookService {
 
   /** One job per subscribed endpoint; the event id is shared so receivers can correlate and de-duplicate. */
   async publish(type: WebhookEventType, payload: unknown, only?: string): Promise<string[]> {
-    const eventId = randomUUID();
+    const eventId = eventIdFor(type, payload);
     const occurredAt = new Date().toISOString();
     const data = toJsonSafe(payload);
     const targets = [...this.endpoints.values()].filter((endpoint) =>
@@ -99,8 +115,41 @@ export class WebhookService {
     );
     if (last) {
       await this.bury(data, { url: endpoint.url, attempts: attempt, status: result.status, error: result.error });
+      await job.updateData({ ...data, buried: true });
     }
     throw new Error(result.error);
+  }
+
+  /**
+   * Dead-letters deliveries BullMQ failed without process() getting to bury them: a job stalled more often than
+   * allowed, or the worker died during the last attempt. Every job in the failed set is final (a retry waits in
+   * 'delayed'); each is stored under its delivery id (so a repeat replaces, never duplicates) and then removed,
+   * so a later replay of the dead letter cannot bring it back.
+   */
+  async sweepFailed(): Promise<number> {
+    const failed = await this.queue().queue.getFailed(0, FAILED_BATCH - 1);
+    let buried = 0;
+    for (const job of failed) {
+      if (!job?.data?.deliveryId) continue;
+      if (!job.data.buried) {
+        const existing = await this.deadLetters.get(job.data.deliveryId);
+        if (!existing || existing.replays < job.data.replays) {
+          await this.bury(job.data, {
+            url: this.endpoints.get(job.data.endpoint)?.url ?? '(removed)',
+            attempts: Math.max(job.attemptsMade, 1),
+            error: job.failedReason || 'the delivery job failed',
+          });
+          this.deliveries.inc({ endpoint: job.data.endpoint, outcome: 'dead' });
+          this.ctx.logger.warn(
+            { deliveryId: job.data.deliveryId, reason: job.failedReason },
+            'webhook delivery failed outside the worker; dead-lettered',
+          );
+          buried++;
+        }
+      }
+      await job.remove().catch(() => undefined);
+    }
+    return buried;
   }
 
   private async bury(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,7 @@ describe('webhooks: signed deliveries through BullMQ, retries, dead letters and 
           webhooks: {
             maxAttempts: 3,
             backoffMs: 300,
+            failedSweepIntervalMs: 200,
             timeoutMs: 3_000,
             endpoints: [
               { name: 'all', url: receiver.url('/all'), secret: SECRETS['/all'] },
@@ -309,5 +311,74 @@ describe('webhooks: signed deliveries through BullMQ, retries, dead letters and 
     expect(entries.map((c) => c.value)).to.deep.equal([
       { id: 'webhooks', label: 'Webhooks', path: '/api/webhooks/dead-letters', scope: 'webhooks:read', order: 200 },
     ]);
+  });
+
+  it('a fact raised twice (its emitter crashed after raising it) keeps its event id: one delivery, one Webhook-Id', async () => {
+    const emit = (eventId: string) =>
+      h.context('unenrollment-standin').events.emit('device.unenrolled', {
+        deviceId: enrolled.deviceId,
+        udid: enrolled.device.udid,
+        reason: 'admin',
+        unreachable: false,
+        eventId,
+      });
+    await emit('unenrolled:repeat-test');
+    const first = await eventually(() => {
+      const found = ofType(receiver.on('/all'), 'device.unenrolled').filter((d) => d.envelope.data.reason === 'admin');
+      expect(found).to.have.length(1);
+      return found[0];
+    });
+    await emit('unenrolled:repeat-test');
+    await emit('unenrolled:another-fact');
+    const all = await eventually(() => {
+      const found = ofType(receiver.on('/all'), 'device.unenrolled').filter((d) => d.envelope.data.reason === 'admin');
+      expect(found).to.have.length(2);
+      return found;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(
+      ofType(receiver.on('/all'), 'device.unenrolled').filter((d) => d.envelope.data.reason === 'admin'),
+    ).to.have.length(2);
+    expect(first.headers['webhook-id']).to.equal(first.envelope.id);
+    expect(all[1].envelope.id).not.to.equal(first.envelope.id);
+  });
+
+  it('dead-letters a delivery BullMQ failed on its own (stalled, its worker died), once, and drops the failed job', async () => {
+    const queue = h.context('webhooks').queue('webhook-deliveries').queue;
+    const eventId = randomUUID();
+    const deliveryId = `${eventId}.all`;
+    const job = await queue.add(
+      'device.enrolled',
+      {
+        deliveryId,
+        eventId,
+        endpoint: 'all',
+        type: 'device.enrolled',
+        occurredAt: new Date().toISOString(),
+        data: { deviceId: enrolled.deviceId },
+        replays: 0,
+      },
+      // Out of the workers' reach, then failed the way BullMQ fails a job that stalled too often.
+      { jobId: deliveryId, attempts: 1, delay: 3_600_000 },
+    );
+    // A worker took it (active) and died; BullMQ then fails it as stalled, without our processor running.
+    const redis = h.context('webhooks').createRedis('stall-test');
+    await redis.zrem(queue.keys.delayed, deliveryId);
+    await redis.lpush(queue.keys.active, deliveryId);
+    redis.disconnect();
+    await job.moveToFailed(new Error('job stalled more than allowable limit'), '0', false);
+    expect(await job.getState()).to.equal('failed');
+    const [dead] = await eventually(async () => {
+      const items = (await deadLetters('all')).filter((d) => d.id === deliveryId);
+      expect(items).to.have.length(1);
+      return items;
+    }, 20_000);
+    expect(dead).to.include({ eventId, type: 'device.enrolled', replays: 0 });
+    expect(dead.lastError).to.equal('job stalled more than allowable limit');
+    await eventually(async () => expect(await queue.getJob(deliveryId)).to.equal(undefined));
+    // A discard stays discarded: the failed job is gone, so no later sweep brings the dead letter back.
+    expect((await h.adminFetch(`/api/webhooks/dead-letters/${deliveryId}`, { method: 'DELETE' })).status).to.equal(204);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect((await deadLetters('all')).filter((d) => d.id === deliveryId)).to.have.length(0);
   });
 });

@@ -94,13 +94,16 @@ export class DeviceSecrets {
     const unset = { $unset: Object.fromEntries(DEVICE_SECRET_FIELDS.map((f) => [f, ''])) };
     const before = await this.models.devices.findOneAndUpdate(deviceFilter, unset).lean<DeviceDoc>();
     // FerretDB applies an update by rewriting the document: a write that read it just before ours (a push
-    // token marked invalid) could put the fields back. Check, and erase again until they are gone.
+    // token marked invalid) could put the fields back, and a TokenUpdate verified before the erase can create a
+    // new data key after it. Check both, and erase again until they are gone.
     const hasSecrets = { ...deviceFilter, $or: DEVICE_SECRET_FIELDS.map((f) => ({ [f]: { $exists: true } })) };
-    for (let attempt = 0; attempt < 5 && (await this.models.devices.exists(hasSecrets)); attempt++) {
+    const leftOver = async () =>
+      Boolean((await this.models.devices.exists(hasSecrets)) || (await this.models.deviceKeys.exists(keyFilter)));
+    for (let attempt = 0; attempt < 5 && (await leftOver()); attempt++) {
+      await this.models.deviceKeys.deleteOne(keyFilter);
       await this.models.devices.updateOne(deviceFilter, unset);
     }
-    if (await this.models.devices.exists(hasSecrets))
-      throw new Error(`device ${deviceId} still holds secrets after erasing`);
+    if (await leftOver()) throw new Error(`device ${deviceId} still holds secrets after erasing`);
     const erased: string[] = [];
     if (before?.pushTokenEncrypted || before?.pushToken) erased.push('push token');
     if (before?.pushMagicEncrypted || before?.pushMagic) erased.push('PushMagic');

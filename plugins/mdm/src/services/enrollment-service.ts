@@ -119,9 +119,21 @@ export class EnrollmentService implements EnrollmentSessionService {
     return doc ? toSession(doc as EnrollmentDoc, this.settings.publicUrl) : undefined;
   }
 
-  async cancelPending(userId: string, reason: string): Promise<number> {
+  /**
+   * A cancelled session can no longer be used anywhere: download and SCEP want 'issued'/'downloaded', and
+   * Authenticate wants 'certificate-issued' or 'enrolled'. `includeCertificateIssued` also stops a profile
+   * being installed right now (retirement of a user), which a newer download must not do.
+   */
+  async cancelPending(
+    userId: string,
+    reason: string,
+    options?: { includeCertificateIssued?: boolean },
+  ): Promise<number> {
+    const states: EnrollmentDoc['state'][] = options?.includeCertificateIssued
+      ? ['issued', 'downloaded', 'certificate-issued']
+      : ['issued', 'downloaded'];
     const result = await this.models.enrollments.updateMany(
-      { userId, state: { $in: ['issued', 'downloaded'] } },
+      { userId, state: { $in: states } },
       { $set: { state: 'cancelled', cancelReason: reason } },
     );
     return result.modifiedCount;

@@ -9,9 +9,12 @@ import {
   type ScepEnrollmentRequest,
   ScepError,
 } from '../pki/index.js';
-import { type CertificateDoc, MANAGED_DEVICE_STATES, type MdmModels } from '../storage/models.js';
+import type { CertificateDoc, DeviceDoc, MdmModels } from '../storage/models.js';
 import type { EnrollmentService } from './enrollment-service.js';
 import type { PkiService } from './pki-service.js';
+
+/** A device being retired (or gone) renews nothing: its identity is about to be revoked. */
+const RENEWABLE_STATES: DeviceDoc['state'][] = ['pending', 'enrolled'];
 
 /**
  * SCEP PKIOperation: PKCSReq against a one-time challenge of a downloaded enrollment session, and
@@ -86,7 +89,7 @@ export class ScepService {
         { state: 1 },
       )
       .lean();
-    if (!device || !MANAGED_DEVICE_STATES.includes(device.state))
+    if (!device || !RENEWABLE_STATES.includes(device.state))
       throw new ProblemError(403, 'Forbidden', 'this identity is not current for a managed device');
     const { ca } = await this.pki.get();
     const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays });
@@ -103,9 +106,30 @@ export class ScepService {
     });
     // The device signs with the old identity until the new profile is installed, then with the new one.
     await this.models.devices.updateOne(
-      { _id: previous.deviceId },
+      { _id: previous.deviceId, identityRevoked: false, state: { $in: RENEWABLE_STATES } },
       { $set: { identityFingerprints: [previousFingerprint, certificate.fingerprintSha256] } },
     );
+    // Retirement may have started since the check above: it revokes what it finds, and looks again until it
+    // finds nothing; this re-read after recording is the other half, so a renewal never outlives a retirement.
+    const after = await this.models.devices
+      .findOne({ _id: previous.deviceId }, { state: 1, identityRevoked: 1, enrollmentId: 1 })
+      .lean<Pick<DeviceDoc, 'state' | 'identityRevoked' | 'enrollmentId'>>();
+    if (
+      !after ||
+      after.identityRevoked ||
+      !RENEWABLE_STATES.includes(after.state) ||
+      after.enrollmentId !== previous.enrollmentId
+    ) {
+      await this.models.certificates.updateOne(
+        { _id: certificate.serialHex },
+        { $set: { revokedAt: new Date(), revocationReason: 'the device was retired during renewal' } },
+      );
+      await this.models.devices.updateOne(
+        { _id: previous.deviceId },
+        { $pull: { identityFingerprints: certificate.fingerprintSha256 } },
+      );
+      throw new ProblemError(403, 'Forbidden', 'this device is being retired');
+    }
     this.logger.info(
       { deviceId: previous.deviceId, serial: certificate.serialHex },
       'renewed device identity certificate',
