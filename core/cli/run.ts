@@ -36,7 +36,7 @@ export async function runCli(args: readonly string[], env: Env, io: CliIO = cons
     }
     if (command === 'config' && rest[0] === 'env-example') {
       const gateway = await loadGateway({ role: 'cli', env });
-      io.out(renderEnvExample(gateway));
+      io.out(await renderEnvExample(gateway));
       return 0;
     }
     const gateway = await loadGateway({ role: 'cli', env });
