@@ -19,6 +19,7 @@ import { mountScepRoutes } from './src/http/scep-routes.js';
 import { CertificateService } from './src/services/certificate-service.js';
 import { CheckinService } from './src/services/checkin-service.js';
 import { CommandService } from './src/services/command-service.js';
+import { DeviceBindingCache } from './src/services/device-binding-cache.js';
 import { DeviceIdentityVerifier } from './src/services/device-identity.js';
 import { DeviceSecrets } from './src/services/device-secrets.js';
 import { MongoDeviceDirectory } from './src/services/directory.js';
@@ -45,7 +46,11 @@ function buildServices(ctx: PluginContext<MdmConfig>) {
     () => ctx.extensions(enrollmentPayloadsPoint),
     ctx.logger,
   );
-  const identity = new DeviceIdentityVerifier(models, async () => (await pki.get()).ca.certPem);
+  const identity = new DeviceIdentityVerifier(
+    models,
+    async () => (await pki.get()).ca.certPem,
+    new DeviceBindingCache(ctx.redis, ctx.redisKeyPrefix, ctx.logger),
+  );
   const commands = new CommandService(models, ctx.events, () => ctx.tryResolve(pushServiceRef), ctx.logger);
   const secrets = new DeviceSecrets(models, ctx.keyVault, ctx.logger);
   const checkins = new CheckinService(models, identity, commands, ctx.events, secrets, ctx.logger);
@@ -108,6 +113,7 @@ export default definePlugin({
           state: { $in: ['acknowledged', 'error', 'format-error', 'cancelled'] },
           respondedAt: { $lt: cutoff },
         });
+        await services(ctx).models.commandResults.deleteMany({ at: { $lt: cutoff } });
         const claims = await services(ctx).models.claims.deleteMany({
           at: { $lt: new Date(Date.now() - CLAIM_RETENTION_MS) },
         });

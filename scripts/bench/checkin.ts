@@ -1,10 +1,16 @@
 /**
  * With N enrolled simulated devices: poll → command → Acknowledged round trips per second through
- * the real HTTP endpoints and the real database, the gateway's RSS, and the CPU each part used.
- *   npm run bench -- checkin [--devices 1000] [--commands 3] [--concurrency 48]
+ * the real HTTP endpoints and the real database, the gateway's RSS, the CPU each part used, the
+ * requests' latency, the database and Redis operations per round trip by type, what PostgreSQL did behind
+ * FerretDB, and the database's own ceiling for the same operations (see _database-floor.ts; --floor 0 skips it).
+ *   npm run bench -- checkin [--devices 1000] [--commands 3] [--concurrency 48] [--floor 0]
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import mongoose from 'mongoose';
 import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
 import { finished, spawnTs, waitForLine } from '../../test/support/process.js';
@@ -14,8 +20,10 @@ import {
   localServicePids,
   stopLocalServices,
 } from '../lib/local-services.js';
+import { databaseFloor } from './_database-floor.js';
+import { counterDelta, postgresCpuSeconds, postgresUrlOf, rowSizes, tableCounters } from './_ferretdb-pg.js';
 import { cpuSeconds, samplePeakRss } from './_proc.js';
-import { option } from './_stats.js';
+import { option, percentiles } from './_stats.js';
 
 const headers = { authorization: 'Bearer admin-all', 'content-type': 'application/json' };
 
@@ -34,7 +42,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const concurrency = option(args, 'concurrency', 48);
   const services = await ensureLocalServices();
   const mongodbUri = new URL(services.mongodbUri);
-  mongodbUri.pathname = `/bench_checkin_${randomBytes(3).toString('hex')}`;
+  const databaseName = `bench_checkin_${randomBytes(3).toString('hex')}`;
+  mongodbUri.pathname = `/${databaseName}`;
+  const opsFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-checkin-')), 'ops.json');
   const server = spawnTs(
     'test/fixtures/serve-mdm.ts',
     [],
@@ -45,14 +55,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
       PROFILE_DIR: process.env.PROFILE_DIR,
+      DB_OPS_FILE: opsFile,
     },
-    process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean),
+    [
+      // tsx first: the counter is TypeScript too (spawnTs puts these before its own --import tsx).
+      '--import',
+      'tsx',
+      '--import',
+      pathToFileURL(path.join(import.meta.dirname, '_count-db-ops.ts')).href,
+      ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
   );
   const exited = finished(server, 3_600_000);
   try {
     const [, url] = await waitForLine(server, /listening (http:\S+)/, 60_000);
     const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
     console.log(`enrolling ${devices} simulated devices…`);
+    const setupStarted = Date.now();
     const fleet = await simulateFleet({
       count: devices,
       concurrency: 16,
@@ -100,34 +119,48 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       }
     });
 
+    console.log(`set up in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s; measuring…`);
+
     const pids = { gateway: server.pid!, ...localServicePids() };
+    const pgUrl = postgresUrlOf(pids.ferretdb);
+    const tablesBefore = pgUrl ? tableCounters(pgUrl, databaseName) : {};
     const cpuBefore = {
       gateway: cpuSeconds(pids.gateway),
       ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN,
+      postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
       client: process.cpuUsage(),
     };
     const rss = samplePeakRss(pids.gateway);
-    if (process.env.PROFILE_DIR) server.kill('SIGUSR2');
+    // Starts the operation counts (and the CPU profile with PROFILE_DIR).
+    server.kill('SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 100));
     let acknowledged = 0;
     let requests = 0;
+    const latencies: number[] = [];
     const started = process.hrtime.bigint();
+    const startedAt = new Date();
     await inBatches(enrolled, concurrency, async (device) => {
       const answered = await device.poll();
       acknowledged += answered.filter((a) => a.status === 'Acknowledged').length;
       requests += answered.length + 1;
+      for (const e of device.exchanges) if (e.phase === 'command' && e.at >= startedAt) latencies.push(e.durationMs);
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const peakRss = rss.stop();
-    if (process.env.PROFILE_DIR) {
-      server.kill('SIGUSR2');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+    server.kill('SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const clientCpu = process.cpuUsage(cpuBefore.client);
     const cpu = {
       gateway: +(cpuSeconds(pids.gateway) - cpuBefore.gateway).toFixed(2),
       ferretdb: pids.ferretdb ? +(cpuSeconds(pids.ferretdb) - cpuBefore.ferretdb).toFixed(2) : null,
+      postgresql: pgUrl ? +(postgresCpuSeconds(pgUrl) - cpuBefore.postgresql).toFixed(2) : null,
       simulator: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
     };
+    const tables = pgUrl ? counterDelta(tableCounters(pgUrl, databaseName), tablesBefore) : {};
+    const rows = pgUrl ? rowSizes(pgUrl, databaseName, ['mdm_devices', 'mdm_commands']) : {};
+    const ops = existsSync(opsFile)
+      ? (JSON.parse(readFileSync(opsFile, 'utf8')) as Record<string, { calls: number; ms: number }>)
+      : {};
     // Same client, same concurrency: a bare HTTP round trip to /healthz is this machine's ceiling.
     const ceilingRequests = Math.max(2000, requests);
     const ceilingStarted = process.hrtime.bigint();
@@ -149,7 +182,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     // And the database's own ceiling: indexed single-document reads at the same concurrency.
     const mongo = await mongoose.createConnection(mongodbUri.toString()).asPromise();
     const udids = enrolled.map((d) => d.udid);
-    const dbOps = Math.max(2000, requests * 2);
+    const dbOps = Math.max(2000, requests);
     let dbIssued = 0;
     const dbStarted = process.hrtime.bigint();
     await inBatches(Array.from({ length: concurrency }), concurrency, async () => {
@@ -160,6 +193,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     });
     const dbReadsPerSecond = Math.round(dbOps / (Number(process.hrtime.bigint() - dbStarted) / 1e9));
     await mongo.close();
+    const floor =
+      option(args, 'floor', 1) > 0
+        ? await databaseFloor({
+            sourceUri: mongodbUri.toString(),
+            concurrency,
+            pids,
+            postgresCpu: pgUrl ? () => postgresCpuSeconds(pgUrl) : undefined,
+          })
+        : undefined;
     const expected = devices * commandsPerDevice;
     if (acknowledged !== expected) throw new Error(`expected ${expected} acknowledged commands, got ${acknowledged}`);
     const perSecond = Math.round(acknowledged / seconds);
@@ -170,8 +212,38 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       `HTTP ceiling (GET /healthz, same client and concurrency): ${ceilingPerSecond} requests/s; signed MDM requests reached ${(requests / seconds / ceilingPerSecond).toFixed(3)} of it`,
     );
     console.log(
-      `gateway peak RSS ${peakRss} MB; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, simulator ${cpu.simulator}`,
+      `gateway peak RSS ${peakRss} MB; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, PostgreSQL ${cpu.postgresql ?? 'n/a'}, simulator ${cpu.simulator}`,
     );
+    if (floor)
+      console.log(
+        `database floor (the same operations per round trip from the bare driver, same concurrency, same data): ${floor.roundTripsPerSecond} round trips/s; CPU ms per round trip: FerretDB ${floor.cpuMsPerRoundTrip.ferretdb ?? 'n/a'}, PostgreSQL ${floor.cpuMsPerRoundTrip.postgresql ?? 'n/a'}`,
+      );
+    const latency = percentiles(latencies);
+    console.log(`signed request latency: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${latencies.length} sampled)`);
+    const perRoundTrip = (n: number) => +(n / acknowledged).toFixed(2);
+    const opsPerRoundTrip = Object.fromEntries(
+      Object.entries(ops)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, o]) => [name, { perRoundTrip: perRoundTrip(o.calls), meanMs: +(o.ms / o.calls).toFixed(2) }]),
+    );
+    const databaseOps = Object.entries(ops).filter(([name]) => name.startsWith('mongo '));
+    const redisOps = Object.entries(ops).filter(([name]) => name.startsWith('redis '));
+    console.log('operations per round trip (mean latency):');
+    for (const [name, o] of Object.entries(opsPerRoundTrip))
+      console.log(`  ${name.padEnd(48)} ${String(o.perRoundTrip).padStart(6)}  (${o.meanMs} ms)`);
+    if (pgUrl) {
+      console.log(
+        'PostgreSQL behind FerretDB, per round trip: sequential scans, rows they read, index scans, rows written',
+      );
+      for (const [name, t] of Object.entries(tables))
+        console.log(
+          `  ${name.padEnd(24)} scans ${perRoundTrip(t.seqScan)}, rows read ${perRoundTrip(t.seqTupRead)}, index scans ${perRoundTrip(t.idxScan)}, written ${perRoundTrip(t.inserted + t.updated + t.deleted)}`,
+        );
+      for (const [name, r] of Object.entries(rows))
+        console.log(
+          `  ${name.padEnd(24)} ${r.rows} rows of ${r.meanBytes} bytes on average, ${r.toasted} compressed or out of line`,
+        );
+    }
     return {
       devices,
       commandsPerDevice,
@@ -183,7 +255,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       requestsPerSecond: Math.round(requests / seconds),
       httpCeilingRequestsPerSecond: ceilingPerSecond,
       databaseReadsPerSecond: dbReadsPerSecond,
-      databaseOpsPerRoundTrip: +((2 + 4 * commandsPerDevice) / commandsPerDevice).toFixed(2),
+      databaseFloor: floor,
+      latencyMs: { p50: latency.p50, p99: latency.p99 },
+      databaseOpsPerRoundTrip: perRoundTrip(databaseOps.reduce((sum, [, o]) => sum + o.calls, 0)),
+      redisOpsPerRoundTrip: perRoundTrip(redisOps.reduce((sum, [, o]) => sum + o.calls, 0)),
+      opsPerRoundTrip,
+      postgresRows: rows,
+      cpuMsPerRoundTrip: Object.fromEntries(
+        Object.entries(cpu).map(([k, v]) => [k, v === null ? null : +((v * 1000) / acknowledged).toFixed(2)]),
+      ),
       ratioToHttpCeiling: +(requests / seconds / ceilingPerSecond).toFixed(3),
       gatewayPeakRssMb: peakRss,
       cpuSeconds: cpu,

@@ -1,3 +1,4 @@
+import { inflateRawSync, inflateSync } from 'node:zlib';
 /** Shared steps of the unenrollment tests: enroll a simulated iPhone, keep it answering, read what is stored. */
 import { expect } from 'chai';
 import { type DomainEvents, definePlugin, type Unenrollment, unenrollmentRef } from 'enrollment-gateway/sdk';
@@ -108,10 +109,23 @@ export async function commandsOf(gw: TestGateway, deviceId: string, requestType?
     .toArray();
 }
 
+/** Command plists are stored deflated: search the inflated bytes too. */
+function withInflated(bytes: Buffer): Buffer[] {
+  try {
+    return [bytes, inflateRawSync(bytes)];
+  } catch {
+    try {
+      return [bytes, inflateSync(bytes)];
+    } catch {
+      return [bytes];
+    }
+  }
+}
+
 /** Every byte string inside a stored document (plists of commands, raw answers), decoded. */
 function binariesOf(value: unknown, out: Buffer[] = []): Buffer[] {
-  if (value instanceof driver.Binary) out.push(Buffer.from(value.buffer));
-  else if (Buffer.isBuffer(value) || value instanceof Uint8Array) out.push(Buffer.from(value));
+  if (value instanceof driver.Binary) out.push(...withInflated(Buffer.from(value.buffer)));
+  else if (Buffer.isBuffer(value) || value instanceof Uint8Array) out.push(...withInflated(Buffer.from(value)));
   else if (Array.isArray(value)) for (const inner of value) binariesOf(inner, out);
   else if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Types.ObjectId))
     for (const inner of Object.values(value)) binariesOf(inner, out);

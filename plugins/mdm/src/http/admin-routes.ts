@@ -23,7 +23,7 @@ import type { CommandService } from '../services/command-service.js';
 import { toBuffer } from '../services/command-service.js';
 import { toDeviceRecord } from '../services/directory.js';
 import type { EnrollmentService } from '../services/enrollment-service.js';
-import type { CommandDoc, DeviceDoc, MdmModels } from '../storage/models.js';
+import { type CommandDoc, type DeviceDoc, latestAnswers, type MdmModels } from '../storage/models.js';
 import { cursorOf, devicePageQuery, deviceSchema, listQuery } from './device-list.js';
 
 const historyQuery = z.object({
@@ -72,6 +72,10 @@ const certificateSchema = z.object({
 
 const NOT_FOUND = { description: 'No such device' };
 const TAGS = ['devices'];
+
+function resultOf(raw: Buffer | { buffer: Uint8Array } | undefined): unknown {
+  return raw ? plistToJson(parseDevicePlist(toBuffer(raw))) : undefined;
+}
 
 function plistToJson(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return { base64: value.toString('base64') };
@@ -187,11 +191,15 @@ export function mountAdminRoutes(
       const filter: Record<string, unknown> = { deviceId };
       if (query.cursor) filter._id = { $lt: new Types.ObjectId(query.cursor) };
       const docs = (await models.commands
-        .find(filter, { plist: 0 })
+        .find(filter, { plist: 0, plistDeflated: 0 })
         .sort({ _id: -1 })
         .limit(query.limit + 1)
         .lean()) as unknown as CommandDoc[];
       const page = docs.slice(0, query.limit);
+      const answers = await latestAnswers(
+        models.commandResults,
+        page.map((doc) => doc._id),
+      );
       koa.body = {
         items: page.map((doc) => ({
           commandUuid: doc.commandUuid,
@@ -202,7 +210,7 @@ export function mountAdminRoutes(
           sentAt: doc.sentAt,
           respondedAt: doc.respondedAt,
           errorChain: doc.errorChain,
-          result: doc.resultRaw ? plistToJson(parseDevicePlist(toBuffer(doc.resultRaw))) : undefined,
+          result: resultOf(answers.get(String(doc._id)) ?? doc.resultRaw),
         })),
         nextCursor: docs.length > query.limit ? String(page[page.length - 1]._id) : null,
       };

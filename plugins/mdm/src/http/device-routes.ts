@@ -47,12 +47,13 @@ export function mountDeviceRoutes(router: Router, deps: DeviceRouteDeps): void {
     const { body, signer } = await signedBody(ctx, deps);
     const report = parsed(() => parseCommandReport(body));
     if (!report.udid) throw new ProblemError(400, 'Bad request', 'User Enrollment is not supported: UDID is required');
-    const device = await deps.identity.boundDevice(report.udid, signer);
-    const next = await deps.commands.exchange(device, report);
+    const device = await deps.identity.deviceForCommands(report.udid, signer);
+    const { command, reportedChanged } = await deps.commands.exchange(device, report);
+    if (reportedChanged) await deps.identity.rememberReported(signer, device);
     ctx.status = 200;
-    if (next) {
+    if (command) {
       ctx.type = 'application/xml';
-      ctx.body = next;
+      ctx.body = command;
     } else {
       ctx.body = '';
     }

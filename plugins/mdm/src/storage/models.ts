@@ -1,4 +1,9 @@
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
+import { watchBindingWrites } from './binding-writes.js';
+import { type CommandResultDoc, commandResultSchema } from './command-results.js';
+
+export { onDeviceBindingChange } from './binding-writes.js';
+export { type CommandResultDoc, latestAnswers, resultId } from './command-results.js';
 
 /** Explicit collection names: backups, docs and admins read them. */
 export interface DeviceDoc {
@@ -81,6 +86,8 @@ const deviceSchema = new Schema<DeviceDoc>(
 );
 deviceSchema.index({ state: 1, lastSeenAt: 1 });
 
+watchBindingWrites(deviceSchema);
+
 export type CommandState = 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
 /** Commands still waiting for an answer. */
 export const PENDING_COMMAND_STATES: CommandState[] = ['queued', 'sent', 'not-now'];
@@ -104,8 +111,14 @@ export interface CommandDoc {
   deviceId: string;
   commandUuid: string;
   requestType: string;
-  /** The exact plist sent to the device. */
-  plist: Buffer;
+  /**
+   * The exact plist sent to the device, raw-deflated: a DeviceInformation command is 1 KB of XML and 0.4 KB
+   * deflated, and every poll looks through the queue (on FerretDB's PostgreSQL backend a query scans the whole
+   * collection, and a row over ~2 KB is compressed, so each scan would decompress every queued command).
+   */
+  plistDeflated?: Buffer;
+  /** Commands queued before plistDeflated: the plist as is. */
+  plist?: Buffer;
   origin: string;
   /** Enqueue order within a device. */
   seq: number;
@@ -113,7 +126,7 @@ export interface CommandDoc {
   attempts: number;
   sentAt?: Date;
   respondedAt?: Date;
-  /** The device's answer, as received (bounded by the body limit). */
+  /** Before mdm_command_results: the device's answer, as received. Read for older commands only. */
   resultRaw?: Buffer;
   errorChain?: Record<string, unknown>[];
   createdAt: Date;
@@ -124,7 +137,8 @@ const commandSchema = new Schema<CommandDoc>(
     deviceId: { type: String, required: true },
     commandUuid: { type: String, required: true },
     requestType: { type: String, required: true },
-    plist: { type: Buffer, required: true },
+    plistDeflated: Buffer,
+    plist: Buffer,
     origin: { type: String, required: true },
     seq: { type: Number, required: true },
     state: { type: String, required: true },
@@ -272,6 +286,7 @@ export interface MdmModels {
   pki: Model<PkiDoc>;
   claims: Model<ClaimDoc>;
   deviceKeys: Model<DeviceKeyDoc>;
+  commandResults: Model<CommandResultDoc>;
 }
 
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
@@ -287,6 +302,7 @@ export function mdmModels(connection: Connection): MdmModels {
     pki: model(connection, 'MdmPki', pkiSchema),
     claims: model(connection, 'MdmClaim', claimSchema),
     deviceKeys: model(connection, 'MdmDeviceKey', deviceKeySchema),
+    commandResults: model(connection, 'MdmCommandResult', commandResultSchema),
   };
 }
 
