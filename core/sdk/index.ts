@@ -21,5 +21,6 @@ export * from './http.js';
 export * from './openapi.js';
 export * from './plugin.js';
 export * from './refs.js';
+export * from './settings-routes.js';
 export * from './version.js';
 export * from './versioning.js';

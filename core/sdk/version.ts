@@ -11,7 +11,7 @@
  * managedItemsPoint (contracts/unenrollment), deviceRetirementRef (contracts/mdm), browserSessionsRef,
  * companyPortalRef (contracts/portal), the `html` template, collectExtensions, askVetoPoint, and the
  * OpenAPI route helpers (adminApi, adminRoute, describeRoute, pageOf, cursors), and optimistic concurrency
- * (expectedVersion, etag, VersionedSettingsStore). docs/plugins.md keeps the
+ * (expectedVersion, etag, VersionedSettingsStore, mountVersionedSettingsRoutes). docs/plugins.md keeps the
  * full history.
  */
 export const CORE_API_VERSION = '1.1.0';

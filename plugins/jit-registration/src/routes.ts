@@ -1,36 +1,9 @@
 import type Router from '@koa/router';
-import {
-  adminApi,
-  adminPrincipal,
-  auditAdminAction,
-  etag,
-  etagHeader,
-  expectedVersion,
-  ifMatchHeader,
-  NotFoundProblem,
-  type PluginContext,
-} from 'enrollment-gateway/sdk';
+import { adminApi, mountVersionedSettingsRoutes, NotFoundProblem, type PluginContext } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
-import type { SsoPolicyStore, StoredSsoPolicy } from './policy-store.js';
+import type { SsoPolicyStore } from './policy-store.js';
 import type { RegistrationService } from './registration-service.js';
-import { ssoPolicySchema } from './sso-policy.js';
-
-const policyBody = (stored: StoredSsoPolicy) => ({
-  ...stored.value,
-  version: stored.version,
-  updatedBy: stored.updatedBy ?? null,
-  updatedAt: stored.updatedAt ?? null,
-});
-
-const storedPolicySchema = ssoPolicySchema.extend({
-  version: z.number().int().describe('0 while the config defaults apply; send it back (or If-Match) to save'),
-  updatedBy: z.string().nullable(),
-  updatedAt: z.date().nullable(),
-});
-
-const policyUpdateSchema = ssoPolicySchema.extend({
-  version: z.number().int().min(0).optional().describe('The version you read (or send If-Match)'),
-});
+import { type SsoPolicy, ssoPolicySchema } from './sso-policy.js';
 
 const readinessSchema = z.object({
   deviceId: z.string(),
@@ -54,49 +27,14 @@ export function mountJitRoutes(
   deps: { policies: SsoPolicyStore; registration: RegistrationService },
 ): void {
   const api = adminApi(router, ctx, { tags: ['policies'] });
-  api.get(
-    '/sso-policy',
-    {
-      scope: 'policies:read',
-      summary: 'The Enterprise SSO extension policy installed on enrolled devices',
-      responses: { 200: { description: 'The policy', schema: storedPolicySchema, headers: etagHeader } },
-    },
-    async (koa) => {
-      const stored = await deps.policies.current();
-      koa.set('ETag', etag(stored.version));
-      koa.body = policyBody(stored);
-    },
-  );
-
-  api.put(
-    '/sso-policy',
-    {
-      scope: 'policies:write',
-      summary: 'Replace the SSO extension policy (devices enrolled later get it; needs the version you read)',
-      headers: ifMatchHeader,
-      body: policyUpdateSchema,
-      responses: {
-        200: { description: 'Saved', schema: storedPolicySchema, headers: etagHeader },
-        409: { description: 'Stale: someone saved the policy since you read it' },
-        412: { description: 'If-Match is not a version' },
-        428: { description: 'No version given (If-Match or body `version`)' },
-      },
-    },
-    async (koa, { body }) => {
-      const { version: bodyVersion, ...policy } = body;
-      const version = expectedVersion(koa, bodyVersion);
-      const { before, after: saved } = await deps.policies.save(policy, version, adminPrincipal(koa).id);
-      await auditAdminAction(
-        ctx,
-        koa,
-        'jit.ssoPolicy.update',
-        { type: 'sso-policy', id: 'default' },
-        { before: { ...before.value, version: before.version }, after: { ...saved.value, version: saved.version } },
-      );
-      koa.set('ETag', etag(saved.version));
-      koa.body = policyBody(saved);
-    },
-  );
+  mountVersionedSettingsRoutes<SsoPolicy>(api, ctx, {
+    path: '/sso-policy',
+    store: deps.policies,
+    schema: ssoPolicySchema,
+    scopeArea: 'policies',
+    noun: 'the Enterprise SSO extension policy',
+    audit: { action: 'jit.ssoPolicy.update', targetType: 'sso-policy' },
+  });
 
   api.get(
     '/devices/:deviceId',
