@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript, then drop dev dependencies.
+# Build stage: compile what ships (core/ and plugins/, per tsconfig.build.json), then drop dev dependencies.
+# test/kernel/docker-build.test.ts lays this file out without a Docker engine and starts the result.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,7 +9,6 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY core core
 COPY plugins plugins
 COPY config config
-COPY scripts scripts
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime stage: one image for every role (serve, work, all) and for admin commands.

@@ -4,15 +4,20 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mongoose, { type Connection } from 'mongoose';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { ConfigSource, type Env, maskSecrets } from './config/load.js';
 import { type CoreConfig, coreConfigSchema } from './config/schema.js';
 import { listLeaves } from './config/tree.js';
-import { EventBus } from './event-bus.js';
-import { createHttpApp, type OpsEndpoints } from './http/app.js';
-import { AesGcmKeyVault } from './key-vault.js';
+import { coreMigrations } from './core-migrations.js';
+import { EventBus } from './events/bus.js';
+import { EventOutbox } from './events/outbox.js';
+import { createHttpApp } from './http/app.js';
+import { OpenStreams } from './http/open-streams.js';
+import { createOpsApp, type OpsEndpoints } from './http/ops.js';
+import { lazyKeyVault } from './key-vault.js';
 import { createLogger } from './logger.js';
 import { createRegistry, MetricsHub } from './metrics.js';
+import { runMigrations } from './migrations.js';
 import { checkAndOrder } from './plugins/check.js';
 import {
   builtInPluginsDir,
@@ -21,12 +26,18 @@ import {
   importPackage,
   listBuiltInPlugins,
 } from './plugins/discover.js';
-import { checkDeclarations, collectDeclarations, type PluginDeclarations } from './plugins/registry.js';
+import {
+  checkDeclarations,
+  collectDeclarations,
+  type PluginDeclarations,
+  withDependencies,
+} from './plugins/registry.js';
 import { PluginRuntime } from './plugins/runtime.js';
 import { QueueHub } from './queues.js';
+import { RedisRateLimits } from './rate-limits.js';
 import { RedisFactory, redactUrl, withTimeout } from './redis.js';
 import { ConfigError, GatewayError } from './sdk/errors.js';
-import type { CliCommand, GatewayInfo, KeyVault, PluginDefinition, Role } from './sdk/plugin.js';
+import type { CliCommand, GatewayInfo, PluginDefinition, Role } from './sdk/plugin.js';
 import { CORE_API_VERSION } from './sdk/version.js';
 import { drainServer } from './shutdown.js';
 
@@ -60,7 +71,9 @@ export async function loadGateway(options: GatewayOptions): Promise<Gateway> {
   const appRoot = options.appRoot ?? findAppRoot();
   const source = new ConfigSource({ appRoot, env: options.env ?? process.env, overrides: options.overrides });
   const config = source.core();
-  const logger = options.logger ?? createLogger(config.log.level);
+  // A CLI command's stdout is its output (a key, JSON): its logs go to stderr.
+  const logger =
+    options.logger ?? createLogger(config.log.level, options.role === 'cli' ? pino.destination(2) : undefined);
   const builtInDir = options.builtInDir ?? builtInPluginsDir;
   const builtIns = new Set(listBuiltInPlugins(builtInDir));
   const inline = options.plugins ?? [];
@@ -106,9 +119,13 @@ export class Gateway {
   private mongo?: Connection;
   private redisFactory?: RedisFactory;
   private queues?: QueueHub;
+  private events?: EventBus;
   private server?: http.Server;
   private opsServer?: http.Server;
+  private readonly streams = new OpenStreams();
   private started = false;
+  /** Plugins whose start hooks ran, in start order; a CLI command starts only its plugin and dependencies. */
+  private startedPlugins: readonly PluginDeclarations[] = [];
   private draining = false;
   private stopping?: Promise<void>;
 
@@ -157,7 +174,11 @@ export class Gateway {
     return this.runtime.contextOf(plugin);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Connects, starts plugins and, by role, the HTTP server and workers. `only` names the plugins to start
+   * (with everything they depend on); the CLI uses it so a command starts what it needs and nothing more.
+   */
+  async start(options: { only?: readonly string[] } = {}): Promise<void> {
     if (this.started) return;
     const { config, logger } = this;
     const registry = createRegistry();
@@ -181,26 +202,66 @@ export class Gateway {
     for (const plugin of this.plugins)
       for (const queue of plugin.queues) this.queues.declare(plugin.definition.name, queue);
 
+    const events = new EventBus({
+      outbox: new EventOutbox(this.mongo),
+      queues: this.queues,
+      redis,
+      keyPrefix: `${config.redis.prefix}:`,
+      logger,
+      failures: hookFailures as never,
+      settings: config.events,
+    });
+    events.declareQueues();
+    this.events = events;
+
     const gatewayInfo: GatewayInfo = {
       publicUrl: config.publicUrl,
+      organizationName: config.organizationName,
       role: this.role === 'cli' ? 'all' : this.role,
       coreApiVersion: CORE_API_VERSION,
     };
     this.runtime = new PluginRuntime(this.plugins, {
       logger,
       metrics,
-      events: new EventBus(logger, hookFailures as never),
+      events,
       mongo: this.mongo,
       redis,
       redisFactory: this.redisFactory,
       keyVault: lazyKeyVault(config),
+      rateLimits: new RedisRateLimits(
+        redis,
+        config.rateLimits,
+        `${config.redis.prefix}:`,
+        coreMetrics.counter('rate_limited_total', 'Requests refused by a rate limit', ['policy', 'scope']),
+        logger,
+      ),
       queues: this.queues,
       gateway: gatewayInfo,
       redisPrefix: config.redis.prefix,
     });
     const runtime = this.runtime;
     runtime.materializeContributions();
-    for (const plugin of this.plugins) {
+    await runMigrations(
+      this.mongo,
+      [
+        { owner: 'core', migrations: coreMigrations(this.mongo) },
+        ...this.plugins.map((plugin) => ({
+          owner: plugin.definition.name,
+          migrations: plugin.migrations.map((migration) => ({
+            ...migration,
+            up: () => migration.up(runtime.contextOf(plugin.definition.name)),
+          })),
+        })),
+      ],
+      logger,
+    ).catch(async (error: unknown) => {
+      await this.closeConnections();
+      throw error;
+    });
+    const runsWorkers = this.role === 'work' || this.role === 'all';
+    await events.start(runsWorkers);
+    this.startedPlugins = options.only ? withDependencies(this.plugins, options.only) : this.plugins;
+    for (const plugin of this.startedPlugins) {
       for (const hook of plugin.startHooks) await hook(runtime.contextOf(plugin.definition.name));
     }
 
@@ -217,7 +278,7 @@ export class Gateway {
       beforeScrape: () =>
         withTimeout(queues.collectDepth(queueMetrics.depth as never), 1_000, 'queue depth').catch(() => undefined),
     };
-    if (this.role === 'work' || this.role === 'all') {
+    if (runsWorkers) {
       this.queues.startWorkers((plugin) => runtime.contextOf(plugin), queueMetrics as never);
     }
     if (this.role === 'serve' || this.role === 'all') {
@@ -225,6 +286,7 @@ export class Gateway {
         config,
         logger,
         ops,
+        streams: this.streams,
         metrics: {
           requests: coreMetrics.counter('http_requests_total', 'HTTP requests', ['method', 'route', 'status']) as never,
           duration: coreMetrics.histogram('http_request_duration_seconds', 'HTTP request duration', [
@@ -241,16 +303,18 @@ export class Gateway {
         ),
       });
       this.server = await listen(app.callback(), config.http.host, config.http.port);
-    } else if (this.role === 'work') {
-      const app = createHttpApp({ config, logger, ops, metrics: noHttpMetrics(coreMetrics), routes: [] });
-      this.opsServer = await listen(app.callback(), config.http.host, config.ops.port);
+    }
+    if (this.role !== 'cli') {
+      const opsApp = createOpsApp({ ops, logger, metricsToken: config.ops.metricsToken });
+      this.opsServer = await listen(opsApp.callback(), config.ops.host, config.ops.port);
     }
     this.started = true;
     logger.info(
       {
         role: this.role,
-        plugins: this.pluginNames,
+        plugins: this.startedPlugins.map((plugin) => plugin.definition.name),
         port: this.server ? (this.server.address() as AddressInfo).port : undefined,
+        opsPort: this.opsServer ? (this.opsServer.address() as AddressInfo).port : undefined,
       },
       'gateway started',
     );
@@ -288,14 +352,20 @@ export class Gateway {
 
   private async doStop(): Promise<void> {
     this.draining = true;
+    // Event streams never finish by themselves: end them first, so clients reconnect elsewhere and the drain
+    // waits only for ordinary requests.
+    const streams = this.streams.size;
+    this.streams.closeAll();
+    if (streams > 0) this.logger.info({ streams }, 'closed event streams');
     const grace = this.config.http.shutdownGraceMs;
     await Promise.all([
       this.server && drainServer(this.server, grace),
       this.opsServer && drainServer(this.opsServer, grace),
     ]);
+    this.events?.stop();
     await this.queues?.closeWorkers();
     if (this.runtime) {
-      for (const plugin of [...this.plugins].reverse()) {
+      for (const plugin of [...this.startedPlugins].reverse()) {
         for (const hook of plugin.stopHooks) {
           try {
             await hook(this.runtime.contextOf(plugin.definition.name));
@@ -318,13 +388,6 @@ export class Gateway {
   }
 }
 
-function noHttpMetrics(core: ReturnType<MetricsHub['forPlugin']>) {
-  return {
-    requests: core.counter('ops_requests_total', 'Ops endpoint requests', ['method', 'route', 'status']) as never,
-    duration: core.histogram('ops_request_duration_seconds', 'Ops endpoint duration', ['method', 'route']) as never,
-  };
-}
-
 async function connectMongo(config: CoreConfig): Promise<Connection> {
   const connection = mongoose.createConnection(config.mongodb.uri, {
     serverSelectionTimeoutMS: config.mongodb.serverSelectionTimeoutMs,
@@ -340,20 +403,6 @@ async function connectMongo(config: CoreConfig): Promise<Connection> {
       `cannot reach MongoDB at ${redactUrl(config.mongodb.uri)}: ${(error as Error).message}`,
     );
   }
-}
-
-/** Plugins that never touch secrets run without a master key; the first use then fails clearly. */
-function lazyKeyVault(config: CoreConfig): KeyVault {
-  let vault: KeyVault | undefined;
-  const get = () => {
-    vault ??= new AesGcmKeyVault(config.security.masterKey, config.security.previousMasterKeys);
-    return vault;
-  };
-  return {
-    seal: (plaintext, context) => get().seal(plaintext, context),
-    open: (sealed, context) => get().open(sealed, context),
-    needsRotation: (sealed) => get().needsRotation(sealed),
-  };
 }
 
 function listen(handler: http.RequestListener, host: string, port: number): Promise<http.Server> {

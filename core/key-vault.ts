@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { CoreConfig } from './config/schema.js';
 import { ConfigError, GatewayError } from './sdk/errors.js';
 import type { KeyVault } from './sdk/plugin.js';
 
@@ -62,4 +63,18 @@ export class AesGcmKeyVault implements KeyVault {
   needsRotation(sealed: string): boolean {
     return sealed.split('.')[1] !== this.current.id;
   }
+}
+
+/** Plugins that never touch secrets run without a master key; the first use then fails clearly. */
+export function lazyKeyVault(config: CoreConfig): KeyVault {
+  let vault: KeyVault | undefined;
+  const get = () => {
+    vault ??= new AesGcmKeyVault(config.security.masterKey, config.security.previousMasterKeys);
+    return vault;
+  };
+  return {
+    seal: (plaintext, context) => get().seal(plaintext, context),
+    open: (sealed, context) => get().open(sealed, context),
+    needsRotation: (sealed) => get().needsRotation(sealed),
+  };
 }

@@ -5,6 +5,10 @@ import type { PluginMetrics } from './sdk/plugin.js';
 export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' });
+  // prom-client adds gauges named *_total (sums of the labelled gauges beside them); in Prometheus's naming
+  // `_total` means a counter, so they go: sum(gateway_nodejs_active_handles) is the same number.
+  for (const kind of ['resources', 'handles', 'requests'])
+    registry.removeSingleMetric(`gateway_nodejs_active_${kind}_total`);
   return registry;
 }
 

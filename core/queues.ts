@@ -9,8 +9,20 @@ export class QueueError extends GatewayError {}
 
 interface DeclaredQueue {
   plugin: string;
-  definition: QueueDefinition<unknown, unknown>;
+  definition: Omit<QueueDefinition<unknown, unknown>, 'processor'>;
+  /** Runs a job; plugin queues get their plugin's context, core queues need none. */
+  run: (job: Job, contextFor: (plugin: string) => PluginContext<unknown>, token?: string) => Promise<unknown>;
+  /** The processor logs its own failures (core queues): no generic "job failed" line. */
+  quiet?: boolean;
 }
+
+/** A queue of the kernel itself (event delivery, its sweep). */
+export interface CoreQueueDefinition extends Omit<QueueDefinition<unknown, unknown>, 'processor'> {
+  /** `token` is the worker's lock on the job, which moving it back to delayed needs. */
+  processor: (job: Job, token?: string) => Promise<unknown>;
+}
+
+const CORE = 'core';
 
 export interface QueueMetrics {
   jobs: Counter<'plugin' | 'queue' | 'outcome'>;
@@ -35,6 +47,20 @@ export class QueueHub {
   ) {}
 
   declare(plugin: string, definition: QueueDefinition<unknown, unknown>): void {
+    this.add({ plugin, definition, run: (job, contextFor) => definition.processor(job, contextFor(plugin)) });
+  }
+
+  declareCore(definition: CoreQueueDefinition): void {
+    this.add({
+      plugin: CORE,
+      definition,
+      run: (job, _contextFor, token) => definition.processor(job, token),
+      quiet: true,
+    });
+  }
+
+  private add(declared: DeclaredQueue): void {
+    const { plugin, definition } = declared;
     const existing = this.declared.get(definition.name);
     if (existing) {
       throw new QueueError(
@@ -42,7 +68,7 @@ export class QueueHub {
         `queue "${definition.name}" is declared by both "${existing.plugin}" and "${plugin}"`,
       );
     }
-    this.declared.set(definition.name, { plugin, definition });
+    this.declared.set(definition.name, declared);
   }
 
   names(): string[] {
@@ -83,14 +109,13 @@ export class QueueHub {
   }
 
   startWorkers(contextFor: (plugin: string) => PluginContext<unknown>, metrics: QueueMetrics): void {
-    for (const [name, { plugin, definition }] of this.declared) {
-      const context = contextFor(plugin);
+    for (const [name, { plugin, definition, run, quiet }] of this.declared) {
       const worker = new Worker(
         name,
-        async (job: Job) => {
+        async (job: Job, token?: string) => {
           const stop = metrics.duration.startTimer({ plugin, queue: name });
           try {
-            return await definition.processor(job, context);
+            return await run(job, contextFor, token);
           } finally {
             stop();
           }
@@ -106,6 +131,7 @@ export class QueueHub {
       worker.on('completed', () => metrics.jobs.inc({ plugin, queue: name, outcome: 'completed' }));
       worker.on('failed', (job, error) => {
         metrics.jobs.inc({ plugin, queue: name, outcome: 'failed' });
+        if (quiet) return;
         this.logger.warn({ plugin, queue: name, jobId: job?.id, err: { message: error.message } }, 'job failed');
       });
       worker.on('error', (error) => this.logger.warn({ queue: name, err: { message: error.message } }, 'worker error'));

@@ -3,45 +3,16 @@
  * otherwise FerretDB (SQLite backend, temp dir) and, if nothing answers on 6379, redis-server
  * are started for the run and stopped after it.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureLocalServices, stopLocalServices } from './lib/local-services.js';
+import { ensureSelfSignedCa } from './lib/self-signed-ca.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 /** A throwaway CA for the https stand-ins (OIDC, APNs); Node trusts it through NODE_EXTRA_CA_CERTS. */
-function makeTestCa(): string {
-  const dir = path.join(root, '.cache', 'test-ca');
-  mkdirSync(dir, { recursive: true });
-  const cert = path.join(dir, 'ca.pem');
-  if (!existsSync(cert)) {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'ca.key'),
-        '-out',
-        cert,
-        '-days',
-        '3650',
-        '-subj',
-        '/CN=Enrollment Gateway Test CA',
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign',
-      ],
-      { stdio: 'ignore' },
-    );
-  }
-  return dir;
-}
+const makeTestCa = () => ensureSelfSignedCa(path.join(root, '.cache', 'test-ca'), 'Enrollment Gateway Test CA');
 
 const cleanup = stopLocalServices;
 

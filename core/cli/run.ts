@@ -1,7 +1,12 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Env } from '../config/load.js';
 import { type Gateway, loadGateway } from '../gateway.js';
 import { GatewayError } from '../sdk/errors.js';
 import type { CliIO, Role } from '../sdk/plugin.js';
+import { dbUsage, runDbCommand } from './db.js';
 import { renderEnvExample } from './env-example.js';
 
 const roles: readonly Role[] = ['serve', 'work', 'all'];
@@ -13,6 +18,8 @@ const usage = `usage: gateway <command>
   config print           show the effective config, secrets masked
   config env-example     print a .env.example listing every setting
   plugins                list the enabled plugins
+  preview                the whole product locally with demo users and devices (source checkout: npm run preview)
+${dbUsage}
   <plugin command>       commands added by plugins (listed by "gateway help")`;
 
 const consoleIO: CliIO = { out: (line) => console.log(line), err: (line) => console.error(line) };
@@ -27,6 +34,7 @@ export async function runCli(args: readonly string[], env: Env, io: CliIO = cons
   const [command = 'help', ...rest] = args;
   try {
     if (roles.includes(command as Role)) return await runRole(command as Role, env, io);
+    if (command === 'preview') return await runPreview(rest, io);
     if (command === 'help' || command === '--help') {
       io.out(usage);
       const gateway = await loadGateway({ role: 'cli', env });
@@ -40,6 +48,7 @@ export async function runCli(args: readonly string[], env: Env, io: CliIO = cons
       return 0;
     }
     const gateway = await loadGateway({ role: 'cli', env });
+    if (command === 'db') return await runDbCommand(rest, gateway.config, io);
     if (command === 'config' && rest[0] === 'print') {
       io.out(JSON.stringify(gateway.effectiveConfig(), null, 2));
       return 0;
@@ -56,6 +65,25 @@ export async function runCli(args: readonly string[], env: Env, io: CliIO = cons
   }
 }
 
+/**
+ * `gateway preview` runs scripts/preview.ts of a source checkout: the preview uses the test stand-ins (a local
+ * sign-in provider, simulated devices), which the built package does not ship.
+ */
+async function runPreview(args: readonly string[], io: CliIO): Promise<number> {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const script = path.join(root, 'scripts', 'preview.ts');
+  if (!existsSync(script)) {
+    io.err('gateway: the preview needs a source checkout (git clone …, npm ci, npm run preview)');
+    return 2;
+  }
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  process.on('SIGINT', () => child.kill('SIGINT'));
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+}
+
 async function runPluginCommand(gateway: Gateway, args: readonly string[], io: CliIO): Promise<number> {
   const match = gateway
     .commands()
@@ -68,7 +96,8 @@ async function runPluginCommand(gateway: Gateway, args: readonly string[], io: C
     io.err(`gateway: unknown command "${args.join(' ')}"\n${usage}`);
     return 2;
   }
-  await gateway.start();
+  // Only the command's plugin and its dependencies start; the CLI role runs no HTTP server and no workers.
+  await gateway.start({ only: [match.plugin] });
   try {
     const code = await match.command.run(
       args.slice(match.command.name.split(' ').length),

@@ -9,6 +9,23 @@ const base64Key = z
   .string()
   .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 random bytes, base64-encoded');
 
+function rateRule(points: number, windowSeconds: number, what: string) {
+  return z
+    .object({
+      points: z.number().int().positive().default(points).describe(`${what} allowed per window`),
+      windowSeconds: z.number().int().positive().default(windowSeconds).describe('Length of the window, in seconds'),
+    })
+    .strict()
+    .prefault({});
+}
+
+function ratePolicy(perClient: [number, number, string], perKey: [number, number, string]) {
+  return z
+    .object({ perClient: rateRule(...perClient), perKey: rateRule(...perKey) })
+    .strict()
+    .prefault({});
+}
+
 export const coreConfigSchema = z
   .object({
     publicUrl: z
@@ -16,13 +33,25 @@ export const coreConfigSchema = z
       .refine((value) => !value.endsWith('/'), 'must not end with "/"')
       .default('https://localhost:8443')
       .describe('External https URL of the gateway, as devices and browsers reach it (behind the TLS proxy)'),
+    organizationName: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .default('Your organization')
+      .describe('Organisation name shown in the portal, the admin center, profiles and certificates (every plugin)'),
     http: z
       .object({
         host: z.string().default('0.0.0.0').describe('Interface the HTTP server listens on'),
         port: z.number().int().min(0).max(65535).default(8080).describe('Port the HTTP server listens on'),
         trustProxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers from the reverse proxy'),
         maxProxyHops: z.number().int().min(0).default(1).describe('How many proxies to trust in X-Forwarded-For'),
-        bodyLimitBytes: z.number().int().positive().default(1_048_576).describe('Largest request body accepted'),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1_048_576)
+          .describe('Largest request body of a route family that declares no limit of its own'),
         shutdownGraceMs: z
           .number()
           .int()
@@ -74,13 +103,85 @@ export const coreConfigSchema = z
       .prefault({}),
     ops: z
       .object({
+        host: z
+          .string()
+          .default('0.0.0.0')
+          .describe('Interface of the ops listener (/healthz, /readyz, /metrics); never route it through the proxy'),
         port: z
           .number()
           .int()
           .min(0)
           .max(65535)
           .default(9464)
-          .describe('Port of /healthz, /readyz and /metrics in the work role'),
+          .describe('Port of the ops listener (/healthz, /readyz, /metrics), in every role'),
+        metricsToken: secret(
+          z.string().min(16).optional(),
+          'When set, /metrics requires "Authorization: Bearer <token>" (Prometheus bearer_token)',
+        ),
+      })
+      .strict()
+      .prefault({}),
+    events: z
+      .object({
+        concurrency: z.number().int().positive().default(8).describe('Event deliveries one worker runs at once'),
+        handlerTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('A handler still running after this counts as failed and is retried'),
+        attempts: z.number().int().positive().default(8).describe('Tries of one delivery before the sweep takes over'),
+        backoffMs: z.number().int().positive().default(1_000).describe('First retry delay; doubles on each retry'),
+        lockDurationMs: z
+          .number()
+          .int()
+          .positive()
+          .default(30_000)
+          .describe('A delivery whose worker died is run again after about this long'),
+        sweepIntervalMs: z
+          .number()
+          .int()
+          .positive()
+          .default(60_000)
+          .describe('How often recorded events without a delivery are queued again'),
+        redeliverAfterMs: z
+          .number()
+          .int()
+          .positive()
+          .default(60_000)
+          .describe('Age of an event before the sweep looks at it'),
+        giveUpAfterMs: z
+          .number()
+          .int()
+          .positive()
+          .default(3_600_000)
+          .describe('Age after which the sweep stops retrying an undelivered event (logged as given up)'),
+        sweepBatch: z.number().int().positive().default(500).describe('Events the sweep looks at per pass'),
+        retentionDays: z
+          .number()
+          .positive()
+          .default(7)
+          .describe('Recorded events and delivery markers older than this are deleted'),
+      })
+      .strict()
+      .prefault({}),
+    rateLimits: z
+      .object({
+        enabled: z.boolean().default(true).describe('Count and refuse over-limit requests (429 with Retry-After)'),
+        signIn: ratePolicy(
+          [30, 60, 'Sign-in requests from one client'],
+          [10, 60, 'Sign-in completions of one attempt or account'],
+        ),
+        apiKey: ratePolicy([20, 60, 'Refused API keys from one client'], [10, 60, 'Refused tries of one API key id']),
+        enrollmentLink: ratePolicy(
+          [30, 60, 'Enrollment link downloads from one client'],
+          [10, 60, 'Downloads of one enrollment link'],
+        ),
+        scep: ratePolicy([120, 60, 'SCEP PKIOperations from one client'], [10, 60, 'SCEP requests of one transaction']),
+        device: ratePolicy(
+          [3_000, 60, 'Device check-ins and polls from one client (many devices may share one NAT)'],
+          [120, 60, 'Check-ins and polls of one device identity'],
+        ),
       })
       .strict()
       .prefault({}),

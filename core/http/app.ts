@@ -3,14 +3,20 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import helmet from 'koa-helmet';
 import type { Logger } from 'pino';
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { CoreConfig } from '../config/schema.js';
 import { ProblemError } from '../sdk/errors.js';
+import { BODY_LIMIT_STATE } from '../sdk/http.js';
 import type { GatewayState, PluginContext, RouteDefinition } from '../sdk/plugin.js';
 import { CORE_API_VERSION } from '../sdk/version.js';
 import { referenceStyleHash, renderApiReference } from './api-reference.js';
 import { problemMiddleware } from './errors.js';
+import { loggablePath } from './log-redaction.js';
+import type { OpenStreams } from './open-streams.js';
 import { buildOpenApiDocument, type PluginRouter } from './openapi.js';
+import { healthRouter, type OpsEndpoints } from './ops.js';
+
+export type { OpsEndpoints };
 
 export interface MountedRoutes {
   plugin: string;
@@ -23,37 +29,7 @@ export interface HttpMetrics {
   duration: Histogram<'method' | 'route' | 'plugin'>;
 }
 
-export interface OpsEndpoints {
-  registry: Registry;
-  /** Resolves when ready; rejects with the reason otherwise. */
-  readiness(): Promise<Record<string, string>>;
-  isDraining(): boolean;
-  /** Refreshes gauges read on scrape (queue depth). */
-  beforeScrape?(): Promise<void>;
-}
-
 const requestIdPattern = /^[A-Za-z0-9._-]{8,128}$/;
-
-export function opsRouter(ops: OpsEndpoints): Router<GatewayState> {
-  const router = new Router<GatewayState>();
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
-    try {
-      if (ops.isDraining()) throw new Error('shutting down');
-      ctx.body = { status: 'ready', checks: await ops.readiness() };
-    } catch (error) {
-      throw new ProblemError(503, 'Not ready', (error as Error).message);
-    }
-  });
-  router.get('/metrics', async (ctx) => {
-    await ops.beforeScrape?.();
-    ctx.type = ops.registry.contentType;
-    ctx.body = await ops.registry.metrics();
-  });
-  return router;
-}
 
 export function createHttpApp(options: {
   config: CoreConfig;
@@ -61,6 +37,8 @@ export function createHttpApp(options: {
   metrics: HttpMetrics;
   ops: OpsEndpoints;
   routes: readonly MountedRoutes[];
+  /** Event streams to end first at shutdown. */
+  streams?: OpenStreams;
 }): Koa<GatewayState> {
   const { config, logger, metrics, ops } = options;
   const app = new Koa<GatewayState>({ proxy: config.http.trustProxy, maxIpsCount: config.http.maxProxyHops });
@@ -81,15 +59,22 @@ export function createHttpApp(options: {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.requests.inc({ method: ctx.method, route: String(route), status: String(ctx.status), plugin });
       metrics.duration.observe({ method: ctx.method, route: String(route), plugin }, seconds);
-      if (!ctx.path.startsWith('/healthz') && !ctx.path.startsWith('/readyz') && ctx.path !== '/metrics') {
+      if (!ctx.path.startsWith('/healthz') && !ctx.path.startsWith('/readyz')) {
         ctx.state.log.info(
-          { method: ctx.method, path: ctx.path, status: ctx.status, ip: ctx.ip, ms: Math.round(seconds * 1000) },
+          {
+            method: ctx.method,
+            path: loggablePath(ctx),
+            status: ctx.status,
+            ip: ctx.ip,
+            ms: Math.round(seconds * 1000),
+          },
           'request',
         );
       }
     }
   });
   app.use(problemMiddleware());
+  if (options.streams) app.use(options.streams.middleware());
   app.use(
     helmet({
       contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
@@ -97,23 +82,22 @@ export function createHttpApp(options: {
       crossOriginEmbedderPolicy: false,
     }),
   );
-  app.use(async (ctx, next) => {
-    const length = Number(ctx.get('content-length') || 0);
-    if (length > config.http.bodyLimitBytes) {
-      throw new ProblemError(413, 'Payload too large', `body exceeds ${config.http.bodyLimitBytes} bytes`);
-    }
-    await next();
-  });
 
-  const ops_ = opsRouter(ops);
-  app.use(ops_.routes());
+  // Health for the proxy and the container check; /metrics is only on the ops listener (core/http/ops.ts).
+  app.use(healthRouter(ops).routes());
   const pluginRouters: PluginRouter[] = [];
   const docs = apiDocsRouter(config, pluginRouters);
   app.use(docs.routes());
   for (const { plugin, route, context } of options.routes) {
     const router = new Router<GatewayState>(route.prefix ? { prefix: route.prefix } : {});
+    const bodyLimit = route.bodyLimitBytes ?? config.http.bodyLimitBytes;
     router.use(async (ctx, next) => {
       ctx.state.plugin = plugin;
+      // The family's one limit: a larger declared body is refused before the route reads it.
+      ctx.state[BODY_LIMIT_STATE] = bodyLimit;
+      if (Number(ctx.get('content-length') || 0) > bodyLimit) {
+        throw new ProblemError(413, 'Payload too large', `body exceeds ${bodyLimit} bytes`);
+      }
       await next();
     });
     route.mount(router as never, context);

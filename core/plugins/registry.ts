@@ -5,6 +5,7 @@ import type {
   EventHandler,
   Hook,
   Lifetime,
+  Migration,
   PluginContext,
   PluginDefinition,
   PluginRegistrar,
@@ -33,6 +34,7 @@ export interface PluginDeclarations {
   startHooks: Hook<unknown>[];
   stopHooks: Hook<unknown>[];
   commands: CliCommand<unknown>[];
+  migrations: Migration<unknown>[];
   readiness: { name: string; check: (ctx: PluginContext<unknown>) => Promise<void> }[];
 }
 
@@ -50,6 +52,7 @@ export function collectDeclarations(definition: PluginDefinition, config: unknow
     startHooks: [],
     stopHooks: [],
     commands: [],
+    migrations: [],
     readiness: [],
   };
   let open = true;
@@ -97,6 +100,16 @@ export function collectDeclarations(definition: PluginDefinition, config: unknow
     onStop: guard('onStop', (hook) => declarations.stopHooks.push(hook)),
     command: guard('command', (command) => declarations.commands.push(command)),
     readiness: guard('readiness', (name, check) => declarations.readiness.push({ name, check })),
+    migration: guard('migration', (migration) => {
+      const { version } = migration;
+      if (!Number.isInteger(version) || version < 1 || declarations.migrations.some((m) => m.version === version)) {
+        throw new PluginLoadError(
+          definition.name,
+          `migration version ${version} must be a whole number ≥ 1, used once`,
+        );
+      }
+      declarations.migrations.push(migration as Migration<unknown>);
+    }),
   };
   const result = definition.register(registrar as PluginRegistrar<never>) as unknown;
   open = false;
@@ -144,4 +157,22 @@ export function checkDeclarations(all: readonly PluginDeclarations[]): void {
       }
     }
   }
+}
+
+/** `names` and, transitively, the enabled plugins they depend on, in the gateway's start order. */
+export function withDependencies(
+  plugins: readonly PluginDeclarations[],
+  names: readonly string[],
+): PluginDeclarations[] {
+  const byName = new Map(plugins.map((plugin) => [plugin.definition.name, plugin]));
+  const wanted = new Set<string>();
+  const visit = (name: string) => {
+    const plugin = byName.get(name);
+    if (!plugin || wanted.has(name)) return;
+    wanted.add(name);
+    for (const dependency of [...(plugin.definition.dependsOn ?? []), ...(plugin.definition.optionalDependsOn ?? [])])
+      visit(dependency);
+  };
+  for (const name of names) visit(name);
+  return plugins.filter((plugin) => wanted.has(plugin.definition.name));
 }

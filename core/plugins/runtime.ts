@@ -9,13 +9,14 @@ import {
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
-import type { EventBus } from '../event-bus.js';
+import type { EventBus } from '../events/bus.js';
 import type { MetricsHub } from '../metrics.js';
 import type { QueueHub } from '../queues.js';
 import type { RedisFactory } from '../redis.js';
 import { coreServices } from '../sdk/core-services.js';
 import { GatewayError } from '../sdk/errors.js';
 import type { Contribution, GatewayInfo, KeyVault, Lifetime, PluginContext } from '../sdk/plugin.js';
+import type { RateLimits } from '../sdk/rate-limit.js';
 import type { ExtensionPointRef, ServiceRef } from '../sdk/refs.js';
 import type { PluginDeclarations } from './registry.js';
 
@@ -29,6 +30,7 @@ export interface KernelParts {
   redis: Redis;
   redisFactory: RedisFactory;
   keyVault: KeyVault;
+  rateLimits: RateLimits;
   queues: QueueHub;
   gateway: GatewayInfo;
   redisPrefix: string;
@@ -72,7 +74,7 @@ export class PluginRuntime {
         this.kernel.events.subscribe({
           plugin: plugin.definition.name,
           event,
-          handler: (payload) => handler(payload, context),
+          handler: (payload, meta) => handler(payload, context, meta),
         });
       }
     }
@@ -128,6 +130,7 @@ export class PluginRuntime {
       redisKeyPrefix: `${kernel.redisPrefix}:${definition.name}:`,
       createRedis: (purpose: string) => kernel.redisFactory.create(`${definition.name}:${purpose}`),
       keyVault: kernel.keyVault,
+      rateLimits: kernel.rateLimits,
       resolve: <T>(ref: ServiceRef<T>): T => {
         const service = tryResolve(ref);
         if (service === undefined) {

@@ -35,11 +35,18 @@ export class ProblemError extends GatewayError {
   readonly detail?: string;
   readonly type: string;
   readonly extensions: Record<string, unknown>;
+  /** Response headers the problem carries (e.g. Retry-After on a 429 or 503). */
+  readonly headers: Record<string, string>;
   constructor(
     status: number,
     title: string,
     detail?: string,
-    options: { type?: string; extensions?: Record<string, unknown>; cause?: unknown } = {},
+    options: {
+      type?: string;
+      extensions?: Record<string, unknown>;
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
   ) {
     super(`http_${status}`, detail ?? title, { cause: options.cause });
     this.status = status;
@@ -47,6 +54,7 @@ export class ProblemError extends GatewayError {
     this.detail = detail;
     this.type = options.type ?? 'about:blank';
     this.extensions = options.extensions ?? {};
+    this.headers = options.headers ?? {};
   }
 
   static override is(value: unknown): value is ProblemError {

@@ -1,6 +1,7 @@
 import { GatewayError, VetoError } from './errors.js';
 import type { PluginContext } from './plugin.js';
 import type { ExtensionPointRef } from './refs.js';
+import { withTimeout } from './timeout.js';
 
 export interface ExtensionOutcome<R> {
   plugin: string;
@@ -10,18 +11,6 @@ export interface ExtensionOutcome<R> {
 type ExtensionCaller = Pick<PluginContext<unknown>, 'extensions' | 'logger' | 'metrics'>;
 
 const DEFAULT_TIMEOUT_MS = 5_000;
-
-async function withDeadline<R>(work: Promise<R>, timeoutMs: number): Promise<R> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function failureCounter(ctx: ExtensionCaller) {
   return ctx.metrics.counter('extension_failures_total', 'Extension contributions that threw or timed out', [
@@ -47,9 +36,10 @@ export async function collectExtensions<T, R>(
   const settled = await Promise.all(
     ctx.extensions(point).map(async (contribution) => {
       try {
-        const value: R = await withDeadline(
-          Promise.resolve().then(() => call(contribution.value)),
+        const value: R = await withTimeout(
+          () => call(contribution.value),
           timeoutMs,
+          `${contribution.plugin} (${point.id})`,
         );
         return { plugin: contribution.plugin, value } as ExtensionOutcome<R>;
       } catch (error) {
@@ -98,9 +88,10 @@ export async function askVetoPoint<T, R>(
   const outcomes: ExtensionOutcome<R>[] = [];
   for (const contribution of ctx.extensions(point)) {
     try {
-      const value: R = await withDeadline(
-        Promise.resolve().then(() => call(contribution.value)),
+      const value: R = await withTimeout(
+        () => call(contribution.value),
         timeoutMs,
+        `${contribution.plugin} (${point.id})`,
       );
       outcomes.push({ plugin: contribution.plugin, value });
     } catch (error) {

@@ -3,13 +3,26 @@ import getRawBody from 'raw-body';
 import type { z } from 'zod';
 import { ProblemError, ValidationProblem } from './errors.js';
 
+/** Where the core puts the body limit of the route family a request matched (RouteDefinition.bodyLimitBytes). */
+export const BODY_LIMIT_STATE = 'bodyLimitBytes';
+
+/** The body limit of the request's route family, lowered to `limit` when a route asks for less. */
+export function bodyLimitOf(ctx: Koa.Context, limit?: number): number {
+  const family = ctx.state[BODY_LIMIT_STATE];
+  const declared = typeof family === 'number' ? family : Number.POSITIVE_INFINITY;
+  const effective = Math.min(declared, limit ?? Number.POSITIVE_INFINITY);
+  if (!Number.isFinite(effective)) throw new Error('no body limit: the route family declares none');
+  return effective;
+}
+
 /**
- * Buffers the request body as bytes, refusing bodies over `limit` with 413.
+ * Buffers the request body as bytes, refusing bodies over the route family's limit (or a smaller `limit`) with 413.
  * MDM signatures cover the exact bytes, so protocol routes read raw bodies before parsing.
  */
-export async function readRawBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
+export async function readRawBody(ctx: Koa.Context, maxBytes?: number): Promise<Buffer> {
   const cached = (ctx.request as { rawBody?: Buffer }).rawBody;
   if (cached) return cached;
+  const limit = bodyLimitOf(ctx, maxBytes);
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > limit) throw new ProblemError(413, 'Payload too large', `body exceeds ${limit} bytes`);
   try {
@@ -27,7 +40,7 @@ export async function readRawBody(ctx: Koa.Context, limit: number): Promise<Buff
 export async function readJsonBody<S extends z.ZodType>(
   ctx: Koa.Context,
   schema: S,
-  limit = 256 * 1024,
+  limit?: number,
 ): Promise<z.output<S>> {
   const type = ctx.get('content-type');
   if (!/^application\/(.+\+)?json\b/i.test(type)) {

@@ -91,7 +91,7 @@ export interface AdminRouteSpec<
   params?: P;
   query?: Q;
   body?: B;
-  /** Largest accepted body in bytes (default 256 KiB). */
+  /** Largest accepted body in bytes; at most, and by default, the route family's limit (RouteDefinition.bodyLimitBytes). */
   bodyLimit?: number;
 }
 

@@ -6,7 +6,8 @@ import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { z } from 'zod';
-import type { DomainEventName, DomainEvents, EventPublisher } from './events.js';
+import type { DomainEventName, DomainEvents, EventMeta, EventPublisher } from './events.js';
+import type { RateLimits } from './rate-limit.js';
 import type { ExtensionPointRef, ServiceRef } from './refs.js';
 
 export type Lifetime = 'singleton' | 'scoped' | 'transient';
@@ -18,6 +19,8 @@ export type Role = 'serve' | 'work' | 'all';
 export interface GatewayInfo {
   /** External https URL devices and browsers use, without a trailing slash. */
   readonly publicUrl: string;
+  /** The organisation's name (core setting `organizationName`), for pages, profiles and certificates. */
+  readonly organizationName: string;
   readonly role: Role;
   readonly coreApiVersion: string;
 }
@@ -67,6 +70,8 @@ export interface PluginContext<C = unknown> extends ServiceResolver {
   /** A new ioredis connection the caller owns (subscriptions, blocking commands); close it on stop. */
   createRedis(purpose: string): Redis;
   readonly keyVault: KeyVault;
+  /** Rate limits shared by every replica (`rateLimit(ctx, policy)` as route middleware); see rate-limit.ts. */
+  readonly rateLimits: RateLimits;
   /** Contributions made by any plugin to an extension point this plugin owns or reads. */
   extensions<T>(ref: ExtensionPointRef<T>): readonly Contribution<T>[];
   queue<T>(name: string): QueueHandle<T>;
@@ -91,6 +96,11 @@ export interface QueueDefinition<T, C> {
 export interface RouteDefinition<C> {
   /** Where the plugin's router is mounted, e.g. "/mdm"; "" mounts at the root. */
   prefix: string;
+  /**
+   * Largest request body these routes accept (default: `http.bodyLimitBytes`). The core refuses a larger
+   * Content-Length with 413 before any route runs, and `readRawBody`/`readJsonBody` read at most this much.
+   */
+  bodyLimitBytes?: number;
   mount(router: Router<GatewayState, GatewayContext>, ctx: PluginContext<C>): void;
 }
 
@@ -109,15 +119,29 @@ export interface CliIO {
 
 export type Hook<C> = (ctx: PluginContext<C>) => Promise<void> | void;
 
+/**
+ * A change to the plugin's stored data, run once across all replicas at start, before any start hook, under a lock.
+ * Versions are 1, 2, 3 … per plugin; the highest applied one is the plugin's schema version in the database, and
+ * a gateway whose plugin knows fewer versions refuses to start on it. `up` must be safe to run again: it is
+ * recorded only after it succeeded.
+ */
+export interface Migration<C> {
+  version: number;
+  description: string;
+  up(ctx: PluginContext<C>): Promise<void>;
+}
+
 export type EventHandler<K extends DomainEventName, C> = (
   payload: DomainEvents[K],
   ctx: PluginContext<C>,
+  meta: EventMeta,
 ) => Promise<void> | void;
 
 /**
  * The only thing `register` may do: declare. Nothing runs until every plugin has been checked.
  * docs/plugins.md has the full reference; in short, what fails where:
- * - an event handler or an isolated extension call that throws is logged, counted and skipped;
+ * - an event handler that throws is logged, counted and retried later (at-least-once delivery);
+ * - an isolated extension call that throws is logged, counted and skipped;
  * - a veto contribution that throws anything but VetoError refuses the operation (fail closed);
  * - a start hook or a contribution factory that throws stops start-up with one line naming the plugin.
  */
@@ -135,10 +159,11 @@ export interface PluginRegistrar<C> {
   /** A BullMQ queue; its worker runs in roles work and all, `ctx.queue(name).add` works everywhere. */
   queue<T>(definition: QueueDefinition<T, C>): void;
   /**
-   * Runs `handler` for every domain event of that name, in the process that raised it, after the emitter's
-   * own writes. A handler that throws, or runs longer than 10 s, is logged and counted
-   * (`gateway_hook_failures_total{plugin,hook="event:<name>"}`) and never fails the emitter; do durable
-   * or slow work by adding a job to a queue.
+   * Runs `handler` for every domain event of that name, in a worker (roles work and all), after the event
+   * was recorded. Delivery is at-least-once: a handler that throws, or runs longer than
+   * `events.handlerTimeoutMs`, is counted (`gateway_hook_failures_total{plugin,hook="event:<name>"}`) and
+   * run again later with the same `meta.eventId`; it never fails the emitter. Once it succeeds for an
+   * event, it is not run for that event again. Make its effect idempotent by `meta.eventId`.
    */
   on<K extends DomainEventName>(event: K, handler: EventHandler<K, C>): void;
   /** Declares an extension point this plugin owns (one owner per point). */
@@ -154,6 +179,8 @@ export interface PluginRegistrar<C> {
   onStop(hook: Hook<C>): void;
   /** A `gateway <words>` command. */
   command(command: CliCommand<C>): void;
+  /** A data migration (see Migration); run at start, once, before start hooks. */
+  migration(migration: Migration<C>): void;
   /** A check `/readyz` runs; throw to report not ready. */
   readiness(name: string, check: (ctx: PluginContext<C>) => Promise<void>): void;
 }
@@ -161,7 +188,7 @@ export interface PluginRegistrar<C> {
 export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   name: string;
   version: string;
-  /** Semver range of the core plugin API this plugin supports, e.g. "^1.0.0". */
+  /** Semver range of the core plugin API this plugin supports, e.g. "^2.0.0". */
   coreApi: string;
   dependsOn?: readonly string[];
   /** Plugins used when present; they are started first if enabled. */

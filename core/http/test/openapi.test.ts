@@ -55,6 +55,7 @@ describe('OpenAPI: /api/openapi.json describes every mounted admin route', funct
             graphUrl: standin.graphUrl,
             sessionSecrets: [randomUUID() + randomUUID()],
           },
+          'identity-oidc': { issuer: standin.issuer, clientId: standin.clientId, clientSecret: standin.clientSecret },
         },
       },
     });

@@ -3,7 +3,12 @@ import { createServiceRef } from '../refs.js';
 /** What the gateway can tell about the browser or device asking to enroll. */
 export type DevicePlatform = 'iOS' | 'iPadOS' | 'android' | 'macOS' | 'windows' | 'unknown';
 
-export type EnrollmentType = 'web-based' | 'app-based';
+/**
+ * How a profile's users enroll: in Safari from the portal (web-based), in the Company Portal app (app-based), or
+ * (since 2.8) by signing in to their work account in Settings → VPN & Device Management (account-driven User
+ * Enrollment, iOS/iPadOS 15 and later).
+ */
+export type EnrollmentType = 'web-based' | 'app-based' | 'account-driven';
 
 export type ResolutionOutcome =
   /** iOS/iPadOS 15 or later with a web-based profile: download the management profile in Safari. */
@@ -12,6 +17,11 @@ export type ResolutionOutcome =
   | 'company-portal-app'
   | 'unsupported-platform'
   | 'no-profile'
+  /**
+   * (since 2.8) An account-driven profile on iOS/iPadOS 15 or later: the user signs in to their work account in
+   * Settings → VPN & Device Management; the portal explains how, the account-enrollment plugin enrolls.
+   */
+  | 'account-driven-enrollment'
   /** The CA, the signing certificate or the push certificate is missing: nothing is served. */
   | 'setup-incomplete'
   | 'device-limit';

@@ -1,4 +1,5 @@
 import { createExtensionPoint, createServiceRef } from '../refs.js';
+import type { DevicePlatform } from './enrollment.js';
 
 /** A command as queued for a device: the plist `Command` dictionary plus its id. */
 export interface QueuedCommandInput {
@@ -37,7 +38,10 @@ export interface ManagedAppRecord {
 /** Read model of an enrolled device shared with other plugins. */
 export interface DeviceRecord {
   id: string;
+  /** The UDID; for a User Enrollment (since 2.8), the EnrollmentID the device reports instead. */
   udid: string;
+  /** (since 2.8) True for a User Enrollment: the device is known only by its EnrollmentID. */
+  userEnrollment?: boolean;
   userId?: string;
   enrollmentId?: string;
   state: 'pending' | 'enrolled' | 'checked-out' | 'retiring' | 'retired';
@@ -117,6 +121,19 @@ export interface EnrollmentSessionRequest {
   userDisplayName?: string;
   /** Who asked: "portal", "admin:<id>". */
   origin: string;
+  /**
+   * (since 2.8) Account-driven enrollment: the profile carries AssignedManagedAppleID and EnrollmentMode, and for
+   * 'BYOD' (User Enrollment) the device reports an EnrollmentID instead of a UDID.
+   */
+  accountDriven?: AccountDrivenEnrollment;
+}
+
+/** Account-driven enrollment of a session (since 2.8). */
+export interface AccountDrivenEnrollment {
+  /** 'BYOD': User Enrollment (personal data kept apart); 'ADDE': account-driven Device Enrollment (iOS 17+). */
+  mode: 'BYOD' | 'ADDE';
+  /** The account the user signed in with (user@domain), written as AssignedManagedAppleID. */
+  managedAppleId: string;
 }
 
 export interface EnrollmentSession {
@@ -141,6 +158,15 @@ export interface EnrollmentSessionService {
    * Authenticate is refused (retiring a user).
    */
   cancelPending(userId: string, reason: string, options?: { includeCertificateIssued?: boolean }): Promise<number>;
+  /**
+   * (since 2.8) Uses up the session's one-time `profileUrl` as a GET on it would, and returns the signed profile
+   * (Content-Type application/x-apple-aspen-config). Account-driven enrollment answers the device's POST with it.
+   * Throws ProblemError 404/410 for an unknown, used, cancelled or expired link, 403 on a veto.
+   */
+  fetchProfile?(
+    profileUrl: string,
+    device: { platform: DevicePlatform; osVersion?: string },
+  ): Promise<{ body: Buffer; sessionId: string }>;
 }
 export const enrollmentSessionsRef = createServiceRef<EnrollmentSessionService>('mdm.enrollments');
 
@@ -200,3 +226,32 @@ export interface DeviceRetirementService {
   checkedOut?(limit: number): Promise<DeviceRecord[]>;
 }
 export const deviceRetirementRef = createServiceRef<DeviceRetirementService>('mdm.retirement');
+
+/**
+ * A check-in message of a type mdm does not handle itself (e.g. 'DeclarativeManagement'), from a device whose
+ * Mdm-Signature and binding mdm verified. Since 2.7.
+ */
+export interface DeviceCheckinMessage {
+  messageType: string;
+  deviceId: string;
+  udid: string;
+  enrollmentId: string;
+  /** The parsed plist dictionary, unmodified (`<data>` values are Buffers). */
+  message: Readonly<Record<string, unknown>>;
+  /** The exact body the device sent. */
+  raw: Buffer;
+}
+
+/** What mdm answers the device: 200 with this body (or an empty one). Throw ProblemError (4xx) to refuse. */
+export interface DeviceCheckinReply {
+  body?: Buffer;
+  contentType?: string;
+}
+
+export interface CheckinMessageHandler {
+  /** MessageTypes this handler answers; one handler per type (the first contributor wins). */
+  messageTypes: readonly string[];
+  handle(message: DeviceCheckinMessage): Promise<DeviceCheckinReply>;
+}
+/** Owned by mdm: check-in message types other plugins answer (the ddm plugin's DeclarativeManagement). */
+export const checkinMessageHandlersPoint = createExtensionPoint<CheckinMessageHandler>('mdm.checkinMessageHandlers');

@@ -1,0 +1,68 @@
+import { createExtensionPoint, createServiceRef } from '../refs.js';
+
+/**
+ * Declarative device management (DDM, docs/ddm.md). The ddm plugin owns the declaration point and the status
+ * service; any plugin contributes declarations for a device and reads its latest status.
+ */
+
+/** One declaration as Apple defines it (declarative/declarations/*.yaml), without its ServerToken. */
+export interface Declaration {
+  /** "com.apple.configuration.passcode.settings", "com.apple.asset.data", "com.apple.management.properties". */
+  type: string;
+  /** Unique within the device's set, at most 64 octets; prefix it with your plugin's name. */
+  identifier: string;
+  /** The declaration's `Payload` dictionary: JSON values only. */
+  payload: Record<string, unknown>;
+}
+
+/** The device a set is computed for: from its enrollment, its enrollment profile and its user's groups. */
+export interface DeclarationTarget {
+  deviceId: string;
+  udid: string;
+  userId?: string;
+  enrollmentId?: string;
+  /** The enrollment profile the device enrolled with, when known. */
+  profileId?: string;
+  /** Group object ids of the device's user (empty without a user directory). */
+  groups: readonly string[];
+  osVersion?: string;
+  productName?: string;
+}
+
+/**
+ * Contributes declarations to devices. Configurations you return are activated by one activation the ddm plugin
+ * adds for your plugin, unless one of your own activations (`com.apple.activation.*`) references them. Called
+ * on every sync of a device, so keep it to a query or two; the device's tokens change exactly when what you
+ * return changes. After a change of your own data, call `DeclarativeManagement.requestSync(deviceIds)`.
+ */
+export interface DeclarationSource {
+  declarationsFor(target: DeclarationTarget): Promise<Declaration[]>;
+}
+export const declarationsPoint = createExtensionPoint<DeclarationSource>('ddm.declarations');
+
+/** The latest value of one status item a device reported (`softwareupdate.install-state`, …). */
+export interface DeclarativeStatusItem {
+  name: string;
+  value: unknown;
+  reportedAt: Date;
+}
+
+/** Where a device's software update stands against the OS update policy that applies to it. */
+export interface SoftwareUpdateStanding {
+  targetOSVersion: string;
+  /** "yyyy-mm-ddThh:mm:ss", the device's local time. */
+  deadline: string;
+  /** 'available': not started; 'installed': the device runs the target or later; else the install state. */
+  state: 'available' | 'waiting' | 'downloading' | 'prepared' | 'installing' | 'failed' | 'installed';
+}
+
+/** DDM for other plugins: latest status, the pending update, and re-syncs. Provided by the ddm plugin. */
+export interface DeclarativeManagement {
+  /** The latest status items of the device (empty when it never reported). */
+  status(deviceId: string): Promise<DeclarativeStatusItem[]>;
+  /** The OS update the device must install, when a policy applies and the device is not on it yet. */
+  softwareUpdate(deviceId: string): Promise<SoftwareUpdateStanding | undefined>;
+  /** Sends the DeclarativeManagement command to those devices whose set changed since their last sync. */
+  requestSync(deviceIds: readonly string[]): Promise<{ deviceId: string; queued: boolean }[]>;
+}
+export const declarativeManagementRef = createServiceRef<DeclarativeManagement>('ddm.management');
