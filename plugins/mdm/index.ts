@@ -1,76 +1,38 @@
 import { readFileSync } from 'node:fs';
 import {
+  checkinMessageHandlersPoint,
   definePlugin,
   deviceCommandsRef,
   deviceDirectoryRef,
+  deviceIdentityIssuerRef,
   deviceRetirementRef,
+  enrollmentIdentityPoint,
   enrollmentPayloadsPoint,
   enrollmentSessionsRef,
   mdmSetupRef,
   type PluginContext,
-  pushServiceRef,
   pushTargetSourcesPoint,
-  pushTopicRef,
 } from 'enrollment-gateway/sdk';
-import { defaultProfileIdentifier, type MdmConfig, mdmConfigSchema } from './src/config.js';
+import { type MdmConfig, mdmConfigSchema } from './src/config.js';
 import { mountAdminRoutes } from './src/http/admin-routes.js';
+import { BULK_BODY_LIMIT, mountBulkRoutes } from './src/http/bulk-routes.js';
 import { mountDeviceRoutes } from './src/http/device-routes.js';
-import { mountScepRoutes } from './src/http/scep-routes.js';
-import { CertificateService } from './src/services/certificate-service.js';
-import { CheckinService } from './src/services/checkin-service.js';
-import { CommandService } from './src/services/command-service.js';
-import { DeviceBindingCache } from './src/services/device-binding-cache.js';
-import { DeviceIdentityVerifier } from './src/services/device-identity.js';
-import { DeviceSecrets } from './src/services/device-secrets.js';
-import { MongoDeviceDirectory } from './src/services/directory.js';
-import { EnrollmentService } from './src/services/enrollment-service.js';
-import { PkiService } from './src/services/pki-service.js';
-import { RetirementService } from './src/services/retirement-service.js';
-import { ScepService } from './src/services/scep-service.js';
-import { CLAIM_RETENTION_MS, ensureIndexes, mdmModels } from './src/storage/models.js';
-
-/** Everything the plugin builds once per gateway, wired by hand: the graph is small and explicit. */
-function buildServices(ctx: PluginContext<MdmConfig>) {
-  const models = mdmModels(ctx.mongo);
-  const pki = new PkiService(models, ctx.keyVault, ctx.logger, ctx.config.organizationName);
-  const enrollments = new EnrollmentService(
-    models,
-    pki,
-    {
-      publicUrl: ctx.gateway.publicUrl,
-      organization: ctx.config.organizationName,
-      profileIdentifier: ctx.config.profileIdentifier ?? defaultProfileIdentifier(ctx.gateway.publicUrl),
-      sessionTtlSeconds: ctx.config.enrollmentSessionTtlSeconds,
-    },
-    ctx.tryResolve(pushTopicRef),
-    () => ctx.extensions(enrollmentPayloadsPoint),
-    ctx.logger,
-  );
-  const identity = new DeviceIdentityVerifier(
-    models,
-    async () => (await pki.get()).ca.certPem,
-    new DeviceBindingCache(ctx.redis, ctx.redisKeyPrefix, ctx.logger),
-  );
-  const commands = new CommandService(models, ctx.events, () => ctx.tryResolve(pushServiceRef), ctx.logger);
-  const secrets = new DeviceSecrets(models, ctx.keyVault, ctx.logger);
-  const checkins = new CheckinService(models, identity, commands, ctx.events, secrets, ctx.logger);
-  const scep = new ScepService(models, pki, enrollments, ctx.config.deviceCertificateValidityDays, ctx.logger);
-  const directory = new MongoDeviceDirectory(models, secrets);
-  const certificates = new CertificateService(models, ctx.logger);
-  const retirement = new RetirementService(models, certificates, secrets, enrollments, ctx.logger);
-  return { models, pki, enrollments, identity, commands, checkins, scep, directory, certificates, secrets, retirement };
-}
+import { MAX_PKI_MESSAGE, mountScepRoutes } from './src/http/scep-routes.js';
+import { mountDeviceSummaryRoute } from './src/http/summary-routes.js';
+import { buildServices } from './src/services/build.js';
+import { IdentityIssuer } from './src/services/identity-issuer.js';
+import { CLAIM_RETENTION_MS, ensureIndexes } from './src/storage/models.js';
 
 type MdmServices = ReturnType<typeof buildServices>;
 
 export default definePlugin({
   name: 'mdm',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.9.0',
   description: 'Apple MDM protocol: PKI and SCEP, signed enrollment profiles, check-in and command server',
-  optionalDependsOn: ['apns', 'admin-access'],
+  optionalDependsOn: ['apns', 'admin-access', 'identity-entra'],
   config: mdmConfigSchema,
-  emits: ['device.enrolled', 'device.tokenUpdated', 'device.checkedOut', 'command.result'],
+  emits: ['device.enrolled', 'device.tokenUpdated', 'device.checkedOut', 'command.result', 'enrollment.step'],
   register(api) {
     let built: MdmServices | undefined;
     const services = (ctx: PluginContext<MdmConfig>) => {
@@ -78,6 +40,12 @@ export default definePlugin({
       return built;
     };
     api.extensionPoint(enrollmentPayloadsPoint);
+    api.extensionPoint(enrollmentIdentityPoint);
+    api.extensionPoint(checkinMessageHandlersPoint);
+    api.provide(
+      deviceIdentityIssuerRef,
+      (ctx) => new IdentityIssuer(services(ctx), ctx.config.deviceCertificateValidityDays, ctx.logger, ctx.events),
+    );
     api.provide(deviceCommandsRef, (ctx) => services(ctx).commands);
     api.provide(deviceDirectoryRef, (ctx) => services(ctx).directory);
     api.provide(deviceRetirementRef, (ctx) => services(ctx).retirement);
@@ -86,34 +54,43 @@ export default definePlugin({
     api.provide(mdmSetupRef, (ctx) => ({ missing: () => services(ctx).enrollments.setupProblems() }));
 
     api.onStart(async (ctx) => {
-      const { models, pki, secrets } = services(ctx);
+      const { models, pki, migration } = services(ctx);
       await ensureIndexes(models);
+      await services(ctx).bulkStorage.ensureIndexes();
       const resealed = await pki.resealKeys();
       if (resealed > 0) ctx.logger.info({ resealed }, 're-sealed PKI keys under the current master key');
       await pki.get();
-      const migrated = await secrets.migrateLegacy();
-      if (migrated > 0) ctx.logger.info({ migrated }, 'encrypted legacy device secrets under per-device keys');
+      await migration.run();
     });
     api.routes({
       prefix: '/mdm',
-      mount: (router, ctx) =>
-        mountDeviceRoutes(router as never, { ...services(ctx), maxBodyBytes: ctx.config.maxDeviceBodyBytes }),
+      bodyLimitBytes: api.config.maxDeviceBodyBytes,
+      mount: (router, ctx) => mountDeviceRoutes(router as never, { ...services(ctx), rateLimits: ctx.rateLimits }),
     });
-    api.routes({ prefix: '/scep', mount: (router, ctx) => mountScepRoutes(router as never, services(ctx)) });
+    api.routes({
+      prefix: '/scep',
+      bodyLimitBytes: MAX_PKI_MESSAGE,
+      mount: (router, ctx) => mountScepRoutes(router as never, { ...services(ctx), rateLimits: ctx.rateLimits }),
+    });
     api.routes({
       prefix: '/api/mdm',
-      mount: (router, ctx) => mountAdminRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => {
+        mountAdminRoutes(router as never, ctx as PluginContext<unknown>, services(ctx));
+        mountDeviceSummaryRoute(router as never, ctx as PluginContext<unknown>, services(ctx));
+      },
+    });
+
+    api.routes({
+      prefix: '/api/mdm/bulk',
+      bodyLimitBytes: BULK_BODY_LIMIT,
+      mount: (router, ctx) => mountBulkRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
     });
 
     api.queue<{ kind: 'prune' }>({
       name: 'mdm-maintenance',
       async processor(_job, ctx) {
         const cutoff = new Date(Date.now() - ctx.config.commandRetentionDays * 86_400_000);
-        const { deletedCount } = await services(ctx).models.commands.deleteMany({
-          state: { $in: ['acknowledged', 'error', 'format-error', 'cancelled'] },
-          respondedAt: { $lt: cutoff },
-        });
-        await services(ctx).models.commandResults.deleteMany({ at: { $lt: cutoff } });
+        const deletedCount = await services(ctx).commandStore.prune(cutoff);
         const claims = await services(ctx).models.claims.deleteMany({
           at: { $lt: new Date(Date.now() - CLAIM_RETENTION_MS) },
         });

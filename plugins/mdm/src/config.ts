@@ -1,3 +1,4 @@
+import { reverseDnsIdentifier } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 
 export const mdmConfigSchema = z.object({
@@ -5,8 +6,8 @@ export const mdmConfigSchema = z.object({
     .string()
     .min(1)
     .max(100)
-    .default('Enrollment Gateway')
-    .describe('Shown in the management profile'),
+    .optional()
+    .describe('Deprecated: set organizationName at the top level (one name for every plugin); overrides it here'),
   profileIdentifier: z
     .string()
     .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/)
@@ -32,9 +33,7 @@ export const mdmConfigSchema = z.object({
 
 export type MdmConfig = z.output<typeof mdmConfigSchema>;
 
-/** "https://mdm.example.com" → "com.example.mdm.enrollment". */
+/** "https://mdm.example.com" → "com.example.mdm.enrollment"; an IP address → "local.ip-10-0-0-5.enrollment". */
 export function defaultProfileIdentifier(publicUrl: string): string {
-  const host = new URL(publicUrl).hostname.replace(/[^A-Za-z0-9.-]/g, '-');
-  const parts = host.split('.').filter(Boolean).reverse();
-  return [...(parts.length > 1 ? parts : ['local', ...parts]), 'enrollment'].join('.');
+  return reverseDnsIdentifier(publicUrl, 'enrollment');
 }

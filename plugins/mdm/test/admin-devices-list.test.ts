@@ -3,15 +3,17 @@
  * cursor that stays stable while devices check in, and status items other plugins contribute.
  */
 import { expect } from 'chai';
-import { definePlugin, deviceStatusItemsPoint } from 'enrollment-gateway/sdk';
+import { definePlugin, deviceStatusItemsPoint, type PluginContext } from 'enrollment-gateway/sdk';
 import mongoose from 'mongoose';
 import { adminHeaders, recordingPush, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
+import type { MdmConfig } from '../src/config.js';
+import { buildServices } from '../src/services/build.js';
 
 const compliance = definePlugin({
   name: 'test-compliance',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.0.0',
   register(api) {
     api.contribute(deviceStatusItemsPoint, () => ({
       async statusFor(devices) {
@@ -77,6 +79,9 @@ describe('mdm admin API: the devices list', function () {
       })),
     );
     await conn.close();
+    // Recorded as an older gateway stored devices (every field on one record): the start-up migration turns
+    // them into the one-writer records the list reads.
+    await buildServices(gw.gateway.context('mdm') as PluginContext<MdmConfig>).migration.run();
   });
   after(async () => {
     await gw?.stop();
@@ -126,7 +131,9 @@ describe('mdm admin API: the devices list', function () {
     const first = await list('sort=enrolled&limit=3');
     expect(names(first)).to.deep.equal(['A', 'B', 'C']);
     const conn = await mongoose.createConnection(gw.mongodbUri).asPromise();
-    await conn.collection('mdm_devices').updateOne({ deviceName: 'A' }, { $set: { lastSeenAt: new Date() } });
+    await conn
+      .collection('mdm_presence')
+      .updateOne({ _id: '660000000000000000000000' as never }, { $set: { lastSeenAt: new Date() } });
     await conn.close();
     expect(names(await list(`sort=enrolled&limit=3&cursor=${first.nextCursor}`))).to.deep.equal(['D', 'E', 'F']);
     const wrong = await gw.fetch(`/api/mdm/devices?sort=-lastCheckIn&cursor=${first.nextCursor}`, {
@@ -147,5 +154,24 @@ describe('mdm admin API: the devices list', function () {
       { label: 'Compliance', value: 'Not compliant', tone: 'critical', source: 'test-compliance' },
     ]);
     expect(page.items[0].statusItems).to.deep.equal([]);
+  });
+
+  it('reads pages from the database in index order: a page reads its batch, never the whole fleet', async () => {
+    const mongo = gw.gateway.context('mdm').mongo;
+    const reads: { collection: string; method: string; args: unknown[] }[] = [];
+    mongo.set('debug', (collection: string, method: string, ...args: unknown[]) => {
+      if (['mdm_devices', 'mdm_presence'].includes(collection)) reads.push({ collection, method, args });
+    });
+    try {
+      expect(names(await list('sort=enrolled&limit=2'))).to.deep.equal(['A', 'B']);
+      // A checked in just now (the test before).
+      expect(names(await list('sort=-lastCheckIn&limit=2'))).to.deep.equal(['A', 'E']);
+    } finally {
+      mongo.set('debug', undefined);
+    }
+    // Each driving read is sorted and limited by the database; the others fetch that batch's devices by _id.
+    const drivers = reads.filter((r) => r.method === 'find' && !JSON.stringify(r.args[0]).includes('$in'));
+    expect(drivers.map((r) => r.collection)).to.deep.equal(['mdm_devices', 'mdm_presence']);
+    for (const driver of drivers) expect(driver.args[driver.args.length - 1]).to.have.property('limit', 20);
   });
 });

@@ -117,6 +117,22 @@ describe('cms detached Mdm-Signature verification', () => {
     expect(reason(() => verifyDetachedSignature(header, body, { ...options, now: earlier }))).to.equal('expired');
   });
 
+  it('a certificate verified once is still checked per request: signature, validity and the CA it was verified under', () => {
+    const header = signDetached(body, device.certPem, device.keyPem);
+    expect(verifyDetachedSignature(header, body, options).subject).to.equal('CN=device-identity');
+    // The chain check is remembered for this certificate and CA only: another CA still refuses it.
+    expect(reason(() => verifyDetachedSignature(header, body, { caCertPem: impostorCa().certPem }))).to.equal(
+      'untrusted',
+    );
+    const forged = signDetached(body, device.certPem, newRsaKeyPair().privateKey);
+    expect(reason(() => verifyDetachedSignature(forged, body, options))).to.equal('bad-signature');
+    const later = new Date(Date.now() + 400 * 24 * 3600 * 1000);
+    expect(reason(() => verifyDetachedSignature(header, body, { ...options, now: later }))).to.equal('expired');
+    expect(verifyDetachedSignature(header, body, options).fingerprintSha256).to.equal(
+      summarizeCertificate(device.certPem).fingerprintSha256,
+    );
+  });
+
   it('not-client-auth: a CA-issued certificate without the clientAuth EKU', () => {
     const signing = issueSigningCertificate(ca, { commonName: 'not a device', validityDays: 30 });
     const header = signDetached(body, signing.certPem, signing.keyPem);

@@ -1,10 +1,13 @@
 import { expect } from 'chai';
-import { type DomainEvents, definePlugin, deviceRetirementRef } from 'enrollment-gateway/sdk';
+import { type DomainEvents, definePlugin, deviceDirectoryRef, deviceRetirementRef } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 
 const PUBLIC_URL = 'https://gateway.test';
+/** Where a device's binding, presence and reported inventory live (one writer each). */
+const DEVICE_RECORDS = ['mdm_devices', 'mdm_presence', 'mdm_inventory', 'mdm_certificates'];
 
 describe('mdm command endpoint: binding cache, skipped writes and stored answers', function () {
   this.timeout(60_000);
@@ -14,7 +17,7 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
   const listener = definePlugin({
     name: 'result-recorder',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     register(api) {
       api.on('command.result', (payload) => {
         results.push(payload);
@@ -33,8 +36,8 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
     const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
     await device.downloadProfile(profileUrl);
     await device.enroll();
-    const record = await mongo().collection('mdm_devices').findOne({ udid: device.udid });
-    return { device, id: String(record?._id), enrollmentId: String(record?.enrollmentId) };
+    const record = await gw.gateway.context('mdm').resolve(deviceDirectoryRef).getByUdid(device.udid);
+    return { device, id: String(record?.id), enrollmentId: String(record?.enrollmentId) };
   };
   const enqueue = async (deviceId: string, requestType: string) => {
     const res = await gw.fetch(`/api/mdm/devices/${deviceId}/commands`, {
@@ -45,11 +48,11 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
     expect(res.status).to.equal(202);
     return ((await res.json()) as { commandUuid: string }).commandUuid;
   };
-  /** Device-record operations (by method) the gateway issues while `work` runs. */
+  /** Operations ("collection.method") on the device's records the gateway issues while `work` runs. */
   const deviceOperations = async (work: () => Promise<unknown>): Promise<string[]> => {
     const seen: string[] = [];
     mongo().set('debug', (collection: string, method: string) => {
-      if (collection === 'mdm_devices') seen.push(method);
+      if (DEVICE_RECORDS.includes(collection)) seen.push(`${collection}.${method}`);
     });
     try {
       await work();
@@ -69,14 +72,20 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
   });
   after(() => gw?.stop());
 
-  it('a poll burst reads the device record once, and a DeviceInformation answer that repeats it writes nothing', async () => {
+  it('a poll burst reads no device record or certificate, and a DeviceInformation answer that repeats it writes nothing', async () => {
     const { device, id } = await enrolledDevice('amy');
     await enqueue(id, 'DeviceInformation');
     // The first answer records the model and name (Authenticate does not carry them for an iPhone).
     const first = await deviceOperations(() => device.poll());
-    expect(first.filter((m) => m.startsWith('find'))).to.have.length(1);
-    expect(first.filter((m) => m.startsWith('update'))).to.have.length(1);
-    const stored = await mongo().collection('mdm_devices').findOne({ udid: device.udid });
+    // Authenticate remembered the identity's proof (mdm_identity_bindings), so the first poll reads neither the
+    // device record nor the certificate: one presence touch, one inventory write.
+    expect(first.filter((m) => m.startsWith('mdm_devices.'))).to.deep.equal([]);
+    expect(first.filter((m) => m.startsWith('mdm_certificates.'))).to.deep.equal([]);
+    expect(first.filter((m) => m.startsWith('mdm_presence.'))).to.deep.equal(['mdm_presence.updateOne']);
+    expect(first.filter((m) => m.startsWith('mdm_inventory.') && !m.endsWith('findOne'))).to.deep.equal([
+      'mdm_inventory.replaceOne',
+    ]);
+    const stored = await gw.gateway.context('mdm').resolve(deviceDirectoryRef).get(id);
     expect(stored).to.include({ model: device.info.model, osVersion: device.info.osVersion });
 
     await enqueue(id, 'DeviceInformation');
@@ -97,9 +106,45 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
     device.info.osVersion = '18.1';
     await enqueue(id, 'DeviceInformation');
     await enqueue(id, 'DeviceInformation');
-    const writes = (await deviceOperations(() => device.poll())).filter((m) => m.startsWith('update'));
+    const writes = (await deviceOperations(() => device.poll())).filter((m) => m.startsWith('mdm_inventory.replace'));
     expect(writes).to.have.length(1);
-    expect(await mongo().collection('mdm_devices').findOne({ udid: device.udid })).to.include({ osVersion: '18.1' });
+    expect(await gw.gateway.context('mdm').resolve(deviceDirectoryRef).get(id)).to.include({ osVersion: '18.1' });
+  });
+
+  it('a binding-cache miss of an identity seen before is one read by _id: no certificate or device query', async () => {
+    const { device, id } = await enrolledDevice('hal');
+    expect((await idle(device)).status).to.equal(200);
+    const proven = await mongo()
+      .collection('mdm_identity_bindings')
+      .findOne({ _id: device.identity.fingerprint as never });
+    expect(proven).to.include({ deviceId: id, udid: device.udid, serial: device.identity.serialHex });
+    // The cache entry expires (or Redis lost it): the next burst starts with a miss.
+    const mdm = gw.gateway.context('mdm');
+    await mdm.redis.del(`${mdm.redisKeyPrefix}binding:${device.identity.fingerprint}`);
+    const reads: { collection: string; method: string; filter: unknown }[] = [];
+    mongo().set('debug', (collection: string, method: string, filter: unknown) => {
+      if ([...DEVICE_RECORDS, 'mdm_identity_bindings'].includes(collection)) reads.push({ collection, method, filter });
+    });
+    try {
+      expect((await idle(device)).status).to.equal(200);
+    } finally {
+      mongo().set('debug', undefined);
+    }
+    expect(reads.map((r) => `${r.collection}.${r.method}`).sort()).to.deep.equal([
+      'mdm_identity_bindings.findOne',
+      'mdm_inventory.findOne',
+      'mdm_presence.updateOne',
+    ]);
+    for (const read of reads) expect(Object.keys(read.filter as object)).to.deep.equal(['_id']);
+    // And revocation still decides: the proven binding does not outlive the identity.
+    await mdm.redis.del(`${mdm.redisKeyPrefix}binding:${device.identity.fingerprint}`);
+    const revoke = await gw.fetch(`/api/mdm/certificates/${device.identity.serialHex}/revoke`, {
+      method: 'POST',
+      headers: adminHeaders(),
+      body: JSON.stringify({ reason: 'lost' }),
+    });
+    expect(revoke.status).to.equal(200);
+    expect((await idle(device)).status).to.equal(403);
   });
 
   it('revoking the identity refuses its very next poll, although the binding was cached', async () => {
@@ -147,7 +192,8 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
     expect(replies.map((r) => r.status)).to.deep.equal([200, 200]);
 
     const command = await mongo().collection('mdm_commands').findOne({ deviceId: id, commandUuid: uuid });
-    expect(command).to.include({ state: 'acknowledged' });
+    // The command document is written once, at enqueue; what became of it is its own insert-only records.
+    expect(command).not.to.have.property('state');
     expect(command).not.to.have.property('resultRaw');
     const answers = await mongo()
       .collection('mdm_command_results')
@@ -157,8 +203,14 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
     expect(answers.map((a) => Buffer.from(a.raw.buffer).toString())).to.satisfy(
       (raws: string[]) => raws.length === 2 && raws[0].includes('NotNow') && raws[1].includes('Acknowledged'),
     );
-    const reported = results.filter((r) => r.commandUuid === uuid).map((r) => r.status);
-    expect(reported).to.deep.equal(['NotNow', 'Acknowledged']);
+    expect(answers.map((a) => [a._id, a.state])).to.deep.equal([
+      [`${command?._id}:1`, 'not-now'],
+      [`${command?._id}:final`, 'acknowledged'],
+    ]);
+    // Events reach subscribers through the work role's delivery jobs: wait for both, then check nothing more came.
+    const reported = () => results.filter((r) => r.commandUuid === uuid).map((r) => r.status);
+    await eventually(() => expect(reported()).to.have.length.of.at.least(2), 20_000);
+    expect(reported()).to.deep.equal(['NotNow', 'Acknowledged']);
     const history = (await (await gw.fetch(`/api/mdm/devices/${id}/commands`, { headers: adminHeaders() })).json()) as {
       items: { state: string; result?: { Status?: string } }[];
     };

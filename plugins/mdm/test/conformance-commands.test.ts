@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import {
   formatViolations,
@@ -25,7 +26,11 @@ const SAMPLES: Record<RegisteredRequestType, MdmCommand[]> = {
   DeviceInformation: [buildDeviceInformation(), buildDeviceInformation({ Queries: ['OSVersion', 'SerialNumber'] })],
   SecurityInfo: [buildCommand('SecurityInfo')],
   ProfileList: [buildCommand('ProfileList'), buildCommand('ProfileList', { ManagedOnly: true })],
-  InstallProfile: [buildCommand('InstallProfile', { Payload: Buffer.from('3082010a', 'hex') })],
+  InstallProfile: [
+    buildCommand('InstallProfile', {
+      Payload: readFileSync(new URL('./fixtures/webclip.mobileconfig', import.meta.url)),
+    }),
+  ],
   RemoveProfile: [buildCommand('RemoveProfile', { Identifier: 'com.example.gateway.webclip' })],
   InstallApplication: [
     buildInstallApplication({ iTunesStoreID: 951937596, ManagementFlags: 1, Options: { PurchaseMethod: 1 } }),
@@ -50,6 +55,12 @@ const SAMPLES: Record<RegisteredRequestType, MdmCommand[]> = {
   DeviceLock: [
     buildDeviceLock(),
     buildDeviceLock({ Message: 'This iPhone was lost. Please call:', PhoneNumber: '+49 30 1234567' }),
+  ],
+  DeclarativeManagement: [
+    buildCommand('DeclarativeManagement'),
+    buildCommand('DeclarativeManagement', {
+      Data: Buffer.from('{"DeclarationsToken":"4f2a","Timestamp":"2026-01-01T00:00:00Z"}'),
+    }),
   ],
 };
 

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { deviceRetirementRef, pushTargetSourcesPoint } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
+import { deviceDirectoryRef, deviceRetirementRef, pushTargetSourcesPoint } from 'enrollment-gateway/sdk';
 import pino from 'pino';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import { DeviceSecrets } from '../src/services/device-secrets.js';
-import { type DeviceDoc, mdmModels } from '../src/storage/models.js';
+import type { PushCredentialDoc } from '../src/storage/device-records.js';
+import { mdmModels } from '../src/storage/models.js';
 
 const PUBLIC_URL = 'https://gateway.test';
 
@@ -16,7 +16,7 @@ describe('mdm crypto-erase: device secrets under a per-device data key', functio
 
   const ctx = () => gw.gateway.context('mdm');
   const secrets = () => new DeviceSecrets(mdmModels(ctx().mongo), ctx().keyVault, pino({ level: 'silent' }));
-  const devices = () => ctx().mongo.collection<DeviceDoc>('mdm_devices');
+  const credentials = () => ctx().mongo.collection<PushCredentialDoc>('mdm_push_credentials');
   const pushTargets = () => ctx().extensions(pushTargetSourcesPoint)[0].value;
   const enrolled = async (userId: string) => {
     const mint = await gw.fetch('/api/mdm/enrollments', {
@@ -27,8 +27,9 @@ describe('mdm crypto-erase: device secrets under a per-device data key', functio
     const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
     await device.downloadProfile(((await mint.json()) as { profileUrl: string }).profileUrl);
     await device.enroll();
-    const doc = (await devices().findOne({ udid: device.udid })) as DeviceDoc;
-    return { device, doc, id: String(doc._id) };
+    const record = (await ctx().resolve(deviceDirectoryRef).getByUdid(device.udid))!;
+    const doc = (await credentials().findOne({ deviceId: record.id })) as PushCredentialDoc;
+    return { device, doc, id: record.id };
   };
 
   before(async () => {
@@ -68,10 +69,7 @@ describe('mdm crypto-erase: device secrets under a per-device data key', functio
       applied: true,
       removed: ['push token', 'PushMagic', 'UnlockToken', 'device data key'],
     });
-    const stored = (await devices().findOne({ _id: new Types.ObjectId(id) })) as DeviceDoc;
-    for (const field of ['pushTokenEncrypted', 'pushTokenHash', 'pushMagicEncrypted', 'unlockTokenEncrypted']) {
-      expect(stored).not.to.have.property(field);
-    }
+    expect(await credentials().countDocuments({ deviceId: id })).to.equal(0);
     expect(
       await ctx()
         .mongo.collection('mdm_device_keys')
@@ -105,33 +103,6 @@ describe('mdm crypto-erase: device secrets under a per-device data key', functio
     expect((await retirement.revokeIdentity(stale, 'test')).applied).to.equal(false);
     expect((await device.sendReport({ UDID: device.udid, Status: 'Idle' })).status).to.equal(200);
     expect(await pushTargets().get([id])).to.have.length(1);
-    expect((await devices().findOne({ _id: new Types.ObjectId(id) }))?.state).to.equal('enrolled');
-  });
-
-  it('encrypts secrets stored before crypto-erase existed (mdm runs the migration at start)', async () => {
-    const { device, id } = await enrolled('dave');
-    const token = device.pushToken.toString('hex');
-    await ctx()
-      .mongo.collection('mdm_device_keys')
-      .deleteOne({ _id: id as never });
-    await devices().updateOne(
-      { _id: new Types.ObjectId(id) },
-      {
-        $set: {
-          pushToken: token,
-          pushMagic: device.pushMagic,
-          unlockTokenSealed: ctx().keyVault.seal(device.unlockToken, `mdm-unlock:${id}`),
-        },
-        $unset: { pushTokenEncrypted: '', pushTokenHash: '', pushMagicEncrypted: '', unlockTokenEncrypted: '' },
-      },
-    );
-    expect(await secrets().migrateLegacy()).to.equal(1);
-    const stored = (await devices().findOne({ _id: new Types.ObjectId(id) })) as DeviceDoc;
-    expect(stored).not.to.have.any.keys('pushToken', 'pushMagic', 'unlockTokenSealed');
-    expect(await secrets().openUnlockToken(stored)).to.deep.equal(device.unlockToken);
-    expect(await pushTargets().get([id])).to.deep.equal([
-      { deviceId: id, token, pushMagic: device.pushMagic, topic: TEST_TOPIC },
-    ]);
-    expect(await secrets().migrateLegacy()).to.equal(0);
+    expect((await ctx().resolve(deviceDirectoryRef).get(id))?.state).to.equal('enrolled');
   });
 });

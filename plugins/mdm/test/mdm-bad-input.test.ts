@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { expect } from 'chai';
+import { deviceDirectoryRef } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
@@ -91,7 +92,7 @@ describe('mdm: bad input from devices gets a 4xx (never 401) and changes nothing
     const other = buildPlist({ MessageType: 'CheckOut', UDID: 'someone-else', Topic: TEST_TOPIC });
     expect((await put('/mdm/checkin', body, device.signBody(other))).status).to.equal(403);
     expect((await put('/mdm/checkin', body, 'bm90IGEgY21zIHNpZ25hdHVyZQ==')).status).to.equal(400);
-    const record = await gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid: device.udid });
+    const record = await gw.gateway.context('mdm').resolve(deviceDirectoryRef).getByUdid(device.udid);
     expect(record?.state).to.equal('enrolled');
   });
 
@@ -109,7 +110,7 @@ describe('mdm: bad input from devices gets a 4xx (never 401) and changes nothing
     ).to.equal(0);
   });
 
-  it('refuses a replayed SCEP challenge and a challenge of an expired session (403), issuing nothing', async () => {
+  it('refuses a replayed SCEP challenge and a challenge of an expired session (CertRep FAILURE badRequest), issuing nothing', async () => {
     const first = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
     const profileUrl = await mint();
     const bytes = Buffer.from(await (await gw.fetch(new URL(profileUrl).pathname)).arrayBuffer());
@@ -118,8 +119,8 @@ describe('mdm: bad input from devices gets a 4xx (never 401) and changes nothing
     const before = await counts();
     const replay = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
     replay.installProfileFile(bytes);
-    const error = await replay.obtainIdentity().catch((e: Error & { status?: number }) => e);
-    expect((error as { status?: number }).status).to.equal(403);
+    const error = await replay.obtainIdentity().catch((e: Error) => e);
+    expect((error as Error).message).to.equal('SCEP CertRep FAILURE (failInfo badRequest)');
     const racedUrl = await mint();
     const racedBytes = Buffer.from(await (await gw.fetch(new URL(racedUrl).pathname)).arrayBuffer());
 
@@ -130,12 +131,12 @@ describe('mdm: bad input from devices gets a 4xx (never 401) and changes nothing
         device.installProfileFile(racedBytes);
         return device.obtainIdentity().then(
           () => 200,
-          (e: { status?: number }) => e.status,
+          (e: { reason?: string }) => e.reason,
         );
       }),
     );
     expect(racers.filter((s) => s === 200)).to.have.length(1);
-    expect(racers.filter((s) => s === 403)).to.have.length(3);
+    expect(racers.filter((s) => s === 'scep-failure')).to.have.length(3);
 
     const late = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
     const lateUrl = await mint();
@@ -143,9 +144,9 @@ describe('mdm: bad input from devices gets a 4xx (never 401) and changes nothing
     await gw.gateway
       .context('mdm')
       .mongo.collection('mdm_enrollments')
-      .updateMany({ state: 'downloaded' }, { $set: { expiresAt: new Date(Date.now() - 1) } });
-    const expired = await late.obtainIdentity().catch((e: Error & { status?: number }) => e);
-    expect((expired as { status?: number }).status).to.equal(403);
+      .updateMany({}, { $set: { expiresAt: new Date(Date.now() - 1) } });
+    const expired = await late.obtainIdentity().catch((e: Error) => e);
+    expect((expired as Error).message).to.equal('SCEP CertRep FAILURE (failInfo badRequest)');
     expect((await counts()).certificates).to.equal(before.certificates + 1);
   });
 

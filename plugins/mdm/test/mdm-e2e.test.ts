@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { type DomainEvents, definePlugin } from 'enrollment-gateway/sdk';
 import { formatViolations, validateCommand } from '../../../test/support/apple-schema.js';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
+import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import { parseDevicePlist } from '../src/protocol/index.js';
@@ -16,9 +18,9 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
   const listener = definePlugin({
     name: 'event-recorder',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     register(api) {
-      for (const event of ['device.enrolled', 'device.checkedOut', 'command.result'] as const) {
+      for (const event of ['device.enrolled', 'device.tokenUpdated', 'device.checkedOut', 'command.result'] as const) {
         api.on(event, (payload: DomainEvents[typeof event]) => {
           seen.push({ event, payload });
         });
@@ -85,11 +87,17 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     expect(record.state).to.equal('enrolled');
     expect(record).to.include({ pushable: true });
     expect(JSON.stringify(record)).not.to.include(device.pushMagic);
+    await eventsDelivered(gw.gateway);
     const enrolled = seen.filter((e) => e.event === 'device.enrolled');
     expect(enrolled).to.have.length(1);
     expect(enrolled[0].payload).to.include({ udid: device.udid, userId: 'alice', deviceId: record.id });
+    // A later TokenUpdate is device.tokenUpdated, and raises no second device.enrolled.
     await device.tokenUpdate();
+    await eventsDelivered(gw.gateway);
     expect(seen.filter((e) => e.event === 'device.enrolled')).to.have.length(1);
+    expect(
+      seen.filter((e) => e.event === 'device.tokenUpdated' && (e.payload as { udid: string }).udid === device.udid),
+    ).to.have.length(1);
   });
 
   it('answers DeviceInformation and ProfileList; results update the device record and history', async () => {
@@ -165,9 +173,12 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     const device = await enrolledDevice();
     await device.checkOut();
     expect((await deviceRecord(device.udid)).state).to.equal('checked-out');
-    expect(
-      seen.some((e) => e.event === 'device.checkedOut' && (e.payload as { udid: string }).udid === device.udid),
-    ).to.equal(true);
+    // Delivered by a worker once recorded: after the CheckOut was answered.
+    await eventually(() =>
+      expect(
+        seen.some((e) => e.event === 'device.checkedOut' && (e.payload as { udid: string }).udid === device.udid),
+      ).to.equal(true),
+    );
   });
 
   it('refuses duplicate CommandUUIDs (409) and unknown RequestTypes (400) at enqueue', async () => {
@@ -215,22 +226,26 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     expect((await deviceRecord(first.udid)).state).to.equal('enrolled');
     const idle = await first.sendReport({ UDID: first.udid, Status: 'Idle' });
     expect(idle.status).to.equal(403);
-    const renewal = await first.renewIdentity().catch((e: { status?: number }) => e);
-    expect((renewal as { status?: number }).status).to.equal(403);
+    const renewal = await first.renewIdentity().catch((e: { reason?: string }) => e);
+    expect((renewal as { reason?: string }).reason, 'a CertRep FAILURE').to.equal('scep-failure');
     expect((await again.poll()).length).to.equal(0);
   });
 
-  it('takes a re-sent answer as already recorded, and completes an enrollment again after a repeated Authenticate', async () => {
+  it('takes a re-sent answer as already recorded, and a repeated Authenticate of the same enrollment keeps it enrolled', async () => {
     const device = await enrolledDevice('dave');
     const { id } = await deviceRecord(device.udid);
     await enqueue(id, 'SecurityInfo');
     const [answer] = await device.poll();
     const resent = await device.sendReport(answer.report);
     expect(resent.status).to.equal(200);
+    // The enrollment completed once (its 'enrolled' fact): a device re-sending Authenticate with the same
+    // identity does not start it over, and keeps its queue.
     await device.authenticate();
-    expect((await deviceRecord(device.udid)).state).to.equal('pending');
+    expect((await deviceRecord(device.udid)).state).to.equal('enrolled');
+    await enqueue(id, 'SecurityInfo');
     await device.tokenUpdate();
     expect((await deviceRecord(device.udid)).state).to.equal('enrolled');
+    expect((await device.poll()).map((a) => a.requestType)).to.deep.equal(['SecurityInfo']);
   });
 
   it('refuses a checked-out device (403) and drops its queue', async () => {

@@ -153,7 +153,7 @@ describe('mdm: the enrollment payload extension point', () => {
     definePlugin({
       name: 'payload-contributor',
       version: '1.0.0',
-      coreApi: '^1.0.0',
+      coreApi: '^2.0.0',
       dependsOn: ['mdm'],
       register(api) {
         api.contribute(enrollmentPayloadsPoint, () => ({

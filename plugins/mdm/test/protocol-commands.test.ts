@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import {
   buildCommand,
@@ -43,7 +44,7 @@ describe('protocol/commands builders', () => {
   });
 
   it('serializes InstallProfile payload bytes as <data> and round-trips', () => {
-    const profileBytes = Buffer.from('<?xml version="1.0"?><plist version="1.0"><dict/></plist>');
+    const profileBytes = readFileSync(new URL('./fixtures/webclip.mobileconfig', import.meta.url));
     const command = buildInstallProfile({ Payload: profileBytes }, 'install-1');
     const back = parseDevicePlist(buildPlist(command));
     const inner = back.Command as Record<string, unknown>;
@@ -52,8 +53,15 @@ describe('protocol/commands builders', () => {
   });
 
   it('accepts any Uint8Array payload (e.g. from storage) and yields a Buffer', () => {
-    const command = buildInstallProfile({ Payload: new Uint8Array([0x30, 0x82, 0x01, 0x00]) });
+    const bytes = readFileSync(new URL('./fixtures/webclip.mobileconfig', import.meta.url));
+    const command = buildInstallProfile({ Payload: new Uint8Array(bytes) });
     expect(Buffer.isBuffer(command.Command.Payload)).to.equal(true);
+    // A payload that is not a profile is refused at build time, with the key named.
+    expectCommandError(
+      () => buildInstallProfile({ Payload: new Uint8Array([0x30, 0x82, 0x01, 0x00]) }),
+      'invalid-params',
+      /Payload/,
+    );
   });
 
   it('InstallApplication needs exactly one app reference and only allowed ManagementFlags', () => {
@@ -115,6 +123,7 @@ describe('protocol/commands registry', () => {
   it('lists exactly the supported RequestTypes', () => {
     expect([...REGISTERED_REQUEST_TYPES].sort()).to.deep.equal(
       [
+        'DeclarativeManagement',
         'DeviceInformation',
         'DeviceLock',
         'InstallApplication',

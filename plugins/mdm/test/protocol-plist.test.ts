@@ -140,6 +140,28 @@ describe('protocol/plist-safe parseDevicePlist', () => {
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
   });
 
+  it('refuses what xmldom would only log to stderr: misplaced or malformed XML declarations, bad PIs and public ids', () => {
+    expectRefused(doc('<dict/>', `<?xml-stylesheet href="x"?>${HEADER}`), 'malformed');
+    expectRefused(doc('<dict/>', '<?xml vstring?>\n'), 'malformed');
+    expectRefused(doc('<dict/>', '<? x?>\n'), 'malformed');
+    expectRefused(doc('<dict><key>a</key><string>b<?xml version="1.0"?></string></dict>', ''), 'malformed');
+    expectRefused(doc('<dict/>', '<!DOCTYPE plist PUBLIC "-//Apple//DTD {PLIST} 1.0//EN" "x">\n'), 'doctype');
+    expect(parseDevicePlist(doc('<dict/>', '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'))).to.deep.equal(
+      {},
+    );
+    expect(parseDevicePlist(doc('<dict/>', "<?xml version='1.0'?><?app-hint x?>"))).to.deep.equal({});
+  });
+
+  it("counts only XML's four white-space characters as white space (a U+FEFF in an end tag came from the fuzzer)", () => {
+    for (const space of ['\uFEFF', '\u00A0', '\u2028', '\u3000']) {
+      expectRefused(Buffer.from(`<plist version="1.0"><dict/></plist${space}>`), 'malformed');
+      expectRefused(Buffer.from(`<plist version="1.0"><dict/></plist>${space}`), 'malformed');
+      expectRefused(Buffer.from(`<plist${space}version="1.0"><dict/></plist>`), 'malformed');
+      expectRefused(doc('<dict/>', `<?xml${space}version="1.0"?>`), 'malformed');
+    }
+    expect(parseDevicePlist(Buffer.from('<plist version="1.0" ><dict/></plist \t\r\n>\n'))).to.deep.equal({});
+  });
+
   it('refuses values the plist package would silently turn into NaN or Invalid Date', () => {
     expectRefused(doc('<dict><key>n</key><integer>abc</integer></dict>'), 'invalid-value');
     expectRefused(doc('<dict><key>d</key><date>yesterday</date></dict>'), 'invalid-value');
@@ -150,7 +172,8 @@ describe('protocol/plist-safe parseDevicePlist', () => {
     expectRefused(doc('<string>a</string>'), 'not-a-dictionary');
   });
 
-  it('parses a ~0.9 MiB device report in bounded time (xmldom dominates: ~0.5 s)', () => {
+  // Its speed is measured by `npm run bench -- plist`, not here: a timed test fails on a loaded machine.
+  it('parses a ~0.9 MiB device report with 4,000 applications', () => {
     const items = Array.from(
       { length: 4000 },
       (_, i) =>
@@ -162,11 +185,8 @@ describe('protocol/plist-safe parseDevicePlist', () => {
     expect(body.length)
       .to.be.above(700_000)
       .and.below(1024 * 1024);
-    const started = performance.now();
     const parsed = parseDevicePlist(body);
-    const elapsed = performance.now() - started;
     expect(parsed.InstalledApplicationList).to.have.length(4000);
-    expect(elapsed).to.be.below(3000);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   ProblemError,
   pageOf,
   pushServiceRef,
+  type QueuedCommandInput,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { Types } from 'mongoose';
@@ -23,8 +24,11 @@ import type { CommandService } from '../services/command-service.js';
 import { toBuffer } from '../services/command-service.js';
 import { toDeviceRecord } from '../services/directory.js';
 import type { EnrollmentService } from '../services/enrollment-service.js';
-import { type CommandDoc, type DeviceDoc, latestAnswers, type MdmModels } from '../storage/models.js';
-import { cursorOf, devicePageQuery, deviceSchema, listQuery } from './device-list.js';
+import { DeviceListing } from '../storage/device-listing.js';
+import type { DeviceViews } from '../storage/device-views.js';
+import type { CertificateDoc, DeviceDoc, MdmModels } from '../storage/models.js';
+import { commandBody, sentPayload } from './command-body.js';
+import { deviceSchema, listDevices, listQuery } from './device-list.js';
 
 const historyQuery = z.object({
   cursor: z
@@ -32,19 +36,14 @@ const historyQuery = z.object({
     .regex(/^[0-9a-f]{24}$/)
     .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
+  full: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe('true: data keys of the payloads in full (otherwise summarised above 64 KiB)'),
 });
 
 const deviceParams = z.object({ id: z.string().min(1).max(100) });
-
-const enqueueBody = z.object({
-  requestType: z.string().min(1).max(100).describe('An MDM RequestType: DeviceInformation, DeviceLock, ProfileList …'),
-  payload: z.record(z.string(), z.unknown()).optional().describe('Keys of the Command dictionary'),
-  commandUuid: z
-    .string()
-    .regex(/^[A-Za-z0-9-]{8,64}$/)
-    .optional()
-    .describe('Your own id; sending the same one twice queues the command once (409 the second time)'),
-});
 
 const enrollmentBody = z.object({ userId: z.string().min(1).max(200), profileId: z.string().max(200).optional() });
 
@@ -57,6 +56,10 @@ const commandSchema = z.object({
   sentAt: z.date().optional(),
   respondedAt: z.date().optional(),
   errorChain: z.array(z.record(z.string(), z.unknown())).optional(),
+  payload: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('What was sent: the Command keys as the enqueue request takes them (data as {base64})'),
   result: z.unknown().optional().describe('The device answer, plist converted to JSON (data as {base64})'),
 });
 
@@ -73,8 +76,11 @@ const certificateSchema = z.object({
 const NOT_FOUND = { description: 'No such device' };
 const TAGS = ['devices'];
 
+/** A stored result passed the /mdm body limit when it arrived: its own size is the bound here. */
 function resultOf(raw: Buffer | { buffer: Uint8Array } | undefined): unknown {
-  return raw ? plistToJson(parseDevicePlist(toBuffer(raw))) : undefined;
+  if (!raw) return undefined;
+  const bytes = toBuffer(raw);
+  return plistToJson(parseDevicePlist(bytes, { maxBytes: bytes.length }));
 }
 
 function plistToJson(value: unknown): unknown {
@@ -97,12 +103,14 @@ export function mountAdminRoutes(
   ctx: PluginContext<unknown>,
   deps: {
     models: MdmModels;
+    views: DeviceViews;
     commands: CommandService;
     enrollments: EnrollmentService;
     certificates: CertificateService;
   },
 ): void {
   const { models } = deps;
+  const listing = new DeviceListing(models);
   const audit = (koa: Koa.Context, action: string, target: { type: string; id: string }, after?: unknown) =>
     auditAdminAction(ctx, koa, action, target, { after });
 
@@ -120,7 +128,7 @@ export function mountAdminRoutes(
     }));
   };
 
-  const enqueue = async (koa: Koa.Context, deviceId: string, command: z.output<typeof enqueueBody>) => {
+  const enqueue = async (koa: Koa.Context, deviceId: string, command: Omit<QueuedCommandInput, 'origin'>) => {
     const [result] = await deps.commands.enqueue([deviceId], { ...command, origin: `admin:${adminPrincipal(koa).id}` });
     if (!result) throw new NotFoundProblem('no such device, or it is no longer managed');
     if (!result.created) throw new ConflictProblem(`command ${result.commandUuid} is already queued for this device`);
@@ -142,17 +150,9 @@ export function mountAdminRoutes(
       responses: { 200: { description: 'A page of devices', schema: pageOf(deviceSchema) } },
     },
     async (koa, { query }) => {
-      const { filter, sort } = devicePageQuery(query);
-      const docs = await models.devices
-        .find(filter, { unlockTokenEncrypted: 0, identityFingerprints: 0 })
-        .sort(sort)
-        .limit(query.limit + 1)
-        .lean();
-      const page = docs.slice(0, query.limit);
-      koa.body = {
-        items: await withStatusItems(page.map((doc) => toDeviceRecord(doc as unknown as DeviceDoc))),
-        nextCursor: docs.length > query.limit ? cursorOf(query.sort, page[page.length - 1]) : null,
-      };
+      const assemble = async (bindings: DeviceDoc[]) => (await deps.views.ofBindings(bindings)).map(toDeviceRecord);
+      const { page, nextCursor } = await listDevices(listing, assemble, query);
+      koa.body = { items: await withStatusItems(page), nextCursor };
     },
   );
 
@@ -168,12 +168,10 @@ export function mountAdminRoutes(
       },
     },
     async (koa, { params }) => {
-      const doc = await models.devices
-        .findById(deviceOr404(params.id), { unlockTokenEncrypted: 0, identityFingerprints: 0 })
-        .lean();
-      if (!doc) throw new NotFoundProblem('no such device');
-      const [device] = await withStatusItems([toDeviceRecord(doc as unknown as DeviceDoc)]);
-      koa.body = { ...device, pendingCommands: await deps.commands.pendingCount(String(doc._id)) };
+      const view = await deps.views.byId(String(deviceOr404(params.id)));
+      if (!view) throw new NotFoundProblem('no such device');
+      const [device] = await withStatusItems([toDeviceRecord(view)]);
+      koa.body = { ...device, pendingCommands: await deps.commands.pendingCount(device.id) };
     },
   );
 
@@ -188,18 +186,8 @@ export function mountAdminRoutes(
     },
     async (koa, { params, query }) => {
       const deviceId = String(deviceOr404(params.id));
-      const filter: Record<string, unknown> = { deviceId };
-      if (query.cursor) filter._id = { $lt: new Types.ObjectId(query.cursor) };
-      const docs = (await models.commands
-        .find(filter, { plist: 0, plistDeflated: 0 })
-        .sort({ _id: -1 })
-        .limit(query.limit + 1)
-        .lean()) as unknown as CommandDoc[];
+      const docs = await deps.commands.history(deviceId, query.limit + 1, query.cursor);
       const page = docs.slice(0, query.limit);
-      const answers = await latestAnswers(
-        models.commandResults,
-        page.map((doc) => doc._id),
-      );
       koa.body = {
         items: page.map((doc) => ({
           commandUuid: doc.commandUuid,
@@ -210,9 +198,10 @@ export function mountAdminRoutes(
           sentAt: doc.sentAt,
           respondedAt: doc.respondedAt,
           errorChain: doc.errorChain,
-          result: resultOf(answers.get(String(doc._id)) ?? doc.resultRaw),
+          payload: sentPayload(doc, query.full),
+          result: resultOf(doc.raw),
         })),
-        nextCursor: docs.length > query.limit ? String(page[page.length - 1]._id) : null,
+        nextCursor: docs.length > query.limit ? page[page.length - 1].id : null,
       };
     },
   );
@@ -223,7 +212,7 @@ export function mountAdminRoutes(
       scope: 'devices:write',
       summary: 'Queue an MDM command (lock: DeviceLock) and wake the device',
       params: deviceParams,
-      body: enqueueBody,
+      body: commandBody,
       responses: {
         202: { description: 'Queued', schema: z.object({ commandUuid: z.string() }) },
         404: { description: 'No such device, or it is no longer managed' },
@@ -273,11 +262,9 @@ export function mountAdminRoutes(
       },
     },
     async (koa, { params }) => {
-      const doc = await models.devices
-        .findById(deviceOr404(params.id), { unlockTokenEncrypted: 0, identityFingerprints: 0 })
-        .lean();
-      if (!doc) throw new NotFoundProblem('no such device');
-      const record = toDeviceRecord(doc as unknown as DeviceDoc);
+      const view = await deps.views.byId(String(deviceOr404(params.id)));
+      if (!view) throw new NotFoundProblem('no such device');
+      const record = toDeviceRecord(view);
       if (record.state !== 'enrolled' || !record.pushable) {
         throw new ConflictProblem(
           `the device cannot be woken: it is ${record.state}${record.pushable ? '' : ', no push token'}`,
@@ -303,7 +290,15 @@ export function mountAdminRoutes(
     },
     async (koa, { params }) => {
       const deviceId = String(deviceOr404(params.id));
-      const docs = await models.certificates.find({ deviceId }).sort({ notBefore: -1 }).lean();
+      // The device's enrollments: those it authenticated with (facts), plus certificates of before the facts.
+      const enrollmentIds = (
+        await models.facts.find({ deviceId, kind: 'authenticated' }, { enrollmentId: 1 }).lean()
+      ).map((f) => f.enrollmentId);
+      const docs = await models.certificates
+        .find({ $or: [{ enrollmentId: { $in: enrollmentIds } }, { deviceId }] })
+        .sort({ notBefore: -1 })
+        .lean<CertificateDoc[]>();
+      const revokedAt = await deps.certificates.revokedAt(docs);
       koa.body = {
         items: docs.map((c) => ({
           serial: c._id,
@@ -311,7 +306,7 @@ export function mountAdminRoutes(
           fingerprint: c.fingerprint,
           notBefore: c.notBefore,
           notAfter: c.notAfter,
-          revokedAt: c.revokedAt ?? null,
+          revokedAt: revokedAt.get(c._id) ?? null,
           renewedFrom: c.renewedFrom ?? null,
         })),
       };

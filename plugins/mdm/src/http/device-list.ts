@@ -1,12 +1,13 @@
-import { decodeCursor, encodeCursor } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
+import { type DeviceRecord, decodeCursor, encodeCursor } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
+import type { DeviceListing, ListPosition } from '../storage/device-listing.js';
+import type { DeviceDoc } from '../storage/models.js';
 
 export const DEVICE_STATES = ['pending', 'enrolled', 'checked-out', 'retiring', 'retired'] as const;
 const SORTS = ['enrolled', '-enrolled', 'lastCheckIn', '-lastCheckIn'] as const;
 export type Sort = (typeof SORTS)[number];
 /** Sort key → the stored field; "enrolled" is creation order, which the ObjectId already is. */
-export const SORT_FIELD: Record<Sort, '_id' | 'lastSeenAt'> = {
+const SORT_FIELD: Record<Sort, '_id' | 'lastSeenAt'> = {
   enrolled: '_id',
   '-enrolled': '_id',
   lastCheckIn: 'lastSeenAt',
@@ -42,7 +43,8 @@ const statusItem = z.object({
 
 export const deviceSchema = z.object({
   id: z.string(),
-  udid: z.string(),
+  udid: z.string().describe('The UDID; for a User Enrollment, the EnrollmentID the device reports instead'),
+  userEnrollment: z.boolean().optional().describe('A User Enrollment (account-driven): known only by its EnrollmentID'),
   userId: z.string().optional(),
   enrollmentId: z.string().optional(),
   state: z.enum(DEVICE_STATES),
@@ -69,65 +71,83 @@ const cursorSchema = z.object({
   v: z.iso.datetime().nullable(),
   id: z.string().regex(/^[0-9a-f]{24}$/),
 });
-type Cursor = z.output<typeof cursorSchema>;
 
-export const cursorOf = (sort: Sort, doc: { _id: unknown; lastSeenAt?: Date | null }) =>
-  encodeCursor({
-    s: sort,
-    v: SORT_FIELD[sort] === 'lastSeenAt' ? (doc.lastSeenAt?.toISOString() ?? null) : null,
-    id: String(doc._id),
-  });
+/** What a device page is filtered and sorted on. */
+type Listed = Pick<
+  DeviceRecord,
+  'id' | 'userId' | 'udid' | 'state' | 'osVersion' | 'deviceName' | 'serialNumber' | 'lastSeenAt'
+>;
+
+/** The filters of the list, applied to assembled device records (their fields live in several collections). */
+export function matchesQuery(query: z.output<typeof listQuery>): (device: Listed) => boolean {
+  const os = query.osVersion ? new RegExp(`^${escapeRegex(query.osVersion)}(\\.|$)`) : undefined;
+  const q = query.q ? new RegExp(escapeRegex(query.q), 'i') : undefined;
+  const before = query.lastCheckInBefore ? new Date(query.lastCheckInBefore) : undefined;
+  const after = query.lastCheckInAfter ? new Date(query.lastCheckInAfter) : undefined;
+  return (d) =>
+    (!query.userId || d.userId === query.userId) &&
+    (!query.state || query.state.includes(d.state)) &&
+    (!os || os.test(d.osVersion ?? '')) &&
+    (!before || (d.lastSeenAt !== undefined && d.lastSeenAt < before)) &&
+    (!after || (d.lastSeenAt !== undefined && d.lastSeenAt >= after)) &&
+    (!q || [d.deviceName, d.serialNumber, d.udid, d.userId].some((v) => v !== undefined && q.test(v)));
+}
+
+/** Devices examined per request at most: a filter the database cannot apply returns a short page and a cursor. */
+const MAX_EXAMINED = 2_000;
 
 /**
- * Keyset pagination that stays stable while devices check in: the page after (value, _id) of the last
- * device seen. Missing check-ins sort first ascending and last descending, as MongoDB orders nulls.
+ * One page of the devices list, read in the database's order (storage/device-listing.ts): batches of the
+ * driving collection from the cursor on, each batch's devices assembled (one query per record kind) and
+ * filtered on what other records hold (state, OS version, search), until the page is full. A filter few
+ * devices match stops after MAX_EXAMINED devices with a shorter page (possibly empty) and a cursor to go on
+ * from: a page never reads the whole fleet.
  */
-export function afterCursor(sort: Sort, cursor: Cursor): Record<string, unknown> {
-  const descending = sort.startsWith('-');
-  const id = new Types.ObjectId(cursor.id);
-  const next = descending ? { $lt: id } : { $gt: id };
-  if (SORT_FIELD[sort] === '_id') return { _id: next };
-  if (cursor.v === null) {
-    return descending
-      ? { lastSeenAt: null, _id: next }
-      : { $or: [{ lastSeenAt: null, _id: next }, { lastSeenAt: { $ne: null } }] };
-  }
-  const at = new Date(cursor.v);
-  return descending
-    ? { $or: [{ lastSeenAt: at, _id: next }, { lastSeenAt: { $lt: at } }, { lastSeenAt: null }] }
-    : { $or: [{ lastSeenAt: at, _id: next }, { lastSeenAt: { $gt: at } }] };
-}
-
-export function deviceFilter(query: z.output<typeof listQuery>): Record<string, unknown>[] {
-  const and: Record<string, unknown>[] = [];
-  if (query.userId) and.push({ userId: query.userId });
-  if (query.state) and.push({ state: { $in: query.state } });
-  if (query.osVersion) and.push({ osVersion: { $regex: `^${escapeRegex(query.osVersion)}(\\.|$)` } });
-  if (query.lastCheckInBefore) and.push({ lastSeenAt: { $lt: new Date(query.lastCheckInBefore) } });
-  if (query.lastCheckInAfter) and.push({ lastSeenAt: { $gte: new Date(query.lastCheckInAfter) } });
-  if (query.q) {
-    const pattern = { $regex: escapeRegex(query.q), $options: 'i' };
-    and.push({
-      $or: [{ deviceName: pattern }, { serialNumber: pattern }, { udid: pattern }, { userId: pattern }],
-    });
-  }
-  return and;
-}
-
-/** The find filter and sort of one page of the devices list. */
-export function devicePageQuery(query: z.output<typeof listQuery>) {
-  const and = deviceFilter(query);
+export async function listDevices(
+  listing: DeviceListing,
+  assemble: (bindings: DeviceDoc[]) => Promise<DeviceRecord[]>,
+  query: z.output<typeof listQuery>,
+): Promise<{ page: DeviceRecord[]; nextCursor: string | null }> {
+  const matches = matchesQuery(query);
+  let after: ListPosition | undefined;
   if (query.cursor) {
     const cursor = decodeCursor(
       query.cursor,
       cursorSchema.refine((c) => c.s === query.sort),
     );
-    and.push(afterCursor(query.sort, cursor));
+    after = { id: cursor.id, lastSeenAt: cursor.v === null ? null : new Date(cursor.v) };
   }
-  const direction = query.sort.startsWith('-') ? -1 : 1;
-  const field = SORT_FIELD[query.sort];
-  return {
-    filter: and.length > 0 ? { $and: and } : {},
-    sort: (field === '_id' ? { _id: direction } : { [field]: direction, _id: direction }) as Record<string, 1 | -1>,
-  };
+  const page: DeviceRecord[] = [];
+  let examined = 0;
+  for (;;) {
+    const size = Math.min(200, Math.max(query.limit - page.length, 20));
+    const batch = await listing.batch({
+      order: SORT_FIELD[query.sort] === '_id' ? 'enrolled' : 'lastCheckIn',
+      descending: query.sort.startsWith('-'),
+      userId: query.userId,
+      lastSeenAfter: query.lastCheckInAfter ? new Date(query.lastCheckInAfter) : undefined,
+      lastSeenBefore: query.lastCheckInBefore ? new Date(query.lastCheckInBefore) : undefined,
+      after,
+      size,
+    });
+    const records = await assemble(batch.items.map((i) => i.binding));
+    for (const [index, record] of records.entries()) {
+      examined++;
+      after = { id: record.id, lastSeenAt: batch.items[index].lastSeenAt };
+      if (matches(record)) page.push(record);
+      const more = index < records.length - 1 || batch.next !== undefined;
+      if (page.length === query.limit || (examined >= MAX_EXAMINED && more))
+        return { page, nextCursor: more ? positionCursor(query.sort, after) : null };
+    }
+    if (!batch.next) return { page, nextCursor: null };
+    after = batch.next;
+    if (examined >= MAX_EXAMINED) return { page, nextCursor: positionCursor(query.sort, after) };
+  }
 }
+
+const positionCursor = (sort: Sort, at: ListPosition) =>
+  encodeCursor({
+    s: sort,
+    v: SORT_FIELD[sort] === 'lastSeenAt' ? (at.lastSeenAt?.toISOString() ?? null) : null,
+    id: at.id,
+  });

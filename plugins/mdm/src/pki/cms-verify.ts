@@ -2,12 +2,12 @@
  * Verifying side of CMS: the Mdm-Signature header (detached, device identity certificate) and attached
  * SignedData (signed profiles, used by tests and the device simulator).
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { MAX_UNTRUSTED_DER_BYTES } from './asn1-guard.js';
 import { certificateFingerprintSha256 } from './certificates.js';
 import { checkSignerInfo, findSignerCertificate, type ParsedSignedData, parseSignedData } from './cms-signed-data.js';
 import { CmsVerificationError, PkiFormatError } from './errors.js';
-import { cachedCertificate } from './keys.js';
+import { BoundedCache, cachedCertificate } from './keys.js';
 import { Oid } from './oids.js';
 
 export interface VerifiedSigner {
@@ -49,12 +49,12 @@ export function verifyDetachedSignature(
   if (signed.eContent !== undefined && signed.eContent.length > 0 && !signed.eContent.equals(rawBody)) {
     throw new CmsVerificationError('digest-mismatch', 'Mdm-Signature carries content different from the body');
   }
-  const signerCert = verifySignature(signed, rawBody);
-  checkTrust(signerCert, cachedCertificate(options.caCertPem), options.now ?? new Date());
-  if (!(signerCert.keyUsage ?? []).includes(Oid.clientAuth)) {
+  const signer = verifySignature(signed, rawBody);
+  checkTrust(signer, cachedCertificate(options.caCertPem), options.now ?? new Date());
+  if (!signer.clientAuth) {
     throw new CmsVerificationError('not-client-auth', 'signer certificate is not valid for client authentication');
   }
-  return describe(signerCert);
+  return { ...signer.described };
 }
 
 /**
@@ -67,9 +67,9 @@ export function verifyAttachedSignature(
 ): { content: Buffer; signerCertDer: Buffer } {
   const signed = parseOrThrow(der, options.maxBytes ?? 16 * 1024 * 1024);
   if (signed.eContent === undefined) throw new CmsVerificationError('malformed', 'SignedData has no attached content');
-  const signerCert = verifySignature(signed, signed.eContent);
-  if (options.caCertPem) checkTrust(signerCert, cachedCertificate(options.caCertPem), options.now ?? new Date());
-  return { content: signed.eContent, signerCertDer: signerCert.raw };
+  const signer = verifySignature(signed, signed.eContent);
+  if (options.caCertPem) checkTrust(signer, cachedCertificate(options.caCertPem), options.now ?? new Date());
+  return { content: signed.eContent, signerCertDer: signer.cert.raw };
 }
 
 function parseOrThrow(der: Buffer, maxBytes = MAX_UNTRUSTED_DER_BYTES): ParsedSignedData {
@@ -84,36 +84,49 @@ function parseOrThrow(der: Buffer, maxBytes = MAX_UNTRUSTED_DER_BYTES): ParsedSi
 }
 
 /**
- * Devices sign every request with the same identity, and parsing an X.509 certificate costs more than
- * verifying the signature, so parsed certificates are kept by their SHA-256 (bounded; derived data only,
- * so every replica's cache is equally correct).
+ * What one signer certificate is, worked out once: devices sign every request with the same identity, and
+ * parsing an X.509 certificate, hashing it and checking its issuer's RSA signature cost more than verifying the
+ * request's own signature. Kept per certificate SHA-256 in a bounded LRU; `trustedBy` remembers the CA object
+ * (one per CA PEM, see cachedCertificate) whose signature over this certificate verified, so the chain's RSA
+ * check runs once per certificate and CA. Only facts derived from the certificate's bytes are kept: the validity
+ * window is still checked against the clock on every request, and revocation is not a property of the bytes
+ * (callers check it on every request), so every replica's cache is equally correct.
  */
-const parsedCertificates = new Map<string, X509Certificate>();
-const MAX_CACHED_CERTIFICATES = 20_000;
+interface SignerCertificate {
+  cert: X509Certificate;
+  described: VerifiedSigner;
+  notBefore: Date;
+  notAfter: Date;
+  clientAuth: boolean;
+  trustedBy?: X509Certificate;
+}
 
-function parseCertificateCached(der: Buffer): X509Certificate {
-  const key = createHash('sha256').update(der).digest('base64');
-  let cert = parsedCertificates.get(key);
-  if (!cert) {
-    cert = new X509Certificate(der);
-    if (parsedCertificates.size >= MAX_CACHED_CERTIFICATES) {
-      parsedCertificates.delete(parsedCertificates.keys().next().value as string);
-    }
-    parsedCertificates.set(key, cert);
-  }
-  return cert;
+const MAX_CACHED_CERTIFICATES = 20_000;
+const signerCertificates = new BoundedCache<SignerCertificate>(MAX_CACHED_CERTIFICATES);
+
+function signerCertificateOf(der: Buffer): SignerCertificate {
+  return signerCertificates.getOrCreate(certificateFingerprintSha256(der), () => {
+    const cert = new X509Certificate(der);
+    return {
+      cert,
+      described: describe(cert),
+      notBefore: new Date(cert.validFrom),
+      notAfter: new Date(cert.validTo),
+      clientAuth: (cert.keyUsage ?? []).includes(Oid.clientAuth),
+    };
+  });
 }
 
 /** Checks the single SignerInfo against the content; returns the signer's certificate. */
-function verifySignature(signed: ParsedSignedData, content: Buffer): X509Certificate {
+function verifySignature(signed: ParsedSignedData, content: Buffer): SignerCertificate {
   try {
     if (signed.signerInfos.length !== 1)
       throw new PkiFormatError('malformed', `expected one signer, found ${signed.signerInfos.length}`);
     const [signerInfo] = signed.signerInfos;
     const signerCertDer = findSignerCertificate(signed.certificates, signerInfo.sid);
     if (!signerCertDer) throw new PkiFormatError('malformed', 'signer certificate is not included');
-    const signerCert = parseCertificateCached(signerCertDer);
-    const result = checkSignerInfo(signerInfo, content, signerCert.publicKey);
+    const signerCert = signerCertificateOf(signerCertDer);
+    const result = checkSignerInfo(signerInfo, content, signerCert.cert.publicKey);
     if (result === 'digest-mismatch')
       throw new CmsVerificationError('digest-mismatch', 'messageDigest does not match the content');
     if (result === 'content-type-mismatch')
@@ -125,16 +138,17 @@ function verifySignature(signed: ParsedSignedData, content: Buffer): X509Certifi
   }
 }
 
-function checkTrust(signerCert: X509Certificate, ca: X509Certificate, now: Date): void {
-  if (!signerCert.checkIssued(ca) || !signerCert.verify(ca.publicKey)) {
-    throw new CmsVerificationError('untrusted', 'signer certificate was not issued by the gateway CA');
+function checkTrust(signer: SignerCertificate, ca: X509Certificate, now: Date): void {
+  if (signer.trustedBy !== ca) {
+    if (!signer.cert.checkIssued(ca) || !signer.cert.verify(ca.publicKey)) {
+      throw new CmsVerificationError('untrusted', 'signer certificate was not issued by the gateway CA');
+    }
+    signer.trustedBy = ca;
   }
-  const notBefore = new Date(signerCert.validFrom);
-  const notAfter = new Date(signerCert.validTo);
-  if (now < notBefore || now > notAfter) {
+  if (now < signer.notBefore || now > signer.notAfter) {
     throw new CmsVerificationError(
       'expired',
-      `signer certificate is valid ${notBefore.toISOString()} – ${notAfter.toISOString()}`,
+      `signer certificate is valid ${signer.notBefore.toISOString()} – ${signer.notAfter.toISOString()}`,
     );
   }
 }

@@ -50,9 +50,12 @@ export {
   type CertRepResult,
   getCACapsResponse,
   getCACertResponse,
+  openPkiMessage,
   parsePkiMessage,
+  readPkiMessage,
   SCEP_CA_CAPABILITIES,
   type ScepEnrollmentRequest,
   type ScepPollRequest,
   type ScepRequest,
+  type ScepSignedMessage,
 } from './scep-server.js';

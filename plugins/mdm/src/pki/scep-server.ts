@@ -79,10 +79,29 @@ export interface ScepPollRequest extends ScepRequestBase {
 export type ScepRequest = ScepEnrollmentRequest | ScepPollRequest;
 
 /**
- * Verifies and opens a PKIOperation message. Throws ScepError; when `replyTo` is set on it, answer with
- * buildCertRep({ request: error.replyTo, failInfo: error.failInfo }) rather than a bare HTTP error.
+ * A PKIOperation message whose outer SignedData verified against its own signer certificate: everything a CA
+ * can know without its private key (RFC 8894 §3: the CSR, and so the challenge, is inside the envelope that
+ * only the CA key opens). Rate limits and refusals that need no decryption go here, before `openPkiMessage`.
  */
+export interface ScepSignedMessage {
+  replyTo: ScepReplyTarget;
+  messageType: 'PKCSReq' | 'RenewalReq' | 'CertPoll';
+  signerCert: X509Certificate;
+  /** The pkcsPKIEnvelope, still encrypted. */
+  envelopeDer: Buffer;
+}
+
+/** Verifies and opens a PKIOperation message: `readPkiMessage` then `openPkiMessage`. */
 export function parsePkiMessage(der: Buffer, ca: CertificateAuthority): ScepRequest {
+  return openPkiMessage(readPkiMessage(der), ca);
+}
+
+/**
+ * Reads the outer SignedData and checks its signature with the signer's public key; no private-key work.
+ * Throws ScepError; when `replyTo` is set on it, answer with buildCertRep({ request: error.replyTo,
+ * failInfo: error.failInfo }) rather than a bare HTTP error.
+ */
+export function readPkiMessage(der: Buffer): ScepSignedMessage {
   let signed: ReturnType<typeof parseSignedData>;
   try {
     signed = parseSignedData(der);
@@ -123,10 +142,16 @@ export function parsePkiMessage(der: Buffer, ca: CertificateAuthority): ScepRequ
   if (messageType !== 'PKCSReq' && messageType !== 'RenewalReq' && messageType !== 'CertPoll') {
     throw new ScepError('unsupported', 'badRequest', `messageType ${header.messageTypeCode} is not supported`, replyTo);
   }
+  return { replyTo, messageType, signerCert, envelopeDer: signed.eContent };
+}
 
+/** Decrypts the envelope with the CA key (the one private-key step) and reads the CSR or poll inside. */
+export function openPkiMessage(message: ScepSignedMessage, ca: CertificateAuthority): ScepRequest {
+  const { replyTo, messageType, signerCert } = message;
+  const signerCertDer = replyTo.signerCertDer;
   let envelope: ReturnType<typeof decryptEnvelopedData>;
   try {
-    envelope = decryptEnvelopedData(parseDer(signed.eContent), ca.certDer, ca.key);
+    envelope = decryptEnvelopedData(parseDer(message.envelopeDer), ca.certDer, ca.key);
   } catch (error) {
     if (error instanceof EnvelopeDecryptionError)
       throw new ScepError('decrypt-failed', 'badMessageCheck', error.message, replyTo, { cause: error });

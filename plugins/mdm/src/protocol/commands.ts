@@ -19,6 +19,7 @@ import {
   type SecurityInfoResult,
 } from './command-results.js';
 import { MdmCommandError, toFieldIssues } from './errors.js';
+import { checkInstallableProfile } from './installable-profile.js';
 import type { PlistDict, PlistInput } from './plist-safe.js';
 
 /**
@@ -60,14 +61,79 @@ const httpsUrl = z
   .string()
   .max(2048)
   .regex(/^https:\/\/[^\s]+$/, 'must be an https URL');
-/** Accepts a Buffer or any Uint8Array (e.g. a BSON binary's bytes) and yields a Buffer. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const DATA_MESSAGE = 'must be base64 data: a base64 string, or { "base64": "…" }';
+
+/** Bytes from what JSON (or the SDK) carries: a Uint8Array, a base64 string, or `{ base64 }` as history shows. */
+function dataBytes(value: unknown): Buffer | undefined {
+  if (value instanceof Uint8Array) {
+    return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  let text: unknown = value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length !== 1 || keys[0] !== 'base64') return undefined;
+    text = (value as { base64: unknown }).base64;
+  }
+  if (typeof text !== 'string') return undefined;
+  // Line breaks as `base64` (GNU) wraps them are fine; anything else that is not base64 is refused.
+  const compact = text.replace(/[\r\n\t ]+/g, '');
+  return BASE64.test(compact) ? Buffer.from(compact, 'base64') : undefined;
+}
+
+/** How the OpenAPI document describes a `<data>` key (JSON cannot carry bytes). */
+const DATA_JSON_SCHEMA = {
+  anyOf: [
+    { type: 'string', contentEncoding: 'base64' },
+    {
+      type: 'object',
+      properties: { base64: { type: 'string', contentEncoding: 'base64' } },
+      required: ['base64'],
+      additionalProperties: false,
+    },
+  ],
+};
+
+/** A `<data>` key: base64 in JSON (a string, or `{ "base64": … }`), a Uint8Array from the SDK; yields a Buffer. */
 const binary = z
-  .instanceof(Uint8Array)
-  .transform((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-const plistDictionary = z.custom<{ [key: string]: PlistInput }>(
-  (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !ArrayBuffer.isView(v),
-  'must be a dictionary',
-);
+  .custom<Uint8Array | string | { base64: string }>((value) => dataBytes(value) !== undefined, DATA_MESSAGE)
+  .transform((value) => dataBytes(value) as Buffer)
+  .meta({ ...DATA_JSON_SCHEMA, description: 'Data: a base64 string, or { "base64": … }' });
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !ArrayBuffer.isView(v);
+
+/** Dictionary values from JSON: `{ "base64": … }` leaves become `<data>`, everything else stays as it is. */
+function withData(value: unknown): PlistInput {
+  if (Array.isArray(value)) return value.map(withData);
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === 'base64') {
+      const bytes = dataBytes(value);
+      if (bytes) return bytes;
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withData(v)]));
+  }
+  return value as PlistInput;
+}
+
+const plistDictionary = z
+  .custom<{ [key: string]: PlistInput }>(isPlainObject, 'must be a dictionary')
+  .transform((value) => withData(value) as { [key: string]: PlistInput })
+  .meta({
+    type: 'object',
+    description: 'A plist dictionary; `{ "base64": … }` values become <data>',
+  });
+
+/** InstallProfile's Payload: a .mobileconfig (XML, or CMS-signed) that passes the structural profile checks. */
+const installableProfile = binary.superRefine((bytes, ctx) => {
+  const check = checkInstallableProfile(bytes);
+  if (check.ok) return;
+  for (const issue of check.issues) {
+    const path = issue.path === '(root)' ? [] : issue.path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    ctx.addIssue({ code: 'custom', message: issue.message, path });
+  }
+});
 
 const deviceInformationParams = z.strictObject({
   Queries: z.array(z.string().min(1).max(128)).min(1).max(200).optional(),
@@ -76,8 +142,8 @@ const deviceInformationParams = z.strictObject({
 const securityInfoParams = z.strictObject({});
 const profileListParams = z.strictObject({ ManagedOnly: z.boolean().optional() });
 const installProfileParams = z.strictObject({
-  // A signed profile is CMS DER, an unsigned one XML; either way it must be non-empty and sane in size.
-  Payload: binary.refine((b) => b.length > 0 && b.length <= 4 * 1024 * 1024, 'must be 1 byte to 4 MiB'),
+  // A signed profile is CMS DER, an unsigned one XML; either way a well-formed profile of at most 4 MiB.
+  Payload: installableProfile,
 });
 const removeProfileParams = z.strictObject({ Identifier: z.string().min(1).max(255) });
 const installApplicationParams = z
@@ -128,6 +194,8 @@ const deviceLockParams = z.strictObject({
     .regex(/^[0-9]{6}$/, 'must be six digits')
     .optional(),
 });
+/** The SynchronizationTokens JSON (ddm plugin): the device syncs when they differ from its own. */
+const declarativeManagementParams = z.strictObject({ Data: binary.optional() });
 
 export type DeviceInformationParams = z.input<typeof deviceInformationParams>;
 export type SecurityInfoParams = z.input<typeof securityInfoParams>;
@@ -142,13 +210,15 @@ export type DeviceLockParams = z.input<typeof deviceLockParams>;
 
 export interface CommandDefinition<Params, Result> {
   requestType: string;
+  /** The keys of the Command dictionary, as JSON carries them (data as base64); the admin API's schema. */
+  params: z.ZodObject;
   /** Validates and builds; throws MdmCommandError('invalid-params'). `params` is untrusted (e.g. from a queue). */
   build(params: Params, commandUuid?: string): MdmCommand;
   /** Turns an Acknowledged report's `result` into a typed object; throws MdmCommandError('invalid-result'). */
   parseResult(result: PlistDict): Result;
 }
 
-function define<Schema extends z.ZodType<Record<string, unknown>>, Result>(
+function define<Schema extends z.ZodObject, Result>(
   requestType: string,
   schema: Schema,
   parseResult: (result: PlistDict) => Result,
@@ -156,6 +226,7 @@ function define<Schema extends z.ZodType<Record<string, unknown>>, Result>(
 ): CommandDefinition<z.input<Schema>, Result> {
   return {
     requestType,
+    params: schema,
     build(params, commandUuid = randomUUID()) {
       if (!COMMAND_UUID.test(commandUuid)) {
         throw new MdmCommandError('invalid-params', requestType, 'CommandUUID has unexpected characters');
@@ -201,6 +272,7 @@ export const COMMAND_DEFINITIONS = {
   ),
   RemoveApplication: define('RemoveApplication', removeApplicationParams, parseEmptyResult),
   DeviceLock: define('DeviceLock', deviceLockParams, parseDeviceLockResult),
+  DeclarativeManagement: define('DeclarativeManagement', declarativeManagementParams, parseEmptyResult),
 } as const;
 
 export type RegisteredRequestType = keyof typeof COMMAND_DEFINITIONS;

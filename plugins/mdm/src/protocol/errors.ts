@@ -87,3 +87,16 @@ export function toFieldIssues(issues: readonly { path: readonly PropertyKey[]; m
     message: issue.message,
   }));
 }
+
+/**
+ * The issues of a command that cannot be built, keyed as the enqueue request names its fields
+ * (`requestType`, `commandUuid`, `payload.<key>`), so a refusal lists every field (docs/admin-api.md).
+ */
+export function enqueueIssues(error: MdmCommandError): FieldIssue[] {
+  if (error.reason === 'unknown-request-type') return [{ path: 'requestType', message: 'unknown RequestType' }];
+  if (error.issues.length === 0) return [{ path: 'commandUuid', message: error.message }];
+  return error.issues.map((issue) => ({
+    path: issue.path === '(root)' ? 'payload' : `payload.${issue.path}`,
+    message: issue.message,
+  }));
+}

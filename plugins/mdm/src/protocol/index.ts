@@ -7,6 +7,7 @@ export * from './checkin.js';
 export * from './command-results.js';
 export * from './commands.js';
 export * from './errors.js';
+export * from './installable-profile.js';
 export * from './plist-safe.js';
 export * from './profile.js';
 export * from './report.js';

@@ -29,14 +29,22 @@ export const DEFAULT_PLIST_LIMITS: Required<PlistLimits> = { maxBytes: 1024 * 10
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 // The DOCTYPE Apple writes (and the only one we accept): a public/system id, never an internal subset.
-const APPLE_DOCTYPE = /^<!DOCTYPE\s+plist(\s+PUBLIC\s+"[^"<>[\]]*"\s+"[^"<>[\]]*")?\s*>$/;
+// The public id holds PubidChars only (XML 1.0 §2.3; xmldom logs anything else and carries on).
+const APPLE_DOCTYPE =
+  /^<!DOCTYPE[ \t\r\n]+plist([ \t\r\n]+PUBLIC[ \t\r\n]+"[-a-zA-Z0-9 '()+,./:=?;!*#@$_%]*"[ \t\r\n]+"[^"<>[\]]*")?[ \t\r\n]*>$/;
 // Outside the five predefined entities and character references, a reference needs a DTD we refuse to read.
 const FOREIGN_ENTITY_REF = /&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/;
 // The rest of a start tag: quoted attributes only (xmldom merely warns about unquoted ones), then `>` or `/>`.
 // Unambiguous enough to stay linear on long whitespace runs.
-const ATTRIBUTE = /\s+([A-Za-z_:][\w.:-]*)\s*=\s*(?:"[^"<]*"|'[^'<]*')/g;
-const TAG_REST = /(?:\s+[A-Za-z_:][\w.:-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*\/?>/y;
+const ATTRIBUTE = /[ \t\r\n]+([A-Za-z_:][\w.:-]*)[ \t\r\n]*=[ \t\r\n]*(?:"[^"<]*"|'[^'<]*')/g;
+const TAG_REST = /(?:[ \t\r\n]+[A-Za-z_:][\w.:-]*[ \t\r\n]*=[ \t\r\n]*(?:"[^"<]*"|'[^'<]*'))*[ \t\r\n]*\/?>/y;
 const NAME_CHAR = /[A-Za-z0-9_.:-]/;
+// XML's white space (S, XML 1.0 §2.3) is these four characters only; JavaScript's \s and trim() take many more.
+const XML_SPACE_TAIL = /[ \t\r\n]+$/;
+const NOT_XML_SPACE = /[^ \t\r\n]/;
+// The XML declaration as XML 1.0 §2.8 allows it (only at the very start; the BOM is stripped before the scan).
+const XML_DECLARATION =
+  /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(["'])1\.[0-9]+\1([ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(["'])[A-Za-z][\w.-]*\3)?([ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(["'])(yes|no)\5)?[ \t\r\n]*\?>$/;
 
 /**
  * Parses an XML property list sent by a device into a plain dictionary, refusing anything that could make the XML
@@ -106,6 +114,7 @@ function prescanXml(text: string, maxDepth: number): void {
     if (lt === -1) break;
     if (text.startsWith('<?', lt)) {
       i = skipPast(text, lt, '?>');
+      checkProcessingInstruction(text.slice(lt, i), lt);
     } else if (text.startsWith('<!--', lt)) {
       i = skipPast(text, lt, '-->');
     } else if (text.startsWith('<![CDATA[', lt)) {
@@ -127,7 +136,8 @@ function prescanXml(text: string, maxDepth: number): void {
     } else if (text.startsWith('</', lt)) {
       const end = text.indexOf('>', lt);
       if (end === -1) throw new PlistError('malformed', 'unterminated end tag');
-      const name = text.slice(lt + 2, end).trim();
+      // ETag ::= '</' Name S? '>' — only XML whitespace may follow the name (String.trim also strips U+FEFF, U+00A0…).
+      const name = text.slice(lt + 2, end).replace(XML_SPACE_TAIL, '');
       if (stack.pop() !== name) throw new PlistError('malformed', 'mismatched end tag');
       i = end + 1;
     } else {
@@ -139,9 +149,20 @@ function prescanXml(text: string, maxDepth: number): void {
   if (stack.length > 0) throw new PlistError('malformed', 'unclosed element');
 }
 
+/**
+ * xmldom reports a misplaced or malformed XML declaration, or a PI without a target, to the console and carries
+ * on: a device could fill the server's stderr with one line per request. Refuse them here instead.
+ */
+function checkProcessingInstruction(instruction: string, at: number): void {
+  const target = /^<\?([A-Za-z_:][\w.:-]*)(?:[ \t\r\n]|\?>)/.exec(instruction)?.[1];
+  if (target === undefined) throw new PlistError('malformed', 'invalid processing instruction');
+  if (target.toLowerCase() !== 'xml') return;
+  if (at !== 0 || !XML_DECLARATION.test(instruction)) throw new PlistError('malformed', 'invalid XML declaration');
+}
+
 function checkCharacterData(chunk: string, insideRoot: boolean): void {
   if (chunk.length === 0) return;
-  if (!insideRoot && chunk.trim() !== '') throw new PlistError('malformed', 'text outside the root element');
+  if (!insideRoot && NOT_XML_SPACE.test(chunk)) throw new PlistError('malformed', 'text outside the root element');
   if (FOREIGN_ENTITY_REF.test(chunk)) throw new PlistError('entity', 'entity references need a DTD; refused');
 }
 

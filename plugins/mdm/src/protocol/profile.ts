@@ -167,9 +167,19 @@ export interface EnrollmentProfileInput {
      * iPhones and iPads never open a user channel, and the device refuses adding or removing it on a later update.
      */
     serverCapabilities?: readonly ServerCapability[];
+    /**
+     * Account-driven enrollment: the account the user signed in with and the mode ('BYOD' = User Enrollment,
+     * 'ADDE' = account-driven Device Enrollment). The device refuses a later change of either.
+     */
+    accountDriven?: { mode: 'BYOD' | 'ADDE'; managedAppleId: string };
   };
   /** Payload dictionaries contributed by plugins; PayloadVersion and PayloadUUID are filled in when missing. */
   extraPayloads?: readonly Record<string, unknown>[];
+  /**
+   * A contributed identity payload (com.apple.security.acme) used instead of the SCEP payload: IdentityCertificateUUID
+   * names it. Its PayloadUUID is kept (the contributor may have recorded it).
+   */
+  identityPayload?: Record<string, unknown>;
   /** For deterministic tests. */
   generateUuid?: () => string;
 }
@@ -226,6 +236,7 @@ export function buildEnrollmentProfile(input: EnrollmentProfileInput): Configura
       RetryDelay: scep.retryDelaySeconds,
     },
   };
+  const identityPayload = input.identityPayload ? completeExtraPayload(input.identityPayload, uuid) : scepPayload;
   const mdmPayload: PayloadDict = {
     PayloadType: 'com.apple.mdm',
     PayloadVersion: 1,
@@ -235,7 +246,7 @@ export function buildEnrollmentProfile(input: EnrollmentProfileInput): Configura
     ServerURL: mdm.serverUrl,
     CheckInURL: mdm.checkInUrl,
     Topic: mdm.topic,
-    IdentityCertificateUUID: scepPayloadUuid,
+    IdentityCertificateUUID: identityPayload.PayloadUUID,
     // Mdm-Signature lets the server authenticate each message without TLS client certificates at the proxy.
     SignMessage: true,
     // A CheckOut tells the server the user removed management, so it can release licences and stop pushes.
@@ -243,10 +254,12 @@ export function buildEnrollmentProfile(input: EnrollmentProfileInput): Configura
     AccessRights: accessRights,
     UseDevelopmentAPNS: mdm.useDevelopmentApns ? true : undefined,
     ServerCapabilities: mdm.serverCapabilities?.length ? [...mdm.serverCapabilities] : undefined,
+    AssignedManagedAppleID: mdm.accountDriven?.managedAppleId,
+    EnrollmentMode: mdm.accountDriven?.mode,
   };
   const extras = (input.extraPayloads ?? []).map((payload) => completeExtraPayload(payload, uuid));
-  return buildConfigurationProfile(
-    [rootPayload, scepPayload, mdmPayload, ...extras],
+  const profile = buildConfigurationProfile(
+    [rootPayload, identityPayload, mdmPayload, ...extras],
     {
       identifier: input.identifier,
       uuid: input.profileUuid,
@@ -259,6 +272,8 @@ export function buildEnrollmentProfile(input: EnrollmentProfileInput): Configura
     },
     uuid,
   );
+  // User Enrollment forbids PayloadRemovalDisallowed (the user can always remove it).
+  return mdm.accountDriven?.mode === 'BYOD' ? { ...profile, PayloadRemovalDisallowed: undefined } : profile;
 }
 
 function completeExtraPayload(payload: Record<string, unknown>, uuid: () => string): PayloadDict {

@@ -1,48 +1,42 @@
 import type { Logger } from 'pino';
+import { certificateRevocation, type RevocationDoc } from '../storage/device-records.js';
 import type { CertificateDoc, MdmModels } from '../storage/models.js';
+import type { RevocationList } from './revocation-list.js';
 
-/** The record of every issued device identity, and its revocation. */
+/** The record of every issued device identity (insert-only), and its revocation (mdm_revocations). */
 export class CertificateService {
   constructor(
     private readonly models: MdmModels,
+    private readonly revocations: RevocationList,
     private readonly logger: Logger,
   ) {}
 
-  /**
-   * Revokes one certificate. A device signing with it is refused from then on: the device record
-   * is flagged in the same step, because check-ins authenticate against the device record alone.
-   */
-  async revoke(serial: string, reason: string): Promise<CertificateDoc | undefined> {
-    const certificate = (await this.models.certificates
-      .findOneAndUpdate(
-        { _id: serial },
-        { $set: { revokedAt: new Date(), revocationReason: reason } },
-        { returnDocument: 'after' },
-      )
-      .lean()) as CertificateDoc | null;
+  /** Revokes one certificate: a device signing with it is refused from its next request on. */
+  async revoke(serial: string, reason: string): Promise<{ certificate: CertificateDoc; revokedAt: Date } | undefined> {
+    const certificate = await this.models.certificates.findById(serial).lean<CertificateDoc>();
     if (!certificate) return undefined;
-    await this.models.devices.updateMany(
-      { identityFingerprints: certificate.fingerprint },
-      { $pull: { identityFingerprints: certificate.fingerprint } },
-    );
-    await this.models.devices.updateMany(
-      { identityFingerprints: { $size: 0 }, udid: certificate.udid ?? '' },
-      { $set: { identityRevoked: true } },
-    );
-    this.logger.info({ serial, reason, deviceId: certificate.deviceId }, 'revoked device identity certificate');
-    return certificate;
+    await this.revocations.revoke({ serial, enrollmentId: certificate.enrollmentId }, reason);
+    const record = await this.models.revocations.findById(certificateRevocation(serial)).lean<RevocationDoc>();
+    this.logger.info({ serial, reason, enrollmentId: certificate.enrollmentId }, 'revoked device identity certificate');
+    return { certificate, revokedAt: record?.at ?? new Date() };
   }
 
-  /** Revokes every unrevoked certificate of a device (unenrollment). */
-  async revokeAllForDevice(deviceId: string, reason: string): Promise<number> {
-    const certificates = await this.models.certificates
-      .find({ deviceId, revokedAt: { $exists: false } }, { _id: 1 })
-      .lean();
-    for (const { _id } of certificates) await this.revoke(_id, reason);
-    await this.models.devices.updateOne(
-      { _id: deviceId },
-      { $set: { identityRevoked: true, identityFingerprints: [] } },
-    );
-    return certificates.length;
+  /** When each of these certificates was revoked (by itself or with its enrollment); legacy revokedAt first. */
+  async revokedAt(certificates: readonly CertificateDoc[]): Promise<Map<string, Date>> {
+    const ids = certificates.flatMap((c) => [
+      certificateRevocation(c._id),
+      ...(c.enrollmentId ? [`enrollment:${c.enrollmentId}`] : []),
+    ]);
+    const docs = await this.models.revocations.find({ _id: { $in: ids } }).lean<RevocationDoc[]>();
+    const at = new Map(docs.map((d) => [d._id, d.at]));
+    const out = new Map<string, Date>();
+    for (const c of certificates) {
+      const when =
+        c.revokedAt ??
+        at.get(certificateRevocation(c._id)) ??
+        (c.enrollmentId ? at.get(`enrollment:${c.enrollmentId}`) : undefined);
+      if (when) out.set(c._id, when);
+    }
+    return out;
   }
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { withTimeout } from 'enrollment-gateway/sdk';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { runScript } from './redis-script.js';
 
 /** What a device last reported about itself (DeviceInformation), as stored in its record. */
 export interface ReportedDeviceInfo {
@@ -25,13 +27,22 @@ export const REPORTED_FIELDS = [
 export interface BoundDevice {
   id: string;
   udid: string;
+  /** The device's current enrollment, which the signing certificate belongs to. */
+  enrollmentId: string;
+  /** The signing certificate's serial. */
+  serial: string;
   reported: ReportedDeviceInfo;
   /** The cache generation this view was read under (undefined when the cache was not used). */
   generation?: string;
 }
 
-/** A cache answer: the device, or the generation to store a database answer under. */
-export type CacheLookup = { device: BoundDevice } | { generation: string | undefined };
+/**
+ * A cache answer: the device, or the generation to store a database answer under. `revoked` is the
+ * revocation mirror's word on the cached identity (checked in the same round trip); undefined when the
+ * mirror could not answer (not loaded, Redis unreachable) or nothing was cached: then the caller asks the
+ * revocation list itself.
+ */
+export type CacheLookup = ({ device: BoundDevice } | { generation: string | undefined }) & { revoked?: boolean };
 
 interface Entry {
   generation: string;
@@ -43,6 +54,22 @@ const ENTRY_SECONDS = 30;
 /** A Redis call the device path waits for at most; past it the request goes to the database. */
 const REDIS_WAIT_MS = 250;
 
+/**
+ * One round trip for the command endpoint: the generation, the entry, and whether the entry's identity is
+ * revoked (its enrollment or its certificate in the revocation mirror, which counts only when loaded).
+ */
+const LOOKUP = `
+local generation = redis.call('GET', KEYS[1])
+local raw = redis.call('GET', KEYS[2])
+local revoked = -1
+if raw and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+  local entry = cjson.decode(raw)
+  revoked = 0
+  if redis.call('SISMEMBER', KEYS[3], 'enrollment:' .. entry.device.enrollmentId) == 1
+    or redis.call('SISMEMBER', KEYS[3], 'certificate:' .. entry.device.serial) == 1 then revoked = 1 end
+end
+return {generation or false, raw or false, revoked}`;
+
 /** Stores the entry only if the generation is still the one the reader saw before reading the database. */
 const SET_IF_CURRENT = `
 local current = redis.call('GET', KEYS[1]) or ''
@@ -51,11 +78,15 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1`;
 
 /**
+ * The seam for the SDK's generation cache (a later change moves this onto it): lookup/store/invalidateAll.
+ *
  * Which device each identity certificate (by SHA-256) may speak for, read through Redis so a command request
  * costs one Redis round trip instead of a database query. Devices poll in bursts (Idle, then one request per
  * command), so even a short-lived entry saves most lookups.
  *
- * Every device write that changes a binding (enrollment, check-out, revocation, renewal, retirement) moves one
+ * Revocations are not cached here: each lookup checks the revocation mirror in the same round trip, so a
+ * revoked identity is refused whatever an entry holds. The binding (udid -> current enrollment) changes only
+ * when the device authenticates again; every such write (the device model's only writer) moves one
  * shared generation, on every replica at once since Redis is shared (the storage layer calls `invalidateAll`,
  * see onDeviceBindingChange). An entry counts only while it carries the current generation, and a reader stores
  * what it read from the database only if the generation did not move meanwhile, so a lookup racing a revocation
@@ -75,6 +106,8 @@ export class DeviceBindingCache {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly logger: Logger,
+    /** The revocation mirror's set (RevocationList.key) and its loaded marker. */
+    private readonly revocations: { key: string; loadedMember: string },
   ) {
     this.generationKey = `${prefix}binding-generation`;
     redis.on('ready', () => {
@@ -93,8 +126,18 @@ export class DeviceBindingCache {
   async lookup(fingerprint: string, udid: string): Promise<CacheLookup> {
     if (!this.usable || (this.invalidationPending && !(await this.invalidateAll()))) return { generation: undefined };
     try {
-      const [generation, raw] = await withDeadline(this.redis.mget(this.generationKey, this.entryKey(fingerprint)));
-      if (generation === null) {
+      const [generation, raw, revokedFlag] = (await withDeadline(
+        runScript(
+          this.redis,
+          LOOKUP,
+          3,
+          this.generationKey,
+          this.entryKey(fingerprint),
+          this.revocations.key,
+          this.revocations.loadedMember,
+        ),
+      )) as [string | null, string | null, number];
+      if (!generation) {
         // First use, or Redis lost its data: start a generation; entries are stored from the next lookup on.
         await withDeadline(this.redis.set(this.generationKey, newGeneration(), 'NX'));
         return { generation: undefined };
@@ -102,7 +145,10 @@ export class DeviceBindingCache {
       if (raw) {
         const entry = JSON.parse(raw) as Entry;
         if (entry.generation === generation && entry.device.udid === udid)
-          return { device: { ...entry.device, generation } };
+          return {
+            device: { ...entry.device, generation },
+            ...(revokedFlag === -1 ? {} : { revoked: revokedFlag === 1 }),
+          };
       }
       return { generation };
     } catch (error) {
@@ -118,7 +164,8 @@ export class DeviceBindingCache {
     const entry: Entry = { generation, device: rest };
     try {
       await withDeadline(
-        this.redis.eval(
+        runScript(
+          this.redis,
           SET_IF_CURRENT,
           2,
           this.generationKey,
@@ -150,12 +197,4 @@ export class DeviceBindingCache {
 
 const newGeneration = () => randomBytes(9).toString('base64url');
 
-function withDeadline<T>(promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`redis did not answer within ${REDIS_WAIT_MS} ms`)), REDIS_WAIT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
+const withDeadline = <T>(promise: Promise<T>): Promise<T> => withTimeout(promise, REDIS_WAIT_MS, 'redis');

@@ -1,41 +1,53 @@
 import { ProblemError } from 'enrollment-gateway/sdk';
 import { CmsVerificationError, type VerifiedSigner, verifyDetachedSignature } from '../pki/index.js';
-import { type DeviceDoc, type MdmModels, onDeviceBindingChange } from '../storage/models.js';
-import { type BoundDevice, type DeviceBindingCache, REPORTED_FIELDS } from './device-binding-cache.js';
+import type { InventoryDoc } from '../storage/device-records.js';
+import type { IdentityBindings } from '../storage/identity-bindings.js';
+import { type CertificateDoc, type DeviceDoc, type MdmModels, onDeviceBindingChange } from '../storage/models.js';
+import {
+  type BoundDevice,
+  type DeviceBindingCache,
+  REPORTED_FIELDS,
+  type ReportedDeviceInfo,
+} from './device-binding-cache.js';
+import { type RevocationList, revocationIds } from './revocation-list.js';
 
-/** Only what deciding and touching needs, plus the self-description the command endpoint compares against. */
-const bindingProjection = {
-  udid: 1,
-  state: 1,
-  identityRevoked: 1,
-  lastSeenAt: 1,
-  ...Object.fromEntries(REPORTED_FIELDS.map((field) => [field, 1])),
-};
+/** The device a check-in speaks for, with the identity it signed with. */
+export interface BoundCheckin {
+  device: DeviceDoc;
+  certificate: CertificateDoc;
+  enrollmentId: string;
+}
 
 /**
  * Cross-cutting device authentication (the decorator around check-in and command handling):
  * the Mdm-Signature must be a valid detached CMS over the exact body by a certificate of our CA
- * with ClientAuth, and the certificate must be bound to the device that claims it.
+ * with ClientAuth, the certificate must belong to the device's current enrollment (the binding written by
+ * Authenticate), and neither that enrollment nor the certificate may be revoked (mdm_revocations, checked on
+ * every request through its Redis mirror, whatever the binding cache holds).
  * Devices never get 401 (it can make them unenroll): failures are 400 or 403.
  */
 export class DeviceIdentityVerifier {
   constructor(
     private readonly models: MdmModels,
     private readonly caCertPem: () => Promise<string>,
+    private readonly revocations: RevocationList,
     private readonly cache?: DeviceBindingCache,
+    private readonly bindings?: IdentityBindings,
   ) {
     if (cache) onDeviceBindingChange(models.devices.db, async () => void (await cache.invalidateAll()));
   }
 
   /**
-   * lastSeenAt feeds the 90-day activity rule and the wake sweep, which need minutes, not
-   * milliseconds, so it is written only when the stored value is over a minute old. The check uses
-   * the document just read, so it needs no extra round trip and holds across replicas.
+   * Presence (mdm_presence) is written only here, on the device request path, and only when the binding was
+   * read from the database (a cache miss, or a check-in): lastSeenAt feeds the 90-day activity rule and the
+   * wake sweep, which need minutes, and cache entries live 30 seconds.
    */
-  private async touch(device: Pick<DeviceDoc, '_id' | 'lastSeenAt'>): Promise<void> {
-    const now = Date.now();
-    if (device.lastSeenAt && now - new Date(device.lastSeenAt).getTime() < 60_000) return;
-    await this.models.devices.updateOne({ _id: device._id }, { $set: { lastSeenAt: new Date(now) } });
+  async touch(deviceId: string): Promise<void> {
+    await this.models.presence.collection.updateOne(
+      { _id: deviceId as never },
+      { $set: { lastSeenAt: new Date() } },
+      { upsert: true },
+    );
   }
 
   async verifySignature(header: string | undefined, body: Buffer): Promise<VerifiedSigner> {
@@ -56,60 +68,121 @@ export class DeviceIdentityVerifier {
     }
   }
 
-  /** The device record bound to this identity, touched as seen; refuses revoked or foreign identities. */
-  async boundDevice(udid: string, signer: VerifiedSigner): Promise<DeviceDoc> {
-    const device = (await this.models.devices
-      .findOne(
-        { udid, identityFingerprints: signer.fingerprintSha256 },
-        { unlockTokenEncrypted: 0, managedApps: 0, installedProfiles: 0 },
-      )
-      .lean()) as DeviceDoc | null;
-    refuseUnbound(device);
-    await this.touch(device);
-    return device;
+  /** The recorded certificate of a verified signer (insert-only records: never changes once found). */
+  async certificateOf(signer: VerifiedSigner): Promise<CertificateDoc | null> {
+    return this.models.certificates.findOne({ fingerprint: signer.fingerprintSha256 }).lean<CertificateDoc>();
+  }
+
+  /** Refuses a revoked identity (403). */
+  async refuseRevoked(certificate: Pick<CertificateDoc, '_id' | 'enrollmentId' | 'revokedAt'>): Promise<void> {
+    const revoked =
+      Boolean(certificate.revokedAt) ||
+      (await this.revocations.isRevoked(
+        revocationIds({ serial: certificate._id, enrollmentId: certificate.enrollmentId }),
+      ));
+    if (revoked) throw new ProblemError(403, 'Forbidden', 'this device identity has been revoked');
+  }
+
+  /** The binding this identity may speak for, read from the database; refuses foreign or revoked identities. */
+  private async readBinding(udid: string, signer: VerifiedSigner): Promise<BoundCheckin> {
+    const [certificate, device] = await Promise.all([
+      this.certificateOf(signer),
+      this.models.devices.findOne({ udid }).lean<DeviceDoc>(),
+    ]);
+    if (!certificate || !device?.enrollmentId || certificate.enrollmentId !== device.enrollmentId)
+      throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
+    await this.refuseRevoked(certificate);
+    return { device, certificate, enrollmentId: device.enrollmentId };
+  }
+
+  /** For check-ins (TokenUpdate, CheckOut): the bound device, touched as seen. */
+  async boundDevice(udid: string, signer: VerifiedSigner): Promise<BoundCheckin> {
+    const bound = await this.readBinding(udid, signer);
+    await this.touch(String(bound.device._id));
+    return bound;
   }
 
   /**
    * The same decision for the command endpoint, read through the binding cache: a device answering commands
-   * sends one request per command, and only the first of a burst reads the database. That read also touches
-   * lastSeenAt (one findAndModify instead of a read and a write): a miss happens at most once per cache
-   * lifetime, so this writes no more often than the once-a-minute rule. Without the cache it is that rule.
+   * sends one request per command, and only the first of a burst reads the database. The revocation check
+   * rides in the cache's round trip; without a usable mirror it goes to the database.
    */
   async deviceForCommands(udid: string, signer: VerifiedSigner): Promise<BoundDevice> {
     const fingerprint = signer.fingerprintSha256;
     const cached = this.cache ? await this.cache.lookup(fingerprint, udid) : { generation: undefined };
-    if ('device' in cached) return cached.device;
-    const read = () =>
-      this.models.devices
-        .findOne({ udid, identityFingerprints: fingerprint }, bindingProjection)
-        .lean<DeviceDoc>()
-        .exec();
-    let doc: DeviceDoc | null;
-    if (cached.generation === undefined) {
-      doc = await read();
-      refuseUnbound(doc);
-      await this.touch(doc);
-    } else {
-      const servable = { identityRevoked: { $ne: true }, state: { $nin: UNSERVED_STATES } };
-      doc = await this.models.devices
-        .findOneAndUpdate(
-          { udid, identityFingerprints: fingerprint, ...servable },
-          { $set: { lastSeenAt: new Date() } },
-        )
-        .lean<DeviceDoc>()
-        .exec();
-      // Refused: read again to say why (or to find it servable after all, if it changed meanwhile).
-      doc ??= await read();
-      refuseUnbound(doc);
+    if ('device' in cached) {
+      await this.refuseRevokedBinding(cached.device, cached.revoked);
+      return cached.device;
     }
-    const found = doc;
-    const device: BoundDevice = {
-      id: String(found._id),
-      udid: found.udid,
-      reported: Object.fromEntries(REPORTED_FIELDS.flatMap((f) => (found[f] === undefined ? [] : [[f, found[f]]]))),
-      generation: cached.generation,
-    };
+    const device = (await this.provenBinding(udid, signer)) ?? (await this.proveBinding(udid, signer));
+    device.generation = cached.generation;
     await this.cache?.store(fingerprint, device);
+    return device;
+  }
+
+  private async refuseRevokedBinding(device: Pick<BoundDevice, 'serial' | 'enrollmentId'>, revoked?: boolean) {
+    const refused =
+      revoked ??
+      (await this.revocations.isRevoked(revocationIds({ serial: device.serial, enrollmentId: device.enrollmentId })));
+    if (refused) throw new ProblemError(403, 'Forbidden', 'this device identity has been revoked');
+  }
+
+  /**
+   * A cache miss for an identity whose binding was proved before: one read by `_id` (mdm_identity_bindings),
+   * the revocation check, then the reported inventory (by `_id`) and the presence touch.
+   */
+  private async provenBinding(udid: string, signer: VerifiedSigner): Promise<BoundDevice | undefined> {
+    const binding = await this.bindings?.get(signer.fingerprintSha256);
+    if (!binding || binding.udid !== udid) return undefined;
+    await this.refuseRevokedBinding(binding);
+    return this.withReported(
+      { id: binding.deviceId, udid, enrollmentId: binding.enrollmentId, serial: binding.serial, reported: {} },
+      binding.reported,
+    );
+  }
+
+  /** The first miss of an identity: proved from the device binding and the certificate, then remembered. */
+  private async proveBinding(udid: string, signer: VerifiedSigner): Promise<BoundDevice> {
+    const { device: doc, certificate, enrollmentId } = await this.readBinding(udid, signer);
+    await this.rememberProof(signer.fingerprintSha256, doc, certificate, enrollmentId);
+    return this.withReported(
+      { id: String(doc._id), udid: doc.udid, enrollmentId, serial: certificate._id, reported: {} },
+      reportedOf(doc),
+    );
+  }
+
+  /**
+   * Remembers that this identity signs for this device (insert-only, keyed by the certificate's fingerprint).
+   * Authenticate calls it when it binds the device, so a later request, even one refused for its body, finds the
+   * proof there and writes nothing; the command path's first miss calls it for identities bound before.
+   */
+  async rememberProof(
+    fingerprintSha256: string,
+    doc: DeviceDoc,
+    certificate: Pick<CertificateDoc, '_id'>,
+    enrollmentId: string,
+  ): Promise<void> {
+    await this.bindings?.remember({
+      _id: fingerprintSha256,
+      deviceId: String(doc._id),
+      udid: doc.udid,
+      enrollmentId,
+      serial: certificate._id,
+      reported: reportedOf(doc),
+      at: new Date(),
+    });
+  }
+
+  /** Adds what the device last reported (its DeviceInformation record over Authenticate's), touching presence. */
+  private async withReported(device: BoundDevice, authenticated: ReportedDeviceInfo): Promise<BoundDevice> {
+    const [info] = await Promise.all([
+      this.models.inventory.findById(`${device.id}:info`).lean<InventoryDoc>(),
+      this.touch(device.id),
+    ]);
+    device.reported = reportedOf({
+      ...authenticated,
+      ...(info?.enrollmentId === device.enrollmentId ? info.info : {}),
+    });
     return device;
   }
 
@@ -119,14 +192,9 @@ export class DeviceIdentityVerifier {
   }
 }
 
-/** A device in these states has left management: its identity is refused. */
-const UNSERVED_STATES: DeviceDoc['state'][] = ['retired', 'checked-out'];
-
-function refuseUnbound(
-  device: Pick<DeviceDoc, 'identityRevoked' | 'state'> | null,
-): asserts device is NonNullable<typeof device> {
-  if (!device) throw new ProblemError(403, 'Forbidden', 'this identity certificate is not bound to that device');
-  if (device.identityRevoked || UNSERVED_STATES.includes(device.state)) {
-    throw new ProblemError(403, 'Forbidden', 'this device identity has been revoked');
-  }
+/** The reported fields of a record (Authenticate's device fields, or a DeviceInformation record). */
+function reportedOf(source: Partial<Record<keyof ReportedDeviceInfo, unknown>>): ReportedDeviceInfo {
+  return Object.fromEntries(
+    REPORTED_FIELDS.flatMap((field) => (typeof source[field] === 'string' ? [[field, source[field]]] : [])),
+  );
 }

@@ -1,13 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { KeyVault } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
-import {
-  DEVICE_SECRET_FIELDS,
-  type DeviceDoc,
-  type DeviceKeyDoc,
-  DUPLICATE_KEY,
-  type MdmModels,
-} from '../storage/models.js';
+import { type PushCredentialDoc, pushCredentialId } from '../storage/device-records.js';
+import type { DeviceKeyDoc, LegacyDeviceDoc, MdmModels } from '../storage/models.js';
 
 /** The secrets a device hands the gateway in TokenUpdate. */
 export interface DeviceSecretValues {
@@ -25,7 +21,8 @@ export const hashPushToken = (token: string) => createHash('sha256').update(toke
  * Crypto-erase for device secrets. Each device gets a random AES-256 data key, sealed under the master key and
  * stored apart from the device record (mdm_device_keys), bound to one enrollment. The push token, PushMagic and
  * UnlockToken are encrypted with it (AES-256-GCM, authenticated with the device id and field name), so deleting
- * the one key document leaves every copy of those values — in replicas, exports and backups of mdm_devices —
+ * the one key document leaves every copy of those values — in replicas, exports and backups of
+ * mdm_push_credentials —
  * unreadable, even with the master key.
  */
 export class DeviceSecrets {
@@ -35,32 +32,60 @@ export class DeviceSecrets {
     private readonly logger: Logger,
   ) {}
 
-  /** The $set for a TokenUpdate: the encrypted values plus the token's hash; creates the data key on first use. */
-  async encrypt(deviceId: string, enrollmentId: string, values: DeviceSecretValues): Promise<Partial<DeviceDoc>> {
+  /** The encrypted fields of a TokenUpdate; creates the data key on first use. */
+  async encrypt(
+    deviceId: string,
+    enrollmentId: string,
+    values: DeviceSecretValues,
+  ): Promise<
+    Pick<PushCredentialDoc, 'pushTokenEncrypted' | 'pushTokenHash' | 'pushMagicEncrypted' | 'unlockTokenEncrypted'>
+  > {
     const key = await this.dataKey(deviceId, enrollmentId);
-    const set: Partial<DeviceDoc> = {
+    return {
       pushTokenEncrypted: seal(key, deviceId, 'pushToken', Buffer.from(values.pushToken, 'utf8')),
       pushTokenHash: hashPushToken(values.pushToken),
       pushMagicEncrypted: seal(key, deviceId, 'pushMagic', Buffer.from(values.pushMagic, 'utf8')),
+      ...(values.unlockToken && values.unlockToken.length > 0
+        ? { unlockTokenEncrypted: seal(key, deviceId, 'unlockToken', values.unlockToken) }
+        : {}),
     };
-    if (values.unlockToken && values.unlockToken.length > 0) {
-      set.unlockTokenEncrypted = seal(key, deviceId, 'unlockToken', values.unlockToken);
-    }
-    return set;
+  }
+
+  /**
+   * TokenUpdate's write: the push credentials of this enrollment, replaced whole under a new version (the
+   * push-credential role is TokenUpdate's alone; crypto-erase only deletes).
+   */
+  async storePushCredentials(
+    deviceId: string,
+    enrollmentId: string,
+    topic: string | undefined,
+    values: DeviceSecretValues,
+  ): Promise<void> {
+    const id = pushCredentialId(deviceId, enrollmentId);
+    const doc: PushCredentialDoc = {
+      _id: id,
+      deviceId,
+      enrollmentId,
+      version: randomBytes(9).toString('base64url'),
+      ...(topic ? { topic } : {}),
+      ...(await this.encrypt(deviceId, enrollmentId, values)),
+      at: new Date(),
+    };
+    await this.models.pushCredentials.collection.replaceOne({ _id: id as never }, doc as never, { upsert: true });
   }
 
   /** Push token and PushMagic of many devices (the push path); devices whose key is gone are left out. */
   async openPushSecrets(
-    docs: readonly Pick<DeviceDoc, '_id' | 'pushTokenEncrypted' | 'pushMagicEncrypted'>[],
+    docs: readonly Pick<PushCredentialDoc, 'deviceId' | 'pushTokenEncrypted' | 'pushMagicEncrypted'>[],
   ): Promise<Map<string, { token: string; pushMagic: string }>> {
-    const ids = docs.map((d) => String(d._id));
+    const ids = docs.map((d) => d.deviceId);
     const keys = await this.models.deviceKeys.find({ _id: { $in: ids } }).lean<DeviceKeyDoc[]>();
     const byId = new Map(keys.map((k) => [k._id, k]));
     const out = new Map<string, { token: string; pushMagic: string }>();
     for (const doc of docs) {
-      const id = String(doc._id);
+      const id = doc.deviceId;
       const keyDoc = byId.get(id);
-      if (!keyDoc || !doc.pushTokenEncrypted || !doc.pushMagicEncrypted) continue;
+      if (!keyDoc) continue;
       try {
         const key = this.openKey(keyDoc);
         out.set(id, {
@@ -76,45 +101,48 @@ export class DeviceSecrets {
   }
 
   /** The UnlockToken, if the device sent one and its key still exists. */
-  async openUnlockToken(doc: Pick<DeviceDoc, '_id' | 'unlockTokenEncrypted'>): Promise<Buffer | undefined> {
+  async openUnlockToken(
+    doc: Pick<PushCredentialDoc, 'deviceId' | 'unlockTokenEncrypted'>,
+  ): Promise<Buffer | undefined> {
     if (!doc.unlockTokenEncrypted) return undefined;
-    const keyDoc = await this.models.deviceKeys.findById(String(doc._id)).lean<DeviceKeyDoc>();
+    const keyDoc = await this.models.deviceKeys.findById(doc.deviceId).lean<DeviceKeyDoc>();
     if (!keyDoc) return undefined;
-    return open(this.openKey(keyDoc), String(doc._id), 'unlockToken', doc.unlockTokenEncrypted);
+    return open(this.openKey(keyDoc), doc.deviceId, 'unlockToken', doc.unlockTokenEncrypted);
   }
 
   /**
-   * Destroys the data key of a device (of one enrollment, when given) and removes every secret field from its
-   * record. Returns what was there.
+   * Destroys the data key of a device (of one enrollment, when given) and deletes its push credentials.
+   * Returns what was there. A TokenUpdate verified before the erase can still write after it: erase again
+   * until both are gone (retirement erases once more after 'retired', from when no check-in is accepted).
    */
   async erase(deviceId: string, enrollmentId?: string): Promise<string[]> {
     const keyFilter = enrollmentId ? { _id: deviceId, enrollmentId } : { _id: deviceId };
+    const credentialFilter = enrollmentId ? { deviceId, enrollmentId } : { deviceId };
+    const before = await this.models.pushCredentials.find(credentialFilter).lean<PushCredentialDoc[]>();
     const { deletedCount } = await this.models.deviceKeys.deleteOne(keyFilter);
-    const deviceFilter = enrollmentId ? { _id: deviceId, enrollmentId } : { _id: deviceId };
-    const unset = { $unset: Object.fromEntries(DEVICE_SECRET_FIELDS.map((f) => [f, ''])) };
-    const before = await this.models.devices.findOneAndUpdate(deviceFilter, unset).lean<DeviceDoc>();
-    // FerretDB applies an update by rewriting the document: a write that read it just before ours (a push
-    // token marked invalid) could put the fields back, and a TokenUpdate verified before the erase can create a
-    // new data key after it. Check both, and erase again until they are gone.
-    const hasSecrets = { ...deviceFilter, $or: DEVICE_SECRET_FIELDS.map((f) => ({ [f]: { $exists: true } })) };
+    await this.models.pushCredentials.deleteMany(credentialFilter);
     const leftOver = async () =>
-      Boolean((await this.models.devices.exists(hasSecrets)) || (await this.models.deviceKeys.exists(keyFilter)));
+      Boolean(
+        (await this.models.pushCredentials.exists(credentialFilter)) ||
+          (await this.models.deviceKeys.exists(keyFilter)),
+      );
     for (let attempt = 0; attempt < 5 && (await leftOver()); attempt++) {
       await this.models.deviceKeys.deleteOne(keyFilter);
-      await this.models.devices.updateOne(deviceFilter, unset);
+      await this.models.pushCredentials.deleteMany(credentialFilter);
     }
     if (await leftOver()) throw new Error(`device ${deviceId} still holds secrets after erasing`);
     const erased: string[] = [];
-    if (before?.pushTokenEncrypted || before?.pushToken) erased.push('push token');
-    if (before?.pushMagicEncrypted || before?.pushMagic) erased.push('PushMagic');
-    if (before?.unlockTokenEncrypted || before?.unlockTokenSealed) erased.push('UnlockToken');
+    if (before.some((c) => c.pushTokenEncrypted)) erased.push('push token');
+    if (before.some((c) => c.pushMagicEncrypted)) erased.push('PushMagic');
+    if (before.some((c) => c.unlockTokenEncrypted)) erased.push('UnlockToken');
     if (deletedCount > 0) erased.push('device data key');
     return erased;
   }
 
-  /** Destroys the device's data key only (Authenticate clears the secret fields in its own update). */
-  async forgetKey(deviceId: string): Promise<void> {
-    await this.models.deviceKeys.deleteOne({ _id: deviceId });
+  /** A new enrollment starts clean: the data key and push credentials of any other enrollment go. */
+  async forgetOtherEnrollments(deviceId: string, enrollmentId: string): Promise<void> {
+    await this.models.deviceKeys.deleteOne({ _id: deviceId, enrollmentId: { $ne: enrollmentId } });
+    await this.models.pushCredentials.deleteMany({ deviceId, enrollmentId: { $ne: enrollmentId } });
   }
 
   /** Re-seals data keys sealed under an older master key (after a rotation); returns how many. */
@@ -134,35 +162,41 @@ export class DeviceSecrets {
   }
 
   /**
-   * Encrypts secrets stored before crypto-erase existed (plaintext push token and PushMagic, an UnlockToken
-   * sealed directly under the master key) and removes the old fields.
+   * The push credentials a device record of before the one-writer split held (device-migration.ts): values
+   * already encrypted under the device's data key are copied; plaintext ones (before crypto-erase existed) and
+   * an UnlockToken sealed under the master key are encrypted now.
    */
-  async migrateLegacy(): Promise<number> {
-    let count = 0;
-    const legacy = this.models.devices
-      .find({ $or: [{ pushToken: { $exists: true } }, { unlockTokenSealed: { $exists: true } }] })
-      .lean<DeviceDoc[]>()
-      .cursor();
-    for await (const doc of legacy) {
-      const deviceId = String(doc._id);
-      const key = await this.dataKey(deviceId, doc.enrollmentId ?? 'legacy');
-      const set: Partial<DeviceDoc> = {};
-      if (doc.pushToken) {
-        set.pushTokenEncrypted = seal(key, deviceId, 'pushToken', Buffer.from(doc.pushToken, 'utf8'));
-        set.pushTokenHash = hashPushToken(doc.pushToken);
-      }
-      if (doc.pushMagic) set.pushMagicEncrypted = seal(key, deviceId, 'pushMagic', Buffer.from(doc.pushMagic, 'utf8'));
-      if (doc.unlockTokenSealed) {
-        const token = this.vault.open(doc.unlockTokenSealed, `mdm-unlock:${deviceId}`);
-        set.unlockTokenEncrypted = seal(key, deviceId, 'unlockToken', token);
-      }
-      await this.models.devices.updateOne(
-        { _id: doc._id },
-        { $set: set, $unset: { pushToken: '', pushMagic: '', unlockTokenSealed: '' } },
-      );
-      count++;
+  async legacyCredentials(doc: LegacyDeviceDoc): Promise<PushCredentialDoc | undefined> {
+    const deviceId = String(doc._id);
+    const enrollmentId = doc.enrollmentId ?? 'legacy';
+    const base = { _id: pushCredentialId(deviceId, enrollmentId), deviceId, enrollmentId, at: new Date() };
+    const version = randomBytes(9).toString('base64url');
+    const topic = doc.topic ? { topic: doc.topic } : {};
+    if (doc.pushTokenEncrypted && doc.pushTokenHash && doc.pushMagicEncrypted) {
+      return {
+        ...base,
+        ...topic,
+        version,
+        pushTokenEncrypted: doc.pushTokenEncrypted,
+        pushTokenHash: doc.pushTokenHash,
+        pushMagicEncrypted: doc.pushMagicEncrypted,
+        ...(doc.unlockTokenEncrypted ? { unlockTokenEncrypted: doc.unlockTokenEncrypted } : {}),
+      };
     }
-    return count;
+    if (!doc.pushToken || !doc.pushMagic) return undefined;
+    const unlockToken = doc.unlockTokenSealed
+      ? this.vault.open(doc.unlockTokenSealed, `mdm-unlock:${deviceId}`)
+      : undefined;
+    return {
+      ...base,
+      ...topic,
+      version,
+      ...(await this.encrypt(deviceId, enrollmentId, {
+        pushToken: doc.pushToken,
+        pushMagic: doc.pushMagic,
+        unlockToken,
+      })),
+    };
   }
 
   private openKey(doc: DeviceKeyDoc): Buffer {
@@ -185,7 +219,7 @@ export class DeviceSecrets {
         });
         return key;
       } catch (error) {
-        if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+        if (!isDuplicateKeyError(error)) throw error;
       }
     }
     throw new Error(`could not create the data key of device ${deviceId}`);

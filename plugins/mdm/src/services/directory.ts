@@ -1,102 +1,68 @@
 import type { DeviceDirectory, DeviceRecord, PushTarget, PushTargetStore } from 'enrollment-gateway/sdk';
 import { Types } from 'mongoose';
-import { type DeviceDoc, MANAGED_DEVICE_STATES, type MdmModels, PENDING_COMMAND_STATES } from '../storage/models.js';
+import { type PushCredentialDoc, pushInvalidId } from '../storage/device-records.js';
+import { type DeviceViews, toDeviceRecord } from '../storage/device-views.js';
+import { insertOnce, MANAGED_DEVICE_STATES, type MdmModels } from '../storage/models.js';
+import type { CommandService } from './command-service.js';
 import { type DeviceSecrets, hashPushToken } from './device-secrets.js';
 
-export function toDeviceRecord(doc: DeviceDoc): DeviceRecord {
-  return {
-    id: String(doc._id),
-    udid: doc.udid,
-    userId: doc.userId,
-    enrollmentId: doc.enrollmentId,
-    state: doc.state,
-    model: doc.model,
-    productName: doc.productName,
-    osVersion: doc.osVersion,
-    serialNumber: doc.serialNumber,
-    deviceName: doc.deviceName,
-    enrolledAt: doc.enrolledAt,
-    lastSeenAt: doc.lastSeenAt,
-    createdAt: doc.createdAt,
-    pushable: Boolean(doc.pushTokenEncrypted && doc.pushMagicEncrypted && !doc.pushTokenInvalid?.reason),
-    managedApps: doc.managedApps ?? [],
-    installedProfiles: doc.installedProfiles ?? [],
-  };
-}
-
-// The encrypted push token and PushMagic are read (pushable needs them) but toDeviceRecord never copies them out.
-const publicProjection = { unlockTokenEncrypted: 0, identityFingerprints: 0 } as const;
+export { toDeviceRecord } from '../storage/device-views.js';
 
 export class MongoDeviceDirectory implements DeviceDirectory {
   constructor(
     private readonly models: MdmModels,
+    private readonly views: DeviceViews,
     private readonly secrets: DeviceSecrets,
+    private readonly commands: Pick<CommandService, 'devicesWithPending'>,
   ) {}
 
   async get(deviceId: string): Promise<DeviceRecord | undefined> {
-    if (!Types.ObjectId.isValid(deviceId)) return undefined;
-    const doc = await this.models.devices.findById(deviceId, publicProjection).lean();
-    return doc ? toDeviceRecord(doc as unknown as DeviceDoc) : undefined;
+    const view = await this.views.byId(deviceId);
+    return view ? toDeviceRecord(view) : undefined;
   }
 
   async getByUdid(udid: string): Promise<DeviceRecord | undefined> {
-    const doc = await this.models.devices.findOne({ udid }, publicProjection).lean();
-    return doc ? toDeviceRecord(doc as unknown as DeviceDoc) : undefined;
+    const view = await this.views.byUdid(udid);
+    return view ? toDeviceRecord(view) : undefined;
   }
 
   async listForUser(userId: string): Promise<DeviceRecord[]> {
-    const docs = await this.models.devices.find({ userId }, publicProjection).sort({ _id: 1 }).lean();
-    return docs.map((doc) => toDeviceRecord(doc as unknown as DeviceDoc));
+    return (await this.views.find({ userId })).map(toDeviceRecord);
   }
 
   async pushTargets(deviceIds: readonly string[]): Promise<PushTarget[]> {
-    const ids = deviceIds.filter((id) => Types.ObjectId.isValid(id));
-    const docs = await this.models.devices
-      .find(
-        {
-          _id: { $in: ids },
-          state: { $in: MANAGED_DEVICE_STATES },
-          pushTokenEncrypted: { $exists: true },
-          'pushTokenInvalid.reason': { $exists: false },
-        },
-        { pushTokenEncrypted: 1, pushMagicEncrypted: 1, topic: 1 },
-      )
-      .lean<DeviceDoc[]>();
-    const withTopic = docs.filter((doc) => doc.topic);
-    const secrets = await this.secrets.openPushSecrets(withTopic);
-    return withTopic.flatMap((doc) => {
-      const opened = secrets.get(String(doc._id));
-      return opened ? [{ deviceId: String(doc._id), ...opened, topic: doc.topic! }] : [];
+    const views = (await this.views.byIds(deviceIds)).filter(
+      (view) => MANAGED_DEVICE_STATES.includes(view.state) && view.push?.topic && !view.pushInvalid,
+    );
+    const credentials = views.map((view) => view.push as PushCredentialDoc);
+    const secrets = await this.secrets.openPushSecrets(credentials);
+    return credentials.flatMap((credential) => {
+      const opened = secrets.get(credential.deviceId);
+      return opened ? [{ deviceId: credential.deviceId, ...opened, topic: credential.topic! }] : [];
     });
   }
 
+  /** APNs' verdict on a token: its own insert-only record, so it never races a TokenUpdate. */
   async markInvalid(deviceId: string, token: string, reason: string): Promise<void> {
     if (!Types.ObjectId.isValid(deviceId)) return;
-    await this.models.devices.updateOne(
-      { _id: new Types.ObjectId(deviceId), pushTokenHash: hashPushToken(token) },
-      { $set: { pushTokenInvalid: { reason, at: new Date() } } },
-    );
+    const credentials = await this.models.pushCredentials
+      .find({ deviceId, pushTokenHash: hashPushToken(token) }, { _id: 1, version: 1 })
+      .lean<Pick<PushCredentialDoc, '_id' | 'version'>[]>();
+    for (const credential of credentials)
+      await insertOnce(this.models.pushInvalid, { _id: pushInvalidId(credential), deviceId, reason, at: new Date() });
   }
 
   async needingWake(since: Date, limit: number): Promise<string[]> {
-    const withPending = (await this.models.commands.distinct('deviceId', {
-      state: { $in: PENDING_COMMAND_STATES },
-    })) as string[];
-    const docs = await this.models.devices
-      .find(
-        {
-          _id: { $in: withPending },
-          lastSeenAt: { $lt: since },
-          state: { $in: ['enrolled', 'retiring'] },
-          'pushTokenInvalid.reason': { $exists: false },
-        },
-        { _id: 1 },
-      )
-      // Longest-silent first, so one sweep's limit does not keep picking the same devices.
-      .sort({ lastSeenAt: 1 })
-      .limit(limit)
-      .lean();
-    return docs.map((doc) => String(doc._id));
+    const withPending = await this.commands.devicesWithPending();
+    const views = (await this.views.byIds(withPending)).filter(
+      (view) =>
+        ['enrolled', 'retiring'].includes(view.state) &&
+        !view.pushInvalid &&
+        (!view.presence || view.presence.lastSeenAt < since),
+    );
+    // Longest-silent first, so one sweep's limit does not keep picking the same devices.
+    views.sort((a, b) => (a.presence?.lastSeenAt.getTime() ?? 0) - (b.presence?.lastSeenAt.getTime() ?? 0));
+    return views.slice(0, limit).map((view) => String(view.binding._id));
   }
 
   /** Adapter: the PushTargetStore contract names its lookup `get`, as the directory does. */

@@ -1,4 +1,5 @@
 import type { KeyVault } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import {
   type CertificateAuthority,
@@ -9,7 +10,7 @@ import {
   type ProfileSigner,
   summarizeCertificate,
 } from '../pki/index.js';
-import { DUPLICATE_KEY, type MdmModels, type PkiDoc } from '../storage/models.js';
+import type { MdmModels, PkiDoc } from '../storage/models.js';
 
 export interface PkiMaterial {
   ca: CertificateAuthority;
@@ -61,7 +62,7 @@ export class PkiService {
       await this.models.pki.create(doc);
     } catch (error) {
       // Another replica created it first; use theirs.
-      if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+      if (!isDuplicateKeyError(error)) throw error;
     }
     const stored = await this.models.pki.findById(doc._id).lean();
     if (!stored) throw new Error(`PKI record ${doc._id} vanished`);

@@ -7,36 +7,57 @@ import type {
 } from 'enrollment-gateway/sdk';
 import { Types } from 'mongoose';
 import type { Logger } from 'pino';
-import { type CommandDoc, type DeviceDoc, type MdmModels, PENDING_COMMAND_STATES } from '../storage/models.js';
-import type { CertificateService } from './certificate-service.js';
+import type { CommandHistoryItem } from '../storage/command-store.js';
+import { type FactDoc, type FactKind, factId } from '../storage/device-records.js';
+import { type DeviceView, type DeviceViews, toDeviceRecord } from '../storage/device-views.js';
+import { insertOnce, type MdmModels } from '../storage/models.js';
+import type { CommandService } from './command-service.js';
+import { crashPoint } from './crash-points.js';
 import type { DeviceSecrets } from './device-secrets.js';
-import { toDeviceRecord } from './directory.js';
 import type { EnrollmentService } from './enrollment-service.js';
+import type { RevocationList } from './revocation-list.js';
 
 const NOT_APPLIED: RetirementStepResult = { applied: false, removed: [] };
-/** Renewals racing the revocation are caught within a few passes; more means something keeps issuing. */
-const MAX_REVOKE_PASSES = 5;
-const publicProjection = { unlockTokenEncrypted: 0, identityFingerprints: 0 } as const;
 
 /** The mdm side of unenrollment: each operation touches only the enrollment it names, and may run again. */
 export class RetirementService implements DeviceRetirementService {
   constructor(
     private readonly models: MdmModels,
-    private readonly certificates: CertificateService,
+    private readonly views: DeviceViews,
+    private readonly revocations: RevocationList,
     private readonly secrets: DeviceSecrets,
     private readonly enrollments: EnrollmentService,
+    private readonly commands: Pick<CommandService, 'clearQueue' | 'outcome'>,
     private readonly logger: Logger,
   ) {}
 
+  /** The device of exactly this enrollment (its current one, when none is named); undefined otherwise. */
+  private async current(target: RetirementTarget): Promise<DeviceView | undefined> {
+    if (!Types.ObjectId.isValid(target.deviceId)) return undefined;
+    const view = await this.views.byId(target.deviceId);
+    if (!view?.binding.enrollmentId) return undefined;
+    if (target.enrollmentId && view.binding.enrollmentId !== target.enrollmentId) return undefined;
+    return view;
+  }
+
+  private fact(view: DeviceView, kind: FactKind): Promise<boolean> {
+    const enrollmentId = view.binding.enrollmentId!;
+    return insertOnce<FactDoc>(this.models.facts, {
+      _id: factId(enrollmentId, kind),
+      enrollmentId,
+      kind,
+      at: new Date(),
+      deviceId: String(view.binding._id),
+    });
+  }
+
+  /** Marks this enrollment retiring; returns the device as it is now (possibly under a newer enrollment). */
   async begin(target: RetirementTarget): Promise<DeviceRecord | undefined> {
-    const filter = this.filter(target);
-    if (!filter) return undefined;
-    await this.models.devices.updateOne(
-      { ...filter, state: { $in: ['pending', 'enrolled'] } },
-      { $set: { state: 'retiring' } },
-    );
-    const doc = await this.models.devices.findOne({ _id: filter._id }, publicProjection).lean<DeviceDoc>();
-    return doc ? toDeviceRecord(doc) : undefined;
+    const view = await this.current(target);
+    if (view && (view.state === 'pending' || view.state === 'enrolled')) await this.fact(view, 'retiring');
+    if (!Types.ObjectId.isValid(target.deviceId)) return undefined;
+    const now = await this.views.byId(target.deviceId);
+    return now ? toDeviceRecord(now) : undefined;
   }
 
   enrollmentProfileIdentifier(target: RetirementTarget): Promise<string> {
@@ -44,38 +65,29 @@ export class RetirementService implements DeviceRetirementService {
   }
 
   async commandOutcome(deviceId: string, commandUuid: string): Promise<CommandOutcome | undefined> {
-    const doc = await this.models.commands
-      .findOne({ deviceId, commandUuid }, { state: 1, errorChain: 1, respondedAt: 1 })
-      .lean<CommandDoc>();
+    const doc = await this.commands.outcome(deviceId, commandUuid);
     if (!doc) return undefined;
     return { state: doc.state, detail: errorDetail(doc), respondedAt: doc.respondedAt };
   }
 
+  /**
+   * Revokes the enrollment: every identity it was issued (renewals included, and any renewal still in flight:
+   * they carry the enrollment) is refused from the next request on, on every replica.
+   */
   async revokeIdentity(target: RetirementTarget, reason: string): Promise<RetirementStepResult> {
-    const filter = this.filter(target);
-    if (!filter) return NOT_APPLIED;
-    const current = await this.models.devices.exists(filter);
-    // Only this enrollment's certificates: a newer enrollment's identity must keep working.
-    const unrevoked = {
-      deviceId: target.deviceId,
-      revokedAt: { $exists: false },
-      ...(target.enrollmentId ? { enrollmentId: target.enrollmentId } : {}),
-    };
-    // A SCEP renewal that read the device just before it became 'retiring' can still record a certificate after
-    // the first pass: look again until a pass finds none (renewal re-checks the device after recording, so one
-    // of the two always sees the other).
-    let revoked = 0;
-    for (let pass = 0; ; pass++) {
-      const certificates = await this.models.certificates.find(unrevoked, { _id: 1 }).lean();
-      if (certificates.length === 0) break;
-      if (pass >= MAX_REVOKE_PASSES) throw new Error(`device ${target.deviceId} keeps getting new certificates`);
-      for (const { _id } of certificates) await this.certificates.revoke(_id, reason);
-      revoked += certificates.length;
-    }
-    if (!current) return { applied: false, removed: countOf(revoked, 'identity certificate') };
-    await this.models.devices.updateOne(filter, { $set: { identityRevoked: true, identityFingerprints: [] } });
-    this.logger.info({ deviceId: target.deviceId, revoked }, 'device identity revoked');
-    return { applied: true, removed: countOf(revoked, 'identity certificate') };
+    const enrollmentId =
+      target.enrollmentId ??
+      (Types.ObjectId.isValid(target.deviceId)
+        ? (await this.views.byId(target.deviceId))?.binding.enrollmentId
+        : undefined);
+    if (!enrollmentId) return NOT_APPLIED;
+    const view = await this.current({ ...target, enrollmentId });
+    await this.revocations.revoke({ enrollmentId }, reason);
+    // Every identity of the enrollment is refused by this one record (a check-out may have recorded it first).
+    const certificates = await this.models.certificates.countDocuments({ enrollmentId });
+    if (!view) return { applied: false, removed: countOf(certificates, 'identity certificate') };
+    this.logger.info({ deviceId: target.deviceId, enrollmentId, certificates }, 'device identity revoked');
+    return { applied: true, removed: countOf(certificates, 'identity certificate') };
   }
 
   /**
@@ -84,77 +96,76 @@ export class RetirementService implements DeviceRetirementService {
    * and they stay. A second pass catches what this enrollment queued while the first one ran.
    */
   async clearCommands(target: RetirementTarget): Promise<RetirementStepResult> {
-    const filter = this.filter(target);
-    if (!filter) return NOT_APPLIED;
     let cancelled = 0;
     for (let pass = 0; pass < 2; pass++) {
       const cutoff = new Date();
-      if (!(await this.models.devices.exists(filter))) {
+      if (!(await this.current(target))) {
         if (pass === 0) return NOT_APPLIED;
         break;
       }
-      const result = await this.models.commands.updateMany(
-        { deviceId: target.deviceId, state: { $in: PENDING_COMMAND_STATES }, createdAt: { $lte: cutoff } },
-        { $set: { state: 'cancelled', respondedAt: new Date() } },
-      );
-      cancelled += result.modifiedCount;
+      cancelled += await this.commands.clearQueue(target.deviceId, cutoff);
     }
     return { applied: true, removed: countOf(cancelled, 'queued command') };
   }
 
   async eraseSecrets(target: RetirementTarget): Promise<RetirementStepResult> {
-    const filter = this.filter(target);
-    if (!filter) return NOT_APPLIED;
-    const current = await this.models.devices.exists(filter);
+    if (!Types.ObjectId.isValid(target.deviceId)) return NOT_APPLIED;
+    const current = await this.current(target);
     const removed = await this.secrets.erase(target.deviceId, target.enrollmentId);
     this.logger.info({ deviceId: target.deviceId, removed }, 'device secrets erased');
     return { applied: Boolean(current), removed };
   }
 
+  /** Revoked first (fail closed), then 'retired' recorded, then erased once more. */
   async complete(target: RetirementTarget): Promise<RetirementStepResult> {
-    const filter = this.filter(target);
-    if (!filter) return NOT_APPLIED;
-    const { matchedCount } = await this.models.devices.updateOne(filter, {
-      $set: { state: 'retired', retiredAt: new Date() },
-    });
-    if (matchedCount === 0) return NOT_APPLIED;
+    const view = await this.current(target);
+    if (!view) return NOT_APPLIED;
+    await this.revocations.revoke({ enrollmentId: view.binding.enrollmentId }, 'retired');
+    await crashPoint('retirement:after-revoke');
+    await this.fact(view, 'retired');
+    await crashPoint('retirement:after-retired');
     // A TokenUpdate that was verified before the erase can still write its secrets (and a new data key) after
-    // it; from 'retired' on no check-in is accepted, so erasing once more now is final.
-    const late = await this.secrets.erase(target.deviceId, target.enrollmentId);
+    // it; from the revocation on no check-in is accepted, so erasing once more now is final.
+    const late = await this.secrets.erase(target.deviceId, view.binding.enrollmentId);
     if (late.length > 0)
       this.logger.warn({ deviceId: target.deviceId, late }, 'erased secrets written during retirement');
     return { applied: true, removed: late.map((what) => `${what} (written again during retirement)`) };
   }
 
   async checkedOut(limit: number): Promise<DeviceRecord[]> {
-    const docs = await this.models.devices
-      .find({ state: 'checked-out' }, publicProjection)
-      .sort({ checkedOutAt: 1 })
-      .limit(limit)
-      .lean<DeviceDoc[]>();
-    return docs.map(toDeviceRecord);
+    const facts = await this.models.facts
+      .find({ kind: 'checked-out' }, { deviceId: 1, enrollmentId: 1 })
+      .sort({ at: 1 })
+      .lean<FactDoc[]>();
+    const out: DeviceRecord[] = [];
+    for (let i = 0; i < facts.length && out.length < limit; i += 100) {
+      const views = await this.views.byIds(facts.slice(i, i + 100).flatMap((f) => (f.deviceId ? [f.deviceId] : [])));
+      for (const view of views) if (view.state === 'checked-out' && out.length < limit) out.push(toDeviceRecord(view));
+    }
+    return out;
   }
 
   async inactiveSince(before: Date, limit: number): Promise<DeviceRecord[]> {
-    const docs = await this.models.devices
-      .find(
-        {
-          state: { $in: ['pending', 'enrolled'] },
-          $or: [{ lastSeenAt: { $lt: before } }, { lastSeenAt: { $exists: false }, createdAt: { $lt: before } }],
-        },
-        publicProjection,
-      )
+    const out: DeviceRecord[] = [];
+    const silent = this.models.presence
+      .find({ lastSeenAt: { $lt: before } }, { _id: 1 })
       .sort({ lastSeenAt: 1 })
-      .limit(limit)
-      .lean<DeviceDoc[]>();
-    return docs.map(toDeviceRecord);
-  }
-
-  /** The device record of exactly this enrollment; undefined for an id that is not an ObjectId. */
-  private filter(target: RetirementTarget): { _id: Types.ObjectId; enrollmentId?: string } | undefined {
-    if (!Types.ObjectId.isValid(target.deviceId)) return undefined;
-    const _id = new Types.ObjectId(target.deviceId);
-    return target.enrollmentId ? { _id, enrollmentId: target.enrollmentId } : { _id };
+      .lean<{ _id: string }[]>()
+      .cursor();
+    let batch: string[] = [];
+    const flush = async () => {
+      for (const view of await this.views.byIds(batch))
+        if ((view.state === 'pending' || view.state === 'enrolled') && out.length < limit)
+          out.push(toDeviceRecord(view));
+      batch = [];
+    };
+    for await (const doc of silent) {
+      batch.push(doc._id);
+      if (batch.length >= 100) await flush();
+      if (out.length >= limit) break;
+    }
+    if (out.length < limit) await flush();
+    return out.sort((a, b) => (a.lastSeenAt?.getTime() ?? 0) - (b.lastSeenAt?.getTime() ?? 0));
   }
 }
 
@@ -163,7 +174,7 @@ function countOf(n: number, what: string): string[] {
 }
 
 /** The device's own words for an Error answer: the first LocalizedDescription of its ErrorChain. */
-function errorDetail(doc: CommandDoc): string | undefined {
+function errorDetail(doc: CommandHistoryItem): string | undefined {
   if (doc.state !== 'error' && doc.state !== 'format-error') return undefined;
   const first = doc.errorChain?.[0] as { LocalizedDescription?: unknown } | undefined;
   return typeof first?.LocalizedDescription === 'string' ? first.LocalizedDescription : undefined;

@@ -2,63 +2,129 @@ import { ProblemError } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import {
   buildCertRep,
+  type CertificateAuthority,
+  CertificateIssueError,
   certificateFingerprintSha256,
   issueDeviceCertificate,
-  parsePkiMessage,
+  openPkiMessage,
   randomSerialHex,
+  readPkiMessage,
   type ScepEnrollmentRequest,
   ScepError,
+  type ScepFailInfo,
+  type ScepReplyTarget,
+  type ScepSignedMessage,
 } from '../pki/index.js';
-import type { CertificateDoc, DeviceDoc, MdmModels } from '../storage/models.js';
+import { type DeviceViews, stateOf } from '../storage/device-views.js';
+import type { CertificateDoc, DeviceState, MdmModels } from '../storage/models.js';
 import type { EnrollmentService } from './enrollment-service.js';
 import type { PkiService } from './pki-service.js';
+import { type RevocationList, revocationIds } from './revocation-list.js';
 
 /** A device being retired (or gone) renews nothing: its identity is about to be revoked. */
-const RENEWABLE_STATES: DeviceDoc['state'][] = ['pending', 'enrolled'];
+const RENEWABLE_STATES: DeviceState[] = ['pending', 'enrolled'];
+
+/** Bounded labels of refusals (the `reason` of mdm_scep_requests_refused_total). */
+export type ScepRefusalReason = 'bad-message' | 'no-challenge' | 'challenge' | 'renewal-signer' | 'not-pending';
+
+/** A refusal the device is told in a signed CertRep FAILURE (RFC 8894 §3.3.2), not as an HTTP error. */
+class ScepRefusal extends Error {
+  constructor(
+    readonly reason: ScepRefusalReason,
+    readonly failInfo: ScepFailInfo,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ScepReply {
+  /** The CertRep, SUCCESS or FAILURE. */
+  reply: Buffer;
+  refused?: ScepRefusalReason;
+}
+
+export interface ScepOperationOptions {
+  /**
+   * Runs once the outer signature verified and before any private-key work (decrypting the envelope,
+   * signing); throw to refuse (the route's rate limit per signer key).
+   */
+  beforePrivateKeyWork?: (message: ScepSignedMessage) => Promise<void>;
+}
 
 /**
  * SCEP PKIOperation: PKCSReq against a one-time challenge of a downloaded enrollment session, and
  * RenewalReq signed by a current, unrevoked device identity (the device keeps its binding).
- * Refusals are HTTP 4xx with a reason and store nothing.
+ *
+ * Order of checks, cheapest first: the outer SignedData and its signature (public keys only), then the
+ * caller's limits, then for a RenewalReq the signer's identity record; only then the envelope is decrypted
+ * with the CA key (the CSR and its challenge are inside it), the challenge is claimed, and only a claimed
+ * challenge gets a certificate signed. Refusals of an authentic message are CertRep FAILUREs with a failInfo;
+ * a message too broken to answer that way is HTTP 400. Nothing is stored on refusal.
  */
 export class ScepService {
   constructor(
     private readonly models: MdmModels,
+    private readonly views: DeviceViews,
+    private readonly revocations: RevocationList,
     private readonly pki: PkiService,
     private readonly enrollments: EnrollmentService,
     private readonly validityDays: number,
     private readonly logger: Logger,
   ) {}
 
-  async pkiOperation(der: Buffer): Promise<Buffer> {
-    const { ca } = await this.pki.get();
-    let request: ReturnType<typeof parsePkiMessage>;
+  async pkiOperation(der: Buffer, options: ScepOperationOptions = {}): Promise<ScepReply> {
+    let message: ScepSignedMessage;
     try {
-      request = parsePkiMessage(der, ca);
+      message = readPkiMessage(der);
     } catch (error) {
-      if (error instanceof ScepError)
-        throw new ProblemError(400, 'Bad request', `SCEP message rejected: ${error.reason}`);
-      throw error;
+      if (!(error instanceof ScepError)) throw error;
+      // Without a verified transaction, nonce and signer there is nobody to address a CertRep to.
+      if (!error.replyTo) throw new ProblemError(400, 'Bad request', `SCEP message rejected: ${error.reason}`);
+      return this.refuse(error.replyTo, new ScepRefusal('bad-message', error.failInfo, error.message));
     }
-    if (request.messageType === 'CertPoll')
-      throw new ProblemError(400, 'Bad request', 'nothing is pending: certificates are issued at once');
-    const issued = request.messageType === 'PKCSReq' ? await this.enroll(request) : await this.renew(request);
-    return buildCertRep({ request, ca, issuedCertDer: issued });
+    await options.beforePrivateKeyWork?.(message);
+    const { ca } = await this.pki.get();
+    try {
+      const issued = await this.issue(message, ca);
+      return { reply: buildCertRep({ request: issued.request, ca, issuedCertDer: issued.certDer }) };
+    } catch (error) {
+      return this.refuse(message.replyTo, asRefusal(error));
+    }
+  }
+
+  private async refuse(to: ScepReplyTarget, refusal: ScepRefusal): Promise<ScepReply> {
+    this.logger.info({ reason: refusal.reason, failInfo: refusal.failInfo }, `SCEP refused: ${refusal.message}`);
+    const { ca } = await this.pki.get();
+    return { reply: buildCertRep({ request: to, ca, failInfo: refusal.failInfo }), refused: refusal.reason };
+  }
+
+  private async issue(message: ScepSignedMessage, ca: CertificateAuthority) {
+    if (message.messageType === 'CertPoll')
+      throw new ScepRefusal('not-pending', 'badCertId', 'nothing is pending: certificates are issued at once');
+    // A renewal's signer is checked before the envelope is opened: a stranger's key costs no CA work.
+    const previous = message.messageType === 'RenewalReq' ? await this.renewalSigner(message, ca) : undefined;
+    const request = openPkiMessage(message, ca);
+    if (request.messageType === 'CertPoll') throw new ScepRefusal('not-pending', 'badCertId', 'nothing is pending');
+    const certDer = previous ? await this.renew(request, previous) : await this.enroll(request);
+    return { request, certDer };
   }
 
   private async enroll(request: ScepEnrollmentRequest): Promise<Buffer> {
-    if (!request.challengePassword) throw new ProblemError(403, 'Forbidden', 'a challenge password is required');
-    // Issue first (it can fail on a bad CSR) and use the challenge up only then; an unrecorded
-    // certificate is worthless, because check-ins accept only recorded ones.
-    const { ca } = await this.pki.get();
-    const certificate = issueDeviceCertificate(ca, {
-      csrDer: request.csrDer,
-      validityDays: this.validityDays,
-      serial: randomSerialHex(),
-    });
-    const session = await this.enrollments.consumeChallenge(request.challengePassword, certificate.serialHex);
+    if (!request.challengePassword)
+      throw new ScepRefusal('no-challenge', 'badRequest', 'a challenge password is required');
+    // The challenge is claimed before anything is signed; the CSR was already read and checked when the
+    // envelope was opened, so a claimed challenge is not wasted on a CSR we cannot sign.
+    const serial = randomSerialHex();
+    const session = await this.enrollments.consumeChallenge(request.challengePassword, serial);
     if (!session)
-      throw new ProblemError(403, 'Forbidden', 'the challenge is invalid, already used, or its session expired');
+      throw new ScepRefusal(
+        'challenge',
+        'badRequest',
+        'the challenge is invalid, already used, or its session expired',
+      );
+    const { ca } = await this.pki.get();
+    const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays, serial });
     await this.models.certificates.create({
       _id: certificate.serialHex,
       fingerprint: certificate.fingerprintSha256,
@@ -74,66 +140,71 @@ export class ScepService {
     return certificate.certDer;
   }
 
-  private async renew(request: ScepEnrollmentRequest): Promise<Buffer> {
-    const previousFingerprint = certificateFingerprintSha256(request.signerCertDer);
-    const previous = (await this.models.certificates
-      .findOne({ fingerprint: previousFingerprint })
-      .lean()) as CertificateDoc | null;
-    if (!previous || previous.revokedAt || !previous.deviceId || previous.notAfter <= new Date()) {
-      throw new ProblemError(403, 'Forbidden', 'renewal must be signed by a current, unexpired device identity');
+  /** The RenewalReq's signer: issued by our CA, recorded, unexpired, unrevoked, of a managed device. */
+  private async renewalSigner(message: ScepSignedMessage, ca: CertificateAuthority): Promise<CertificateDoc> {
+    const signer = message.signerCert;
+    if (!signer.checkIssued(ca.certificate) || !signer.verify(ca.certificate.publicKey))
+      throw new ScepRefusal('renewal-signer', 'badMessageCheck', 'RenewalReq must be signed by this CA');
+    const previous = await this.models.certificates
+      .findOne({ fingerprint: certificateFingerprintSha256(message.replyTo.signerCertDer) })
+      .lean<CertificateDoc>();
+    if (!previous?.enrollmentId || previous.notAfter <= new Date()) {
+      throw new ScepRefusal(
+        'renewal-signer',
+        'badCertId',
+        'renewal must be signed by a current, unexpired device identity',
+      );
     }
-    // The signer must be an identity the device uses now, not one of an earlier enrollment.
-    const device = await this.models.devices
-      .findOne(
-        { _id: previous.deviceId, identityRevoked: false, identityFingerprints: previousFingerprint },
-        { state: 1 },
-      )
-      .lean();
-    if (!device || !RENEWABLE_STATES.includes(device.state))
-      throw new ProblemError(403, 'Forbidden', 'this identity is not current for a managed device');
+    await this.renewable(previous);
+    return previous;
+  }
+
+  private async renew(request: ScepEnrollmentRequest, previous: CertificateDoc): Promise<Buffer> {
     const { ca } = await this.pki.get();
     const certificate = issueDeviceCertificate(ca, { csrDer: request.csrDer, validityDays: this.validityDays });
+    // The new identity belongs to the same enrollment: bound by that alone, and revoked with it. Nothing to
+    // update: the device signs with the old identity until the new profile is installed, then with the new one.
     await this.models.certificates.create({
       _id: certificate.serialHex,
       fingerprint: certificate.fingerprintSha256,
       subject: request.csrSubjectString,
       enrollmentId: previous.enrollmentId,
-      udid: previous.udid,
-      deviceId: previous.deviceId,
       notBefore: certificate.notBefore,
       notAfter: certificate.notAfter,
       renewedFrom: previous._id,
     });
-    // The device signs with the old identity until the new profile is installed, then with the new one.
-    await this.models.devices.updateOne(
-      { _id: previous.deviceId, identityRevoked: false, state: { $in: RENEWABLE_STATES } },
-      { $set: { identityFingerprints: [previousFingerprint, certificate.fingerprintSha256] } },
-    );
-    // Retirement may have started since the check above: it revokes what it finds, and looks again until it
-    // finds nothing; this re-read after recording is the other half, so a renewal never outlives a retirement.
-    const after = await this.models.devices
-      .findOne({ _id: previous.deviceId }, { state: 1, identityRevoked: 1, enrollmentId: 1 })
-      .lean<Pick<DeviceDoc, 'state' | 'identityRevoked' | 'enrollmentId'>>();
-    if (
-      !after ||
-      after.identityRevoked ||
-      !RENEWABLE_STATES.includes(after.state) ||
-      after.enrollmentId !== previous.enrollmentId
-    ) {
-      await this.models.certificates.updateOne(
-        { _id: certificate.serialHex },
-        { $set: { revokedAt: new Date(), revocationReason: 'the device was retired during renewal' } },
-      );
-      await this.models.devices.updateOne(
-        { _id: previous.deviceId },
-        { $pull: { identityFingerprints: certificate.fingerprintSha256 } },
-      );
-      throw new ProblemError(403, 'Forbidden', 'this device is being retired');
-    }
+    // A retirement that started meanwhile revokes the enrollment, and so this certificate too; a FAILURE
+    // tells the device now.
+    await this.renewable(previous);
     this.logger.info(
-      { deviceId: previous.deviceId, serial: certificate.serialHex },
+      { enrollmentId: previous.enrollmentId, serial: certificate.serialHex },
       'renewed device identity certificate',
     );
     return certificate.certDer;
   }
+
+  /** The signer must be an unrevoked identity of the current enrollment of a device still managed. */
+  private async renewable(previous: CertificateDoc): Promise<void> {
+    const [device, revoked, facts] = await Promise.all([
+      this.models.devices.findOne({ enrollmentId: previous.enrollmentId }, { _id: 1 }).lean(),
+      this.revocations.isRevoked(revocationIds({ serial: previous._id, enrollmentId: previous.enrollmentId })),
+      this.views.factsOf(previous.enrollmentId!),
+    ]);
+    if (revoked || previous.revokedAt)
+      throw new ScepRefusal(
+        'renewal-signer',
+        'badCertId',
+        'renewal must be signed by a current, unexpired device identity',
+      );
+    if (!device || !RENEWABLE_STATES.includes(stateOf(facts)))
+      throw new ScepRefusal('renewal-signer', 'badCertId', 'this identity is not current for a managed device');
+  }
+}
+
+/** What the device is told; errors of ours (database down) are not refusals and stay HTTP 5xx. */
+function asRefusal(error: unknown): ScepRefusal {
+  if (error instanceof ScepRefusal) return error;
+  if (error instanceof ScepError) return new ScepRefusal('bad-message', error.failInfo, error.message);
+  if (error instanceof CertificateIssueError) return new ScepRefusal('bad-message', 'badRequest', error.message);
+  throw error;
 }

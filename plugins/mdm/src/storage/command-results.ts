@@ -1,21 +1,30 @@
-import { type Model, Schema, type Types } from 'mongoose';
+import { Schema, type Types } from 'mongoose';
+import type { CommandState } from './models.js';
+
+/** States a command ends in: one final record per command decides which. */
+export type FinalCommandState = Extract<CommandState, 'acknowledged' | 'error' | 'format-error' | 'cancelled'>;
 
 /**
- * A device's answer to one delivery of a command, as received (bounded by the body limit). Kept out of the
- * command document so queue documents stay small: a DeviceInformation answer alone is about a kilobyte, and an
- * app or profile list can be far more, while every poll looks through the queue. (On FerretDB's PostgreSQL
- * backend each query scans its collection, and a row over ~2 KB is compressed, so each scan would decompress
- * every answered command.)
+ * What became of one delivery of a command: the device's answer as received (bounded by the body limit), or the
+ * cancellation. Insert-only, written by the poll path (answers) and by whoever cancels (clearQueue, retirement),
+ * never updated. Kept out of the command document, which its enqueuer writes once and nobody changes.
  *
- * `_id` is "<command id>:<delivery>" (the command's `attempts` when it was answered): a command answered NotNow
- * and later Acknowledged has one answer per delivery, and the unique insert makes each delivery's answer
- * recorded, and reported, once, even where findAndModify is not atomic (FerretDB).
+ * `_id` decides what may exist once:
+ * - "<command id>:final": the answer that ended the command (Acknowledged, Error, CommandFormatError) or its
+ *   cancellation. One unique insert, so the command ends once, and its answer is recorded and reported once,
+ *   whoever races: a doubled answer, a redelivery after a crash, a cancellation;
+ * - "<command id>:<delivery>": a NotNow answer to that delivery (the device asks for the command again later).
+ * Answers stored before the final record existed are "<command id>:<delivery>" without `state`.
  */
 export interface CommandResultDoc {
   _id: string;
   commandId: Types.ObjectId;
   deviceId: string;
-  raw: Buffer;
+  /** Absent on answers stored before final records. */
+  state?: FinalCommandState | 'not-now';
+  final?: boolean;
+  raw?: Buffer;
+  errorChain?: Record<string, unknown>[];
   at: Date;
 }
 
@@ -23,8 +32,11 @@ export const commandResultSchema = new Schema<CommandResultDoc>(
   {
     _id: { type: String, required: true },
     commandId: { type: Schema.Types.ObjectId, required: true, index: true },
-    deviceId: { type: String, required: true },
-    raw: { type: Buffer, required: true },
+    deviceId: { type: String, required: true, index: true },
+    state: String,
+    final: Boolean,
+    raw: Buffer,
+    errorChain: [Schema.Types.Mixed],
     at: { type: Date, required: true },
   },
   { collection: 'mdm_command_results', versionKey: false },
@@ -33,21 +45,4 @@ export const commandResultSchema = new Schema<CommandResultDoc>(
 commandResultSchema.index({ at: 1 });
 
 export const resultId = (commandId: Types.ObjectId | string, delivery: number) => `${String(commandId)}:${delivery}`;
-
-/** The latest answer to each of these commands, by command id. */
-export async function latestAnswers(
-  results: Model<CommandResultDoc>,
-  commandIds: readonly Types.ObjectId[],
-): Promise<Map<string, Buffer>> {
-  if (commandIds.length === 0) return new Map();
-  const docs = await results
-    .find({ commandId: { $in: commandIds } }, { commandId: 1, raw: 1, at: 1 })
-    .lean<CommandResultDoc[]>();
-  docs.sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime());
-  const latest = new Map<string, Buffer>();
-  for (const doc of docs) {
-    const raw = doc.raw as Buffer | { buffer: Uint8Array };
-    latest.set(String(doc.commandId), Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer));
-  }
-  return latest;
-}
+export const finalResultId = (commandId: Types.ObjectId | string) => `${String(commandId)}:final`;

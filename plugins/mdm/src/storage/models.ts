@@ -1,97 +1,62 @@
+import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
 import { watchBindingWrites } from './binding-writes.js';
 import { type CommandResultDoc, commandResultSchema } from './command-results.js';
+import {
+  type AuthenticatedInfo,
+  type DeviceRecordModels,
+  deviceRecordModels,
+  type InstalledProfileDoc,
+  type ManagedAppDoc,
+} from './device-records.js';
 
 export { onDeviceBindingChange } from './binding-writes.js';
-export { type CommandResultDoc, latestAnswers, resultId } from './command-results.js';
+export { type CommandResultDoc, finalResultId, resultId } from './command-results.js';
 
-/** Explicit collection names: backups, docs and admins read them. */
-export interface DeviceDoc {
+/**
+ * The device binding: udid -> current enrollment, and what Authenticate said about the device. Written only
+ * by the enrollment role (Authenticate); everything else about a device lives in its own records
+ * (device-records.ts). Explicit collection names: backups, docs and admins read them.
+ */
+export interface DeviceDoc extends AuthenticatedInfo {
   _id: Types.ObjectId;
+  /** The UDID; for a User Enrollment, the EnrollmentID the device reports instead. */
   udid: string;
+  /** A User Enrollment: the device named itself by EnrollmentID (written by Authenticate, like the rest). */
+  userEnrollment?: boolean;
   userId?: string;
   enrollmentId?: string;
-  state: 'pending' | 'enrolled' | 'checked-out' | 'retiring' | 'retired';
-  /** sha256 hex of the identity certificates the device may sign with (current, and the renewed one). */
-  identityFingerprints: string[];
-  identityRevoked: boolean;
   topic?: string;
-  /**
-   * The device's secrets, each encrypted under its per-device data key (mdm_device_keys): destroying that key
-   * makes every copy unreadable, backups included (crypto-erase). See device-secrets.ts.
-   */
-  pushTokenEncrypted?: string;
-  /** sha256 hex of the push token: matches APNs' "this token is invalid" answers without decrypting. */
-  pushTokenHash?: string;
-  pushMagicEncrypted?: string;
-  /** Only set when the device sent one. */
-  unlockTokenEncrypted?: string;
-  pushTokenInvalid?: { reason: string; at: Date };
-  /** Before crypto-erase: plaintext push token and PushMagic, UnlockToken sealed under the master key. Migrated at start. */
-  pushToken?: string;
-  pushMagic?: string;
-  unlockTokenSealed?: string;
-  model?: string;
-  productName?: string;
-  osVersion?: string;
-  buildVersion?: string;
-  serialNumber?: string;
-  deviceName?: string;
-  managedApps: { identifier: string; status?: string; version?: string; itunesStoreId?: number }[];
-  installedProfiles: { identifier: string; displayName?: string; uuid?: string }[];
-  enrolledAt?: Date;
   authenticatedAt?: Date;
-  lastSeenAt?: Date;
-  checkedOutAt?: Date;
-  retiredAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const deviceSchema = new Schema<DeviceDoc>(
-  {
-    udid: { type: String, required: true, unique: true },
-    userId: { type: String, index: true },
-    enrollmentId: String,
-    state: { type: String, required: true, default: 'pending' },
-    identityFingerprints: { type: [String], default: [] },
-    identityRevoked: { type: Boolean, default: false },
-    topic: String,
-    pushTokenEncrypted: String,
-    pushTokenHash: String,
-    pushMagicEncrypted: String,
-    unlockTokenEncrypted: String,
-    pushTokenInvalid: { reason: String, at: Date },
-    pushToken: String,
-    pushMagic: String,
-    unlockTokenSealed: String,
-    model: String,
-    productName: String,
-    osVersion: String,
-    buildVersion: String,
-    serialNumber: String,
-    deviceName: String,
-    managedApps: {
-      type: [{ _id: false, identifier: String, status: String, version: String, itunesStoreId: Number }],
-      default: [],
-    },
-    installedProfiles: { type: [{ _id: false, identifier: String, displayName: String, uuid: String }], default: [] },
-    enrolledAt: Date,
-    authenticatedAt: Date,
-    lastSeenAt: Date,
-    checkedOutAt: Date,
-    retiredAt: Date,
-  },
-  { collection: 'mdm_devices', timestamps: true, versionKey: false },
-);
-deviceSchema.index({ state: 1, lastSeenAt: 1 });
+/**
+ * Fields of mdm_devices before the one-writer split: read once by the start-up migration
+ * (device-migration.ts), then removed by the next Authenticate of the device.
+ */
+export interface LegacyDeviceDoc extends DeviceDoc {
+  state?: 'pending' | 'enrolled' | 'checked-out' | 'retiring' | 'retired';
+  identityFingerprints?: string[];
+  identityRevoked?: boolean;
+  pushTokenEncrypted?: string;
+  pushTokenHash?: string;
+  pushMagicEncrypted?: string;
+  unlockTokenEncrypted?: string;
+  pushTokenInvalid?: { reason?: string; at?: Date };
+  pushToken?: string;
+  pushMagic?: string;
+  unlockTokenSealed?: string;
+  managedApps?: ManagedAppDoc[];
+  installedProfiles?: InstalledProfileDoc[];
+  enrolledAt?: Date;
+  lastSeenAt?: Date;
+  checkedOutAt?: Date;
+  retiredAt?: Date;
+}
 
-watchBindingWrites(deviceSchema);
-
-export type CommandState = 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
-/** Commands still waiting for an answer. */
-export const PENDING_COMMAND_STATES: CommandState[] = ['queued', 'sent', 'not-now'];
-/** Every field that holds a device secret, current and legacy: what Authenticate and crypto-erase remove. */
+/** Every legacy device field that holds a secret: what crypto-erase removes from a not yet re-enrolled device. */
 export const DEVICE_SECRET_FIELDS = [
   'pushTokenEncrypted',
   'pushTokenHash',
@@ -102,9 +67,45 @@ export const DEVICE_SECRET_FIELDS = [
   'pushMagic',
   'unlockTokenSealed',
 ] as const;
+
+export const LEGACY_DEVICE_FIELDS = [
+  'state',
+  'identityFingerprints',
+  'identityRevoked',
+  ...DEVICE_SECRET_FIELDS,
+  'managedApps',
+  'installedProfiles',
+  'enrolledAt',
+  'lastSeenAt',
+  'checkedOutAt',
+  'retiredAt',
+] as const;
+
+const deviceSchema = new Schema<DeviceDoc>(
+  {
+    udid: { type: String, required: true, unique: true },
+    userEnrollment: Boolean,
+    userId: { type: String, index: true },
+    enrollmentId: { type: String, index: true },
+    topic: String,
+    authenticatedAt: Date,
+    model: String,
+    productName: String,
+    osVersion: String,
+    buildVersion: String,
+    serialNumber: String,
+    deviceName: String,
+  },
+  { collection: 'mdm_devices', timestamps: true, versionKey: false },
+);
+watchBindingWrites(deviceSchema);
+
+export type CommandState = 'queued' | 'sent' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'cancelled';
+/** Commands still waiting for an answer. */
+export const PENDING_COMMAND_STATES: CommandState[] = ['queued', 'sent', 'not-now'];
+export type DeviceState = 'pending' | 'enrolled' | 'checked-out' | 'retiring' | 'retired';
 /** Device states in which the gateway still manages the device. */
-export const MANAGED_DEVICE_STATES: DeviceDoc['state'][] = ['pending', 'enrolled', 'retiring'];
-export const DUPLICATE_KEY = 11000;
+export const MANAGED_DEVICE_STATES: DeviceState[] = ['pending', 'enrolled', 'retiring'];
 
 export interface CommandDoc {
   _id: Types.ObjectId;
@@ -120,10 +121,14 @@ export interface CommandDoc {
   /** Commands queued before plistDeflated: the plist as is. */
   plist?: Buffer;
   origin: string;
-  /** Enqueue order within a device. */
+  /** Enqueue order within a device: a per-device counter (command-mirror.ts), never a clock. */
   seq: number;
-  state: CommandState;
-  attempts: number;
+  /**
+   * Before final records (mdm_command_results): the state, updated in place by the poll path and by
+   * cancellations. Read for those commands only; a command's state is now derived from its results.
+   */
+  state?: CommandState;
+  attempts?: number;
   sentAt?: Date;
   respondedAt?: Date;
   /** Before mdm_command_results: the device's answer, as received. Read for older commands only. */
@@ -141,8 +146,8 @@ const commandSchema = new Schema<CommandDoc>(
     plist: Buffer,
     origin: { type: String, required: true },
     seq: { type: Number, required: true },
-    state: { type: String, required: true },
-    attempts: { type: Number, default: 0 },
+    state: String,
+    attempts: Number,
     sentAt: Date,
     respondedAt: Date,
     resultRaw: Buffer,
@@ -152,9 +157,15 @@ const commandSchema = new Schema<CommandDoc>(
   { collection: 'mdm_commands', versionKey: false },
 );
 commandSchema.index({ deviceId: 1, commandUuid: 1 }, { unique: true });
-commandSchema.index({ deviceId: 1, state: 1, seq: 1 });
+commandSchema.index({ deviceId: 1, seq: 1 });
 commandSchema.index({ state: 1, respondedAt: 1 });
 
+/**
+ * An enrollment session, written once when it is created. Its steps (downloaded, certificate-issued,
+ * enrolled, cancelled) are insert-only facts (device-records.ts); `state`, `challengeHash`,
+ * `certificateSerial`, `deviceId` and `cancelReason` were updated in place before, and are read only for
+ * sessions of that time (migrated to facts at start).
+ */
 export interface EnrollmentDoc {
   _id: string;
   userId: string;
@@ -169,6 +180,8 @@ export interface EnrollmentDoc {
   cancelReason?: string;
   /** PayloadIdentifier of the profile served for this session: unenrollment removes exactly that profile. */
   profileIdentifier?: string;
+  /** Account-driven enrollment: the profile carries AssignedManagedAppleID and EnrollmentMode. */
+  accountDriven?: { mode: 'BYOD' | 'ADDE'; managedAppleId: string };
   createdAt: Date;
   updatedAt: Date;
 }
@@ -187,10 +200,16 @@ const enrollmentSchema = new Schema<EnrollmentDoc>(
     deviceId: String,
     cancelReason: String,
     profileIdentifier: String,
+    accountDriven: { type: { _id: false, mode: String, managedAppleId: String }, required: false },
   },
   { collection: 'mdm_enrollments', timestamps: true, versionKey: false },
 );
 
+/**
+ * An issued identity certificate, insert-only: SCEP records it with its enrollment, renewal inserts a new one.
+ * Its status (revoked) comes from mdm_revocations. udid, deviceId and revokedAt were written in place before
+ * the one-writer split and are only read for certificates of that time.
+ */
 export interface CertificateDoc {
   _id: string; // serial hex
   fingerprint: string;
@@ -211,7 +230,7 @@ const certificateSchema = new Schema<CertificateDoc>(
     _id: { type: String, required: true },
     fingerprint: { type: String, required: true, unique: true },
     subject: { type: String, required: true },
-    enrollmentId: String,
+    enrollmentId: { type: String, index: true },
     udid: { type: String, index: true },
     deviceId: { type: String, index: true },
     notBefore: { type: Date, required: true },
@@ -278,7 +297,7 @@ const claimSchema = new Schema<ClaimDoc>(
 claimSchema.index({ at: 1 });
 export const CLAIM_RETENTION_MS = 2 * 86_400_000;
 
-export interface MdmModels {
+export interface MdmModels extends DeviceRecordModels {
   devices: Model<DeviceDoc>;
   commands: Model<CommandDoc>;
   enrollments: Model<EnrollmentDoc>;
@@ -303,16 +322,22 @@ export function mdmModels(connection: Connection): MdmModels {
     claims: model(connection, 'MdmClaim', claimSchema),
     deviceKeys: model(connection, 'MdmDeviceKey', deviceKeySchema),
     commandResults: model(connection, 'MdmCommandResult', commandResultSchema),
+    ...deviceRecordModels(connection),
   };
 }
 
 /** True for the first caller only; false when the claim was already taken. */
 export async function claimOnce(models: MdmModels, id: string): Promise<boolean> {
+  return insertOnce(models.claims, { _id: id, at: new Date() });
+}
+
+/** A unique insert: true when this call created the record, false when it existed already. */
+export async function insertOnce<T>(model: Model<T>, doc: Partial<T> & { _id: string }): Promise<boolean> {
   try {
-    await models.claims.create({ _id: id, at: new Date() });
+    await model.collection.insertOne(doc as never);
     return true;
   } catch (error) {
-    if ((error as { code?: number }).code === DUPLICATE_KEY) return false;
+    if (isDuplicateKeyError(error)) return false;
     throw error;
   }
 }

@@ -1,0 +1,16 @@
+import type { PluginContext } from 'enrollment-gateway/sdk';
+
+/**
+ * Makes the device's presence old and drops the binding cache, so the next poll reads the binding and writes
+ * lastSeenAt (polls served from the cache do not write). Test setup only, before a race starts.
+ */
+export async function agePresence(ctx: PluginContext<unknown>, deviceId: string): Promise<void> {
+  await ctx.mongo
+    .collection('mdm_presence')
+    .updateOne(
+      { _id: deviceId as never },
+      { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } },
+      { upsert: true },
+    );
+  await ctx.redis.del(`${ctx.redisKeyPrefix}binding-generation`);
+}
