@@ -1,26 +1,30 @@
 import {
   definePlugin,
   type PluginContext,
+  pushHealthRef,
   pushServiceRef,
   pushTargetSourcesPoint,
   pushTopicRef,
 } from 'enrollment-gateway/sdk';
 import { PushCertificateService } from './src/plugin/certificate-service.js';
 import { type ApnsConfig, apnsConfigSchema } from './src/plugin/config.js';
+import { PushFailureLog } from './src/plugin/failure-log.js';
 import { checkExpiry, MAINTENANCE_QUEUE, type MaintenanceJobData, sweep } from './src/plugin/maintenance.js';
 import { apnsMetrics } from './src/plugin/metrics.js';
+import { PushStatsWindow, RedisPushOutcomeStore } from './src/plugin/outcome-storage.js';
 import { ApnsProvider } from './src/plugin/provider.js';
+import { PushHealth } from './src/plugin/push-health.js';
 import { CoalescingPushService, PUSH_QUEUE, type PushJobData, PushScheduler } from './src/plugin/push-queue.js';
 import { PushWorker } from './src/plugin/push-worker.js';
 import { mountCertificateRoutes } from './src/plugin/routes.js';
-import { pushCertificateModel } from './src/plugin/storage.js';
 import { PushTargets } from './src/plugin/targets.js';
 import { PushControl, WakeLedger } from './src/plugin/wake-ledger.js';
+import { MongoPushCertificates } from './src/storage/certificates.js';
 
 /** Everything the plugin builds once per gateway, wired by hand. */
 function buildServices(ctx: PluginContext<ApnsConfig>) {
   const config = ctx.config;
-  const certificates = new PushCertificateService(pushCertificateModel(ctx.mongo), ctx.keyVault);
+  const certificates = new PushCertificateService(new MongoPushCertificates(ctx.mongo), ctx.keyVault);
   const control = new PushControl(ctx.redis, ctx.redisKeyPrefix);
   const ledger = new WakeLedger(ctx.redis, ctx.redisKeyPrefix);
   const pushQueue = () => ctx.queue<PushJobData>(PUSH_QUEUE);
@@ -29,7 +33,14 @@ function buildServices(ctx: PluginContext<ApnsConfig>) {
   const targets = new PushTargets(() => ctx.extensions(pushTargetSourcesPoint));
   const metrics = apnsMetrics(ctx.metrics);
   const provider = new ApnsProvider(certificates, control, config);
+  const outcomes = new RedisPushOutcomeStore(ctx.redis, ctx.redisKeyPrefix);
+  const stats = new PushStatsWindow(ctx.redis, ctx.redisKeyPrefix);
+  const failureLog = new PushFailureLog(ctx.logger, config.failureLogIntervalSeconds * 1000);
+  const health = new PushHealth(certificates, control, stats, config.healthWindowMinutes);
   const worker = new PushWorker({
+    outcomes,
+    stats,
+    failureLog,
     ledger,
     scheduler,
     targets,
@@ -40,7 +51,21 @@ function buildServices(ctx: PluginContext<ApnsConfig>) {
     config,
     pauseQueue: () => pushQueue().queue.pause(),
   });
-  return { certificates, control, ledger, scheduler, push, targets, metrics, provider, worker, pushQueue };
+  return {
+    certificates,
+    control,
+    ledger,
+    scheduler,
+    push,
+    targets,
+    metrics,
+    provider,
+    worker,
+    pushQueue,
+    outcomes,
+    health,
+    failureLog,
+  };
 }
 
 type ApnsServices = ReturnType<typeof buildServices>;
@@ -48,7 +73,7 @@ type ApnsServices = ReturnType<typeof buildServices>;
 export default definePlugin({
   name: 'apns',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.0.0',
   description: 'Apple MDM push: certificate lifecycle, HTTP/2 provider, coalesced BullMQ push queue',
   // Not mdm: mdm optionally depends on apns (it wakes devices); devices reach us through push.targetSources.
   optionalDependsOn: ['admin-access'],
@@ -63,6 +88,7 @@ export default definePlugin({
 
     api.extensionPoint(pushTargetSourcesPoint);
     api.provide(pushServiceRef, (ctx) => services(ctx).push);
+    api.provide(pushHealthRef, (ctx) => services(ctx).health);
     api.provide(pushTopicRef, (ctx) => ({ currentTopic: () => services(ctx).certificates.currentTopic() }));
 
     api.queue<PushJobData>({
@@ -102,10 +128,12 @@ export default definePlugin({
     api.routes({
       prefix: '/api/apns',
       mount: (router, ctx) => {
-        const { certificates, control, metrics, scheduler } = services(ctx);
+        const { certificates, control, metrics, scheduler, health, outcomes } = services(ctx);
         mountCertificateRoutes(router as never, ctx as PluginContext<unknown>, {
           certificates,
           control,
+          health,
+          outcomes,
           async installed(view) {
             metrics.daysLeft.set(view.daysLeft);
             await control.bumpCertificateVersion();
@@ -124,7 +152,7 @@ export default definePlugin({
     let gaugeTimer: NodeJS.Timeout | undefined;
     api.onStart(async (ctx) => {
       const { certificates, metrics } = services(ctx);
-      await pushCertificateModel(ctx.mongo).init();
+      await new MongoPushCertificates(ctx.mongo).ensureIndexes();
       await checkExpiry(certificates, metrics, ctx.logger, { repeat: true });
       // Every process keeps its own gauge current for /metrics; only the daily job announces thresholds.
       gaugeTimer = setInterval(
@@ -148,6 +176,7 @@ export default definePlugin({
     });
     api.onStop(async (ctx) => {
       if (gaugeTimer) clearInterval(gaugeTimer);
+      services(ctx).failureLog.flush();
       await services(ctx).provider.close();
     });
     api.readiness('push-targets', async (ctx) => {

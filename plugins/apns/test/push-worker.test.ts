@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { pushServiceRef } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
+import { deviceDirectoryRef, pushServiceRef } from 'enrollment-gateway/sdk';
 import { type ApnsStandin, type IssuedPushCertificate, standinReplies } from '../../../test/support/apns-standin.js';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders, testAdminTokens } from '../../../test/support/fixture-plugins.js';
@@ -51,14 +50,9 @@ describe('apns worker: pushes through the queue to a real HTTP/2 stand-in, with 
     });
     expect(res.status).to.equal(202);
   };
-  // Read from the mdm plugin's collection: its admin API projects PushMagic away, so `pushable` there is unreliable.
-  const pushable = async (deviceId: string) => {
-    const doc = await gw.gateway
-      .context('apns')
-      .mongo.collection('mdm_devices')
-      .findOne({ _id: new Types.ObjectId(deviceId) });
-    return Boolean(doc?.pushTokenEncrypted && !doc.pushTokenInvalid?.reason);
-  };
+  // Through the SDK: `pushable` is true while push credentials exist and APNs did not mark their token invalid.
+  const pushable = async (deviceId: string) =>
+    Boolean((await gw.gateway.context('mdm').resolve(deviceDirectoryRef).get(deviceId))?.pushable);
   const outcomes = (token: string) => standin.requestsFor(token).map((r) => r.outcome);
 
   before(async () => {

@@ -10,7 +10,8 @@ export type PushCertificateProblem =
   | 'not-mdm-push'
   | 'key-mismatch'
   | 'no-key'
-  | 'topic-changed';
+  | 'topic-changed'
+  | 'self-signed';
 
 export class PushCertificateError extends GatewayError {
   constructor(

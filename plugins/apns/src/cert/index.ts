@@ -17,6 +17,7 @@ export {
 } from './lifecycle.js';
 export {
   APPLE_PUSH_EXTENSION_OIDS,
+  isSelfSigned,
   MDM_TOPIC_PREFIX,
   type ParsedPushCertificate,
   type PushCertificateUpload,

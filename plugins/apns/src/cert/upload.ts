@@ -123,6 +123,14 @@ function extensionOids(certificate: X509Certificate): string[] {
   return extensions.map((extension) => forge.asn1.derToOid((extension.value as forge.asn1.Asn1[])[0].value as string));
 }
 
+/**
+ * True when the certificate signs itself. Apple issues push certificates under its own CA; APNs refuses a
+ * self-signed one at the TLS handshake, so it can never wake a device.
+ */
+export function isSelfSigned(certificate: X509Certificate): boolean {
+  return certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey);
+}
+
 function spkiDer(key: KeyObject | X509Certificate): Buffer {
   const publicKey = key instanceof X509Certificate ? key.publicKey : createPublicKey(key);
   return publicKey.export({ type: 'spki', format: 'der' });
@@ -144,6 +152,12 @@ export function parsePushCertificateUpload(upload: PushCertificateUpload): Parse
     throw new PushCertificateError(
       'not-mdm-push',
       `not an MDM push certificate (subject ${subject}); expected a UID starting with ${MDM_TOPIC_PREFIX} from Apple's Push Certificates Portal`,
+    );
+  }
+  if (isSelfSigned(certificate)) {
+    throw new PushCertificateError(
+      'self-signed',
+      "the certificate is self-signed: APNs accepts only push certificates Apple issued; get one at Apple's Push Certificates Portal (https://identity.apple.com)",
     );
   }
   const topic = subjectUid(certificate) as string;

@@ -11,7 +11,7 @@ import {
   parsePushCertificateUpload,
   signCsrWithVendorCertificate,
 } from '../cert/index.js';
-import type { PushCertificateDoc, PushCertificateModel } from './storage.js';
+import type { CertificateWarnings, PushCertificateDoc, PushCertificateRecords } from '../storage/certificates.js';
 
 /** The certificate the provider connects with; only the worker side ever holds the opened key. */
 export interface ActivePushCertificate {
@@ -107,14 +107,14 @@ export function viewOf(doc: PushCertificateDoc, now = new Date()): CertificateVi
  */
 export class PushCertificateService {
   constructor(
-    private readonly model: PushCertificateModel,
+    private readonly records: PushCertificateRecords & CertificateWarnings,
     private readonly keyVault: KeyVault,
   ) {}
 
   async createCsr(subject: PushCsrSubject, createdBy: string): Promise<{ id: string; csrPem: string }> {
     const { csrPem, keyPem } = await generatePushCsr(subject);
     const id = randomUUID();
-    await this.model.create({
+    await this.records.insert({
       _id: id,
       state: 'pending',
       keySealed: this.keyVault.seal(Buffer.from(keyPem), keyContext(id)),
@@ -127,7 +127,7 @@ export class PushCertificateService {
 
   /** The newest pending CSR, for vendor signing when the admin does not paste one. */
   async latestPendingCsr(): Promise<string | undefined> {
-    const doc = await this.model.findOne({ state: 'pending' }).sort({ createdAt: -1 }).lean();
+    const [doc] = await this.records.pending(1);
     return doc?.csrPem ?? undefined;
   }
 
@@ -141,8 +141,7 @@ export class PushCertificateService {
   }
 
   async activeDoc(): Promise<PushCertificateDoc | undefined> {
-    const doc = await this.model.findOne({ state: 'active' }).sort({ activatedAt: -1 }).lean();
-    return (doc as PushCertificateDoc | null) ?? undefined;
+    return this.records.active();
   }
 
   async current(): Promise<ActivePushCertificate | undefined> {
@@ -160,10 +159,7 @@ export class PushCertificateService {
 
   /** Topic of the current certificate while it is valid. */
   async currentTopic(now = new Date()): Promise<string | undefined> {
-    const doc = await this.model
-      .findOne({ state: 'active' }, { topic: 1, notAfter: 1 })
-      .sort({ activatedAt: -1 })
-      .lean();
+    const doc = await this.records.activeTopic();
     if (!doc?.topic || !doc.notAfter || doc.notAfter.getTime() <= now.getTime()) return undefined;
     return doc.topic;
   }
@@ -178,7 +174,7 @@ export class PushCertificateService {
 
     const id = randomUUID();
     const now = new Date();
-    await this.model.create({
+    await this.records.insert({
       _id: id,
       state: 'active',
       keySealed: this.keyVault.seal(Buffer.from(parsed.keyPem), keyContext(id)),
@@ -195,9 +191,9 @@ export class PushCertificateService {
       activatedAt: now,
     });
     // The new one is in place before the old one is retired, so readers always find an active certificate.
-    await this.model.updateMany({ state: 'active', _id: { $ne: id } }, { $set: { state: 'retired', retiredAt: now } });
-    if (pendingId) await this.model.deleteOne({ _id: pendingId, state: 'pending' });
-    const installed = (await this.model.findById(id).lean()) as PushCertificateDoc;
+    await this.records.settleActive(id, now, now);
+    if (pendingId) await this.records.deletePending(pendingId);
+    const installed = (await this.records.get(id)) as PushCertificateDoc;
     return {
       certificate: viewOf(installed, now),
       previous: current?.topic ? { topic: current.topic, fingerprint: current.fingerprint as string } : undefined,
@@ -207,11 +203,8 @@ export class PushCertificateService {
 
   /** Records which thresholds were announced; true when `threshold` is new for this certificate. */
   async markWarned(id: string, threshold: number): Promise<boolean> {
-    const result = await this.model.updateOne(
-      { _id: id, warned: { $ne: threshold } },
-      { $push: { warned: threshold } },
-    );
-    return result.modifiedCount === 1;
+    const doc = await this.records.get(id);
+    return doc ? this.records.markWarned(doc, threshold) : false;
   }
 
   /**
@@ -222,7 +215,7 @@ export class PushCertificateService {
     upload: CertificateUpload,
     current: PushCertificateDoc | undefined,
   ): Promise<{ parsed: ParsedPushCertificate; pendingId?: string }> {
-    const pending = await this.model.find({ state: 'pending' }).sort({ createdAt: -1 }).limit(5).lean();
+    const pending = await this.records.pending(5);
     const candidates: { id: string; pending: boolean; sealed: string }[] = pending.map((doc) => ({
       id: doc._id,
       pending: true,

@@ -32,6 +32,12 @@ export const apnsConfigSchema = z.object({
   sweepAfterMinutes: int(1, 10_080, 15).describe('Re-wake devices with pending commands silent this long'),
   sweepLimit: int(1, 1_000_000, 10_000).describe('Most devices one sweep re-wakes'),
   expiryCheckHours: int(1, 168, 24).describe('How often the push certificate expiry is checked'),
+  healthWindowMinutes: int(1, 1440, 60).describe(
+    'Recent window of push outcomes the certificate page and the setup checklist judge (failing when at least as many failed as went through)',
+  ),
+  failureLogIntervalSeconds: int(0, 3600, 60).describe(
+    'Failed pushes are logged at once, then summed into one line per this interval (counts by reason, examples)',
+  ),
   lockDurationMs: int(500, 600_000, 30_000).describe("BullMQ job lock; a dead worker's jobs are retaken after it"),
   stalledIntervalMs: int(500, 600_000, 30_000).describe('How often workers look for jobs of dead workers'),
   maxStalledCount: int(0, 100, 2).describe('Times a job may be retaken from dead workers before it fails'),

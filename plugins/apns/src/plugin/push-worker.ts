@@ -2,7 +2,9 @@ import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { PushOutcome } from '../provider/index.js';
 import type { ApnsConfig } from './config.js';
+import type { PushFailureLog } from './failure-log.js';
 import type { ApnsMetrics } from './metrics.js';
+import type { DevicePushOutcome, PushFailureReason, PushOutcomeStore, PushStatsWindow } from './outcome-storage.js';
 import type { ApnsProvider } from './provider.js';
 import type { PushJobData, PushScheduler } from './push-queue.js';
 import type { PushTargets, ResolvedTarget } from './targets.js';
@@ -27,6 +29,10 @@ export interface PushWorkerDeps {
   provider: ApnsProvider;
   control: PushControl;
   metrics: ApnsMetrics;
+  /** The last outcome per device (device page) and the cluster-wide recent counts (certificate page, checklist). */
+  outcomes: PushOutcomeStore;
+  stats: PushStatsWindow;
+  failureLog: PushFailureLog;
   logger: Logger;
   config: ApnsConfig;
   /** Stops every worker from taking push jobs (BullMQ queue pause, cluster-wide). */
@@ -87,15 +93,34 @@ export class PushWorker {
     return summary;
   }
 
+  /** Sends one batch, then records every device's outcome: stored, counted, and logged when it failed. */
   private async sendBatch(deviceIds: string[], summary: BatchSummary): Promise<void> {
+    const outcomes: DevicePushOutcome[] = [];
+    try {
+      await this.deliver(deviceIds, summary, outcomes);
+    } finally {
+      const { metrics, failureLog, stats } = this.deps;
+      const failures = outcomes.filter((o) => o.result === 'failed');
+      for (const failure of failures) metrics.failed.inc({ reason: failure.reason as string });
+      failureLog.record(failures);
+      const now = new Date();
+      await Promise.all([this.deps.outcomes.record(outcomes, now), stats.add(outcomes, now)]);
+    }
+  }
+
+  private async deliver(deviceIds: string[], summary: BatchSummary, outcomes: DevicePushOutcome[]): Promise<void> {
     const { targets, provider, metrics, config, logger } = this.deps;
+    const failed = (deviceId: string, reason: PushFailureReason, detail?: string, status?: number) =>
+      outcomes.push({ deviceId, result: 'failed', reason, detail, status });
     summary.claimed += deviceIds.length;
     const resolved = await targets.get(deviceIds);
-    const noTarget = deviceIds.length - resolved.length;
-    if (noTarget > 0) {
+    if (resolved.length < deviceIds.length) {
       // No token on record, or it was marked invalid: nothing to send until the next TokenUpdate.
-      summary.noTarget += noTarget;
-      metrics.failed.inc({ reason: 'no-target' }, noTarget);
+      const found = new Set(resolved.map((r) => r.target.deviceId));
+      for (const id of deviceIds.filter((d) => !found.has(d))) {
+        summary.noTarget++;
+        failed(id, 'no-target', 'no push token on record (or APNs said it is invalid)');
+      }
     }
     if (resolved.length === 0) return;
     const connected = await provider.current();
@@ -103,6 +128,7 @@ export class PushWorker {
     if (!connected || connected.notAfter.getTime() <= now) {
       const reason = connected ? 'the push certificate has expired' : 'no push certificate is installed';
       summary.certificateProblem += resolved.length;
+      for (const r of resolved) failed(r.target.deviceId, 'certificate', reason);
       await this.certificateProblem(
         reason,
         resolved.map((r) => r.target.deviceId),
@@ -112,12 +138,13 @@ export class PushWorker {
     const sendable: ResolvedTarget[] = [];
     for (const entry of resolved) {
       if (entry.target.topic === connected.topic) sendable.push(entry);
-      else summary.topicMismatch++;
+      else {
+        summary.topicMismatch++;
+        failed(entry.target.deviceId, 'topic-mismatch', `enrolled under ${entry.target.topic}, not ${connected.topic}`);
+      }
     }
-    // summary is the job's running total (a job may send two batches); this batch's count is the difference.
     if (sendable.length < resolved.length) {
       // Enrolled under another certificate's topic (replaced on purpose): APNs would refuse it for this one.
-      metrics.failed.inc({ reason: 'topic-mismatch' }, resolved.length - sendable.length);
       logger.warn(
         { devices: resolved.length - sendable.length, topic: connected.topic },
         'devices enrolled under another push topic cannot be woken; they must re-enroll',
@@ -147,39 +174,37 @@ export class PushWorker {
           outcome = { kind: 'retryable', reason: (error as Error).message };
         }
         metrics.latency.observe((performance.now() - started) / 1000);
+        const deviceId = target.deviceId;
         switch (outcome.kind) {
           case 'sent':
             summary.sent++;
             metrics.sent.inc();
+            outcomes.push({ deviceId, result: 'sent' });
             return;
           case 'invalid-token':
             summary.invalidToken++;
-            metrics.failed.inc({ reason: 'invalid-token' });
-            await store.markInvalid(target.deviceId, target.token, outcome.reason);
+            failed(deviceId, 'invalid-token', outcome.reason);
+            await store.markInvalid(deviceId, target.token, outcome.reason);
             return;
           case 'certificate-problem':
             summary.certificateProblem++;
-            metrics.failed.inc({ reason: 'certificate' });
-            certificateRefused.push(target.deviceId);
+            failed(deviceId, 'certificate', outcome.reason);
+            certificateRefused.push(deviceId);
             if (certificateRefused.length === 1) certificateReason = outcome.reason;
             return;
           case 'throttled':
             summary.throttled++;
-            metrics.failed.inc({ reason: 'throttled' });
-            throttled.push({ deviceId: target.deviceId, dueMs: Date.now() + outcome.retryAfterMs });
+            failed(deviceId, 'throttled', `APNs asked to wait ${Math.round(outcome.retryAfterMs / 1000)} s`, 429);
+            throttled.push({ deviceId, dueMs: Date.now() + outcome.retryAfterMs });
             return;
           case 'retryable':
             summary.retryLater++;
-            metrics.failed.inc({ reason: 'retryable' });
-            retryLater.push(target.deviceId);
+            failed(deviceId, 'retryable', outcome.reason);
+            retryLater.push(deviceId);
             return;
           case 'rejected':
             summary.rejected++;
-            metrics.failed.inc({ reason: 'rejected' });
-            logger.warn(
-              { deviceId: target.deviceId, status: outcome.status, reason: outcome.reason },
-              'APNs rejected a push',
-            );
+            failed(deviceId, 'rejected', outcome.reason, outcome.status);
             return;
         }
       }),

@@ -4,6 +4,8 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import { PushCertificateError } from '../cert/index.js';
 import { type CertificateView, type PushCertificateService, viewOf } from './certificate-service.js';
+import type { PushOutcomeStore } from './outcome-storage.js';
+import type { PushHealth } from './push-health.js';
 import type { PushControl } from './wake-ledger.js';
 
 const MAX_UPLOAD_BYTES = 1_048_576;
@@ -41,6 +43,8 @@ const certificateBody = z
 export interface CertificateRouteDeps {
   certificates: PushCertificateService;
   control: PushControl;
+  health: PushHealth;
+  outcomes: PushOutcomeStore;
   /** After a certificate is installed: resume sending, tell every worker, refresh the gauge. */
   installed(view: CertificateView): Promise<void>;
 }
@@ -83,6 +87,39 @@ const certificateViewSchema = z.object({
   warnings: z.array(warningSchema),
 });
 const sendingSchema = z.object({ paused: z.boolean(), reason: z.string().optional(), since: z.unknown().optional() });
+const healthSchema = z
+  .object({
+    problems: z.array(
+      z.object({
+        kind: z.enum(['not-installed', 'expired', 'expiring', 'self-signed', 'paused', 'failing', 'wrong-topic']),
+        level: z.enum(['warning', 'critical']),
+        message: z.string(),
+      }),
+    ),
+    recent: z.object({
+      windowMinutes: z.number().int(),
+      sent: z.number().int(),
+      failed: z.record(z.string(), z.number().int()).describe('Failed pushes by reason'),
+      lastFailure: z
+        .object({ reason: z.string(), detail: z.string().optional(), deviceId: z.string(), at: z.string() })
+        .optional(),
+    }),
+  })
+  .describe('Push delivery health: certificate problems, sending paused, and the recent outcomes of every worker');
+const devicePushSchema = z.object({
+  deviceId: z.string(),
+  last: z
+    .object({
+      result: z.enum(['sent', 'failed']),
+      reason: z.string().optional().describe('invalid-token, certificate, throttled, retryable, rejected, …'),
+      detail: z.string().optional().describe("APNs's reason (Unregistered, TooManyRequests …) or ours"),
+      status: z.number().int().optional().describe('HTTP status APNs answered'),
+      at: z.string(),
+    })
+    .optional()
+    .describe('Absent when the gateway never tried to push this device'),
+  lastSentAt: z.string().optional(),
+});
 const REFUSED = { description: 'Refused: not a push certificate, wrong password, expired … (`reason` says which)' };
 
 /** Admin API under /api/apns: the push certificate lifecycle. */
@@ -207,20 +244,24 @@ export function mountCertificateRoutes(router: Router, ctx: PluginContext<unknow
         200: {
           description: 'Installed (installed: true, with the certificate) or not (installed: false)',
           schema: z.union([
-            certificateViewSchema.extend({ installed: z.literal(true), sending: sendingSchema }),
+            certificateViewSchema.extend({ installed: z.literal(true), sending: sendingSchema, health: healthSchema }),
             z.object({
               installed: z.literal(false),
               pendingCsr: z.boolean(),
               sending: sendingSchema,
               warnings: z.array(warningSchema),
+              health: healthSchema,
             }),
           ]),
         },
       },
     },
     async (koa) => {
-      const doc = await certificates.activeDoc();
-      const paused = await control.paused();
+      const [doc, paused, health] = await Promise.all([
+        certificates.activeDoc(),
+        control.paused(),
+        deps.health.health(),
+      ]);
       const sending = paused ? { paused: true, reason: paused.reason, since: paused.at } : { paused: false };
       if (!doc) {
         koa.body = {
@@ -228,10 +269,39 @@ export function mountCertificateRoutes(router: Router, ctx: PluginContext<unknow
           pendingCsr: (await certificates.latestPendingCsr()) !== undefined,
           sending,
           warnings: [{ threshold: 0, level: 'critical', message: 'no Apple MDM push certificate is installed' }],
+          health,
         };
         return;
       }
-      koa.body = { installed: true, ...viewOf(doc), sending };
+      koa.body = { installed: true, ...viewOf(doc), sending, health };
+    },
+  );
+
+  api.get(
+    '/devices/:deviceId/push',
+    {
+      scope: 'devices:read',
+      summary: "One device's last push: sent, or failed with the reason (what the admin device page shows)",
+      params: z.object({ deviceId: z.string().min(1).max(64) }),
+      responses: { 200: { description: 'The last push outcome', schema: devicePushSchema } },
+    },
+    async (koa, { params }) => {
+      const doc = await deps.outcomes.get(params.deviceId);
+      koa.body = {
+        deviceId: params.deviceId,
+        ...(doc
+          ? {
+              last: {
+                result: doc.result,
+                ...(doc.reason ? { reason: doc.reason } : {}),
+                ...(doc.detail ? { detail: doc.detail } : {}),
+                ...(typeof doc.status === 'number' ? { status: doc.status } : {}),
+                at: doc.at.toISOString(),
+              },
+              ...(doc.lastSentAt ? { lastSentAt: doc.lastSentAt.toISOString() } : {}),
+            }
+          : {}),
+      };
     },
   );
 }

@@ -57,7 +57,7 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 /** A metric's value from /metrics (first series whose labels include `labels`). */
 export async function metricValue(gw: TestGateway, name: string, labels = ''): Promise<number | undefined> {
-  const text = await (await gw.fetch('/metrics')).text();
+  const text = await gw.metrics();
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
     const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);

@@ -14,7 +14,7 @@ export function syntheticPushTargets(topic: string) {
   const plugin = definePlugin({
     name: 'synthetic-push-targets',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     dependsOn: ['apns'],
     register(api) {
       api.contribute(pushTargetSourcesPoint, () => ({
