@@ -1,0 +1,106 @@
+import {
+  adminNavigationPoint,
+  checkinMessageHandlersPoint,
+  declarationsPoint,
+  declarativeManagementRef,
+  definePlugin,
+  deviceStatusItemsPoint,
+  type PluginContext,
+  VersionedSettingsStore,
+} from 'enrollment-gateway/sdk';
+import { type DdmConfig, ddmConfigSchema } from './src/config.js';
+import { mountDdmRoutes } from './src/http/admin-routes.js';
+import { DdmService } from './src/services/ddm-service.js';
+import { DeclarationSets } from './src/services/declaration-sets.js';
+import { updateStatusItems } from './src/services/status-items.js';
+import { type DdmSettings, ddmSettingsSchema, defaultSettings } from './src/settings.js';
+import { MongoStatusItems, MongoSyncStates } from './src/storage/ddm-records.js';
+
+const RESYNC_QUEUE = 'ddm-resync';
+interface ResyncJob {
+  after?: string;
+}
+
+function build(ctx: PluginContext<DdmConfig>): DdmService {
+  const settings = new VersionedSettingsStore<DdmSettings>({
+    connection: ctx.mongo,
+    collection: 'ddm_settings',
+    schema: ddmSettingsSchema,
+    defaults: defaultSettings,
+    staleDetail: 'the DDM settings changed since you read them; reload and try again',
+  });
+  return new DdmService(
+    ctx,
+    new DeclarationSets(ctx, settings),
+    new MongoSyncStates(ctx.mongo),
+    new MongoStatusItems(ctx.mongo),
+  );
+}
+
+/**
+ * Declarative device management (docs/ddm.md): answers the DeclarativeManagement check-ins mdm hands over,
+ * computes each device's declarations from the admin's settings and other plugins' contributions, keeps the
+ * latest status the devices report, and tells devices to sync when their set changed.
+ */
+export default definePlugin({
+  name: 'ddm',
+  version: '1.0.0',
+  coreApi: '^2.7.0',
+  description: 'Declarative device management: declarations, status reports and OS update enforcement',
+  dependsOn: ['mdm'],
+  optionalDependsOn: ['admin-access', 'identity-entra', 'enrollment-profiles'],
+  config: ddmConfigSchema,
+  emits: ['ddm.statusChanged'],
+  register(api) {
+    let built: DdmService | undefined;
+    const service = (ctx: PluginContext<DdmConfig>) => {
+      built ??= build(ctx);
+      return built;
+    };
+    api.extensionPoint(declarationsPoint);
+    api.provide(declarativeManagementRef, (ctx) => service(ctx));
+    api.contribute(checkinMessageHandlersPoint, (ctx) => ({
+      messageTypes: ['DeclarativeManagement'],
+      handle: (message) => service(ctx).handleCheckin(message),
+    }));
+    api.contribute(deviceStatusItemsPoint, (ctx) => ({
+      statusFor: (devices) => updateStatusItems(service(ctx), devices),
+    }));
+
+    api.contribute(adminNavigationPoint, () => ({
+      id: 'ddm',
+      label: 'Declarative management',
+      // The admin center's page (OS update policies, built-in configurations); devices show their declarations.
+      path: '/admin/ddm',
+      scope: 'policies:read',
+      order: 215,
+    }));
+
+    api.on('device.enrolled', async (event, ctx) => {
+      if (ctx.config.syncOnEnrollment) await service(ctx).requestSync([event.deviceId]);
+    });
+    // iOS removes every declaration with the management profile; the server forgets the device's DDM state.
+    api.on('device.checkedOut', (event, ctx) => service(ctx).forget(event.deviceId));
+    api.on('device.unenrolled', (event, ctx) => service(ctx).forget(event.deviceId));
+
+    api.queue<ResyncJob>({
+      name: RESYNC_QUEUE,
+      async processor(job, ctx) {
+        const { next, queued } = await service(ctx).resyncPage(job.data.after);
+        if (next) await ctx.queue<ResyncJob>(RESYNC_QUEUE).add('resync', { after: next });
+        return { queued };
+      },
+    });
+    api.onStart(async (ctx) => {
+      await new MongoStatusItems(ctx.mongo).prepare();
+    });
+
+    api.routes({
+      prefix: '/api/ddm',
+      mount: (router, ctx) =>
+        mountDdmRoutes(router as never, ctx as PluginContext<unknown>, service(ctx), async () => {
+          await ctx.queue<ResyncJob>(RESYNC_QUEUE).add('resync', {});
+        }),
+    });
+  },
+});
