@@ -1,16 +1,25 @@
 import { definePlugin, type PluginContext } from 'enrollment-gateway/sdk';
+import { AdminApiClient } from './src/api-client.js';
 import { mountAssets } from './src/assets.js';
 import { type AdminCenterConfig, adminCenterConfigSchema } from './src/config.js';
 import { LiveDeviceEvents, mountLiveRoutes } from './src/live.js';
+import { mountAccountEnrollmentPage } from './src/pages/account-enrollment.js';
+import { mountAdministratorsPage } from './src/pages/administrators.js';
 import { mountAuditPage } from './src/pages/audit.js';
+import { mountBulkPages } from './src/pages/bulk.js';
+import { mountCompliancePage } from './src/pages/compliance.js';
+import { mountDdmPage } from './src/pages/ddm.js';
 import { mountDevicePage } from './src/pages/device.js';
 import { mountDevicesPage } from './src/pages/devices.js';
 import { mountEnrollPage } from './src/pages/enroll.js';
+import { mountHomePage } from './src/pages/home.js';
 import { mountPoliciesPage } from './src/pages/policies.js';
 import { mountProfilePages } from './src/pages/profiles.js';
 import { mountPushPage } from './src/pages/push.js';
 import { mountSetupPage } from './src/pages/setup.js';
+import { mountSignInPage } from './src/pages/sign-in.js';
 import { mountUserPages } from './src/pages/users.js';
+import { mountWebhooksPage } from './src/pages/webhooks.js';
 
 /**
  * The admin web UI: server-rendered pages over the plugins' own admin API (read through loopback with
@@ -20,10 +29,10 @@ import { mountUserPages } from './src/pages/users.js';
 export default definePlugin({
   name: 'admin-center',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.4.0',
   description: 'Admin web UI: setup, enrollment profiles, devices, push certificate, policies, users, audit log',
   dependsOn: ['admin-access'],
-  optionalDependsOn: ['identity-entra', 'unenrollment', 'mdm'],
+  optionalDependsOn: ['identity-entra', 'admin-passkeys', 'unenrollment', 'mdm'],
   config: adminCenterConfigSchema,
   register(api) {
     let live: LiveDeviceEvents | undefined;
@@ -34,17 +43,30 @@ export default definePlugin({
     api.routes({
       prefix: '/admin',
       mount(router, ctx) {
-        router.get('/', (koa) => koa.redirect('/admin/setup'));
+        // The overview once setup is done; the checklist until then (pages read the API, so does this).
+        router.get('/', async (koa) => {
+          const checklist = await new AdminApiClient(koa).get<{ complete: boolean }>('/api/setup/checklist');
+          // Unreadable (an anonymous browser): the checklist page, which sends it to sign in and back there.
+          koa.redirect(!checklist.ok || !checklist.body.complete ? '/admin/setup' : '/admin/home');
+        });
         mountAssets(router as never);
         mountSetupPage(router as never, ctx);
+        mountHomePage(router as never, ctx);
         mountProfilePages(router as never, ctx);
         mountDevicesPage(router as never, ctx);
         mountDevicePage(router as never, ctx);
         mountUserPages(router as never, ctx);
         mountPushPage(router as never, ctx);
         mountPoliciesPage(router as never, ctx);
+        mountCompliancePage(router as never, ctx);
+        mountAccountEnrollmentPage(router as never, ctx);
+        mountDdmPage(router as never, ctx);
         mountEnrollPage(router as never, ctx);
         mountAuditPage(router as never, ctx);
+        mountSignInPage(router as never, ctx);
+        mountAdministratorsPage(router as never, ctx);
+        mountWebhooksPage(router as never, ctx);
+        mountBulkPages(router as never, ctx);
       },
     });
     api.routes({

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import type Router from '@koa/router';
 import { NotFoundProblem } from 'enrollment-gateway/sdk';
 import { COMMON_JS } from './client/common.js';
 import { DEVICE_JS } from './client/device.js';
+import { GROUPS_JS } from './client/groups.js';
+import { HOME_JS } from './client/home.js';
 import { PROFILES_JS } from './client/profiles.js';
 import { PUSH_JS } from './client/push.js';
 import { ADMIN_CSS } from './client/styles.js';
@@ -27,6 +32,16 @@ const ASSETS: Record<string, Asset> = {
   'wizard.js': asset('text/javascript; charset=utf-8', WIZARD_JS),
   'device.js': asset('text/javascript; charset=utf-8', DEVICE_JS),
   'push.js': asset('text/javascript; charset=utf-8', PUSH_JS),
+  'groups.js': asset('text/javascript; charset=utf-8', GROUPS_JS),
+  'home.js': asset('text/javascript; charset=utf-8', HOME_JS),
+  // Chart.js from the installed package, served by the gateway itself: no CDN, and `script-src 'self'` holds.
+  'chart.umd.js': asset(
+    'text/javascript; charset=utf-8',
+    readFileSync(
+      path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+      'utf8',
+    ),
+  ),
 };
 
 /** The admin center's scripts and stylesheet: public (no data in them), revalidated by ETag. */

@@ -14,6 +14,7 @@ export const PAGE_CSP = [
 ].join('; ');
 
 export const BUILT_IN_NAVIGATION: AdminNavigationEntry[] = [
+  { id: 'home', label: 'Overview', path: '/admin/home', scope: 'devices:read', order: 5 },
   { id: 'setup', label: 'Setup checklist', path: '/admin/setup', scope: 'profiles:read', order: 10 },
   { id: 'profiles', label: 'Enrollment profiles', path: '/admin/profiles', scope: 'profiles:read', order: 20 },
   { id: 'devices', label: 'Devices', path: '/admin/devices', scope: 'devices:read', order: 30 },
@@ -25,10 +26,12 @@ export const BUILT_IN_NAVIGATION: AdminNavigationEntry[] = [
   { id: 'api', label: 'API reference', path: '/api/docs', scope: 'profiles:read', order: 90 },
 ];
 
-/** Same rule as the guard: "*" covers all, "devices:*" covers "devices:read". */
+/** Same rule as the guard: "*" covers all, "devices:*" covers "devices:read", "*:read" every read. */
 export function holdsScope(principal: AdminPrincipal, scope: string): boolean {
-  const [area] = scope.split(':');
-  return principal.scopes.some((granted) => granted === '*' || granted === scope || granted === `${area}:*`);
+  const [area, action] = scope.split(':');
+  return principal.scopes.some(
+    (granted) => granted === '*' || granted === scope || granted === `${area}:*` || granted === `*:${action}`,
+  );
 }
 
 export interface PageShell {
@@ -40,8 +43,8 @@ export interface PageShell {
   csrfToken?: string;
   /** Page scripts under /admin/assets/, after the common one. */
   scripts?: readonly string[];
-  /** Shown for a session sign-in: sign out needs the CSRF token. */
-  signOut?: boolean;
+  /** Where a session's sign-out form posts (with the CSRF token); none for API keys and bearer tokens. */
+  signOutPath?: string;
 }
 
 export function renderPage(shell: PageShell, body: SafeHtml): string {
@@ -62,10 +65,10 @@ ${(shell.scripts ?? []).map((name) => html`<script src="/admin/assets/${name}" d
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
   <span class="brand">Enrollment Gateway</span>
-  <span class="who">${shell.principal.displayName}</span>
+  <span class="who">Signed in as <strong data-signed-in-as>${shell.principal.displayName}</strong></span>
   ${
-    shell.signOut
-      ? html`<form method="post" action="/auth/signout" class="signout"><input type="hidden" name="csrf" value="${shell.csrfToken ?? ''}"><button type="submit">Sign out</button></form>`
+    shell.signOutPath
+      ? html`<form method="post" action="${shell.signOutPath}" class="signout"><input type="hidden" name="csrf" value="${shell.csrfToken ?? ''}"><button type="submit">Sign out</button></form>`
       : ''
   }
 </header>
@@ -91,5 +94,6 @@ export function renderMessage(title: string, message: string, status: number): s
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title} · Enrollment Gateway admin</title><link rel="stylesheet" href="/admin/assets/admin.css"></head>
 <body><main id="main" class="message"><h1>${title}</h1><p>${message}</p>
-<p class="muted">HTTP ${status}</p><p><a href="/admin">Back to the admin center</a></p></main></body></html>`.value;
+<p class="muted">HTTP ${status}</p><p><a href="/admin/setup">Back to the admin center</a></p></main></body></html>`
+    .value;
 }

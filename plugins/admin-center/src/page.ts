@@ -13,6 +13,7 @@ import type Koa from 'koa';
 import { AdminApiClient } from './api-client.js';
 import type { AdminCenterConfig } from './config.js';
 import { BUILT_IN_NAVIGATION, PAGE_CSP, renderMessage, renderPage } from './layout.js';
+import { SIGN_IN_PATH } from './pages/sign-in.js';
 
 export interface PageOutput {
   title: string;
@@ -66,19 +67,19 @@ export function pageRoute(
       output = await render(koa, { api: new AdminApiClient(koa), ctx });
     } catch (error) {
       if (!ProblemError.is(error)) throw error;
-      if (error.status === 401 && sessions) {
-        koa.redirect(sessions.signInPath(koa.originalUrl));
+      if (error.status === 401) {
+        // Never a dead end: an anonymous (or signed-out, or revoked) browser goes to the sign-in page.
+        koa.redirect(`${SIGN_IN_PATH}?returnTo=${encodeURIComponent(koa.originalUrl)}`);
         return;
       }
-      const message =
-        error.status === 401
-          ? 'Sign in as an administrator, or send an API key (Authorization: Bearer gwk_…).'
-          : (error.detail ?? error.title);
+      const message = error.detail ?? error.title;
       sendHtml(koa, error.status, renderMessage(error.title, message, error.status));
       return;
     }
     const principal = adminPrincipal(koa);
-    const csrfToken = principal.kind === 'user' ? await sessions?.csrfToken(koa) : undefined;
+    // A passkey session brings its own token and sign-out; an identity session's come from the identity plugin.
+    const identitySession = principal.kind === 'user' && !principal.session && sessions !== undefined;
+    const csrfToken = principal.session?.csrfToken ?? (identitySession ? await sessions?.csrfToken(koa) : undefined);
     sendHtml(
       koa,
       200,
@@ -90,7 +91,7 @@ export function pageRoute(
           navigation: navigation(ctx),
           csrfToken,
           scripts: output.scripts,
-          signOut: principal.kind === 'user' && sessions !== undefined,
+          signOutPath: principal.session?.signOutPath ?? (identitySession ? '/auth/signout' : undefined),
         },
         output.body,
       ),

@@ -10,10 +10,11 @@ import { adminHeaders, testAdminTokens } from '../../../test/support/fixture-plu
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import {
   adminContext,
+  apnsStandin,
   CHROMIUM,
   consoleErrors,
   createProfile,
-  insertDevice,
+  enrollDevice,
   launch,
   listProfiles,
   seriousViolations,
@@ -24,14 +25,18 @@ describe('admin center in Chromium', function () {
   let gw: TestGateway;
   let browser: Browser;
   let context: BrowserContext;
+  let apns: Awaited<ReturnType<typeof apnsStandin>> | undefined;
 
   before(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
+    apns = await apnsStandin();
     gw = await startTestGateway({
       label: 'admincenter',
       enable: ['admin-access', 'enrollment-profiles', 'mdm', 'apns', 'jit-registration', 'admin-center'],
       plugins: [testAdminTokens],
+      config: { plugins: { apns: apns.config } },
     });
+    await apns.installCertificate(gw);
     browser = await launch();
   });
   beforeEach(async () => {
@@ -43,6 +48,7 @@ describe('admin center in Chromium', function () {
   after(async () => {
     await browser?.close();
     await gw?.stop();
+    await apns?.close();
   });
 
   async function clearProfiles() {
@@ -175,13 +181,12 @@ describe('admin center in Chromium', function () {
   it('passes axe-core on every page with no serious or critical violation, under the strict CSP', async () => {
     await clearProfiles();
     const profile = await createProfile(gw, 'Everyone');
-    const deviceId = await insertDevice(gw, {
+    // Enrolled for real and answering: its name, profiles, apps and command history are on the device page.
+    const { deviceId } = await enrollDevice(gw, {
       userId: 'user-1',
       deviceName: 'Bob’s iPhone',
       osVersion: '17.5',
-      lastSeenAt: new Date(),
-      installedProfiles: [{ identifier: 'com.example.mdm', displayName: 'Management' }],
-      managedApps: [{ identifier: 'com.microsoft.azureauthenticator', status: 'Managed' }],
+      report: true,
     });
     const pages = [
       '/admin/setup',
@@ -214,7 +219,7 @@ describe('admin center in Chromium', function () {
 
   it('filters devices by OS version and state, and opens the device page with its details', async () => {
     const page = await context.newPage();
-    await insertDevice(gw, { userId: 'user-2', deviceName: 'Old iPad', osVersion: '16.7', state: 'enrolled' });
+    await enrollDevice(gw, { userId: 'user-2', deviceName: 'Old iPad', osVersion: '16.7', report: true });
     await page.goto(`${gw.url}/admin/devices`);
     await page.getByLabel('OS version').fill('16');
     await page.getByRole('button', { name: 'Apply' }).click();

@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
-import { adminHeaders, recordingPush, testAdminTokens } from '../../../test/support/fixture-plugins.js';
+import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { adminContext, CHROMIUM, consoleErrors, insertDevice, launch, seriousViolations } from './support.js';
+import { adminContext, CHROMIUM, consoleErrors, enrollDevice, launch, seriousViolations } from './support.js';
 
 describe('admin center in Chromium: retire a device and watch its progress', function () {
   this.timeout(120_000);
@@ -20,7 +20,7 @@ describe('admin center in Chromium: retire a device and watch its progress', fun
     gw = await startTestGateway({
       label: 'adminretire',
       enable: ['admin-access', 'mdm', 'unenrollment', 'admin-center'],
-      plugins: [testAdminTokens, recordingPush().plugin],
+      plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
       config: { plugins: { unenrollment: { acknowledgementTimeoutMs: 6_000, pollIntervalMs: 200 } } },
     });
     browser = await launch();
@@ -31,7 +31,8 @@ describe('admin center in Chromium: retire a device and watch its progress', fun
   });
 
   it('retires from the device page and shows the final state live', async () => {
-    const deviceId = await insertDevice(gw, { userId: 'user-9', deviceName: 'Leaving iPhone', osVersion: '17.5' });
+    // Enrolled for real, then out of reach: it answers nothing, so the retirement ends device-unreachable.
+    const { deviceId } = await enrollDevice(gw, { userId: 'user-9', deviceName: 'Leaving iPhone', report: true });
     const context = await adminContext(browser);
     const page = await context.newPage();
     const errors = consoleErrors(page);

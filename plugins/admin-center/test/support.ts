@@ -1,9 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
-import mongoose from 'mongoose';
+import { deviceDirectoryRef } from 'enrollment-gateway/sdk';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { ApnsStandin, createTestPki } from '../../../test/support/apns-standin.js';
+import { type DeviceInfoOptions, SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders } from '../../../test/support/fixture-plugins.js';
 import type { TestGateway } from '../../../test/support/gateway.js';
 
@@ -76,25 +79,64 @@ export async function createProfile(gw: TestGateway, name: string): Promise<Prof
   return (await res.json()) as ProfileJson;
 }
 
-/** A device record as the mdm plugin stores it, written directly: the UI test needs one, not an enrollment. */
-export async function insertDevice(gw: TestGateway, fields: Record<string, unknown>): Promise<string> {
-  const conn = await mongoose.createConnection(gw.mongodbUri).asPromise();
-  try {
-    const _id = new mongoose.Types.ObjectId();
-    const now = new Date();
-    await conn.collection('mdm_devices').insertOne({
-      _id,
-      udid: randomUUID().toUpperCase(),
-      state: 'enrolled',
-      identityFingerprints: [],
-      managedApps: [],
-      installedProfiles: [],
-      createdAt: now,
-      updatedAt: now,
-      ...fields,
+/**
+ * Enrolls a simulated iPhone for `userId` the way a real one does (an enrollment link from the admin API, the
+ * profile, SCEP, Authenticate, TokenUpdate); needs mdm with a push topic. Like an iPhone, it names itself only in
+ * answer to DeviceInformation: with `report`, it answers "Refresh information" (DeviceInformation, managed apps,
+ * profiles) so its name and inventory are on record.
+ */
+export async function enrollDevice(
+  gw: TestGateway,
+  options: DeviceInfoOptions & { userId: string; report?: boolean },
+): Promise<{ deviceId: string; device: SimulatedDevice }> {
+  const { userId, report, ...info } = options;
+  const minted = await gw.fetch('/api/mdm/enrollments', {
+    method: 'POST',
+    headers: adminHeaders(),
+    body: JSON.stringify({ userId }),
+  });
+  expect(minted.status, await minted.clone().text()).to.equal(201);
+  const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: 'https://gateway.test', ...info });
+  await device.downloadProfile(((await minted.json()) as { profileUrl: string }).profileUrl);
+  await device.enroll();
+  const record = await gw.gateway.context('admin-center').resolve(deviceDirectoryRef).getByUdid(device.udid);
+  if (!record) throw new Error(`the enrolled device ${device.udid} is not recorded`);
+  if (report) {
+    const refresh = await gw.fetch(`/api/mdm/devices/${record.id}/refresh`, {
+      method: 'POST',
+      headers: adminHeaders(),
     });
-    return String(_id);
-  } finally {
-    await conn.close();
+    expect(refresh.status, await refresh.clone().text()).to.be.oneOf([200, 202]);
+    await device.poll();
   }
+  return { deviceId: record.id, device };
+}
+
+/**
+ * The real apns plugin's counterpart: a local APNs stand-in, and a push certificate from its test CA to install
+ * through the admin API, so devices can enroll (mdm needs a push topic) and pushes go nowhere real.
+ */
+export async function apnsStandin() {
+  const pki = await createTestPki();
+  const dir = mkdtempSync(path.join(tmpdir(), 'admin-center-apns-'));
+  const caFile = path.join(dir, 'ca.pem');
+  writeFileSync(caFile, pki.ca.certPem);
+  const standin = await ApnsStandin.start({ pki });
+  return {
+    /** plugins.apns config for the gateway. */
+    config: { endpoint: standin.url, caFile },
+    async installCertificate(gw: TestGateway): Promise<void> {
+      const pair = await pki.issuePushCertificate();
+      const res = await gw.fetch('/api/apns/certificate', {
+        method: 'POST',
+        headers: adminHeaders(),
+        body: JSON.stringify({ pem: `${pair.certPem}\n${pair.keyPem}` }),
+      });
+      expect(res.status, await res.clone().text()).to.equal(201);
+    },
+    async close(): Promise<void> {
+      await standin.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -42,6 +42,7 @@ export const COMMON_JS = String.raw`'use strict';
     if (type === 'bool') return field.checked;
     var raw = field.value;
     if (type === 'number') return raw.trim() === '' ? undefined : Number(raw);
+    if (type === 'nullable') return raw.trim() === '' ? null : raw.trim();
     if (type === 'lines') return raw.split('\n').map(function (l) { return l.trim(); }).filter(Boolean);
     if (type === 'json') {
       try { return JSON.parse(raw); } catch (e) { throw { field: field, message: 'is not valid JSON: ' + e.message }; }
@@ -122,6 +123,12 @@ export const COMMON_JS = String.raw`'use strict';
     var success = form.getAttribute('data-success') || 'reload';
     form.dispatchEvent(new CustomEvent('api-success', { detail: result }));
     if (success === 'event') return;
+    if (success.indexOf('show:') === 0) {
+      // Something shown once (an invite link): put it in the form's output and leave the page as it is.
+      var output = form.querySelector('[data-result]');
+      if (output) output.textContent = result.body ? String(result.body[success.slice(5)]) : '';
+      return;
+    }
     if (success.indexOf('redirect:') === 0) { window.location.assign(success.slice(9)); return; }
     window.location.reload();
   }

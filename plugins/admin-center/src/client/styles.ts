@@ -58,4 +58,11 @@ dl.review{display:grid;grid-template-columns:12rem 1fr;gap:.3rem 1rem}dl.review 
 pre{background:#f0f1f4;padding:.5rem;overflow:auto;max-height:20rem}
 .qr svg{width:16rem;height:16rem;background:#fff}
 .danger-zone{margin-top:2rem;border-top:1px solid #d0d4dc;padding-top:1rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem;margin:1rem 0}
+.card{background:#fff;border:1px solid #d0d4dc;border-radius:6px;padding:.6rem 1rem}.card h2{margin-top:.2rem}
+table.compact{margin:.4rem 0}table.compact th,table.compact td{padding:.25rem .5rem}.num{text-align:right}
+.chart-pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:1rem;align-items:start}
+.chart{position:relative;height:20rem;background:#fff;border:1px solid #d0d4dc;border-radius:6px;padding:.5rem}
+.chart.wide{height:18rem}
+@media (max-width:60rem){.frame{grid-template-columns:1fr}nav{border-right:0;border-bottom:1px solid #d0d4dc}nav ul{display:flex;flex-wrap:wrap;gap:.3rem}main{padding:1rem}}
 `;

@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import { html, type PluginContext, type SafeHtml, type Unenrollment, unenrollmentRef } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
+import { ddmDeviceSection } from './ddm.js';
 import { type DeviceRow, statusItems, when } from './devices.js';
 import { formAlert } from './fields.js';
 
@@ -40,6 +41,19 @@ function commandTable(items: readonly CommandRow[]): SafeHtml {
   )}</tbody></table>`;
 }
 
+interface DevicePush {
+  last?: { result: 'sent' | 'failed'; reason?: string; detail?: string; status?: number; at: string };
+  lastSentAt?: string;
+}
+
+/** The last push the gateway tried, and why it failed: a token on record says nothing about delivery. */
+function lastPush(push: DevicePush): SafeHtml {
+  const last = push.last;
+  if (!last) return html`no push sent yet · `;
+  if (last.result === 'sent') return html`<span class="tone-ok">last push delivered to APNs ${when(last.at)}</span> · `;
+  return html`<span class="tone-critical">last push failed ${when(last.at)}: ${last.reason}${last.status ? ` (HTTP ${last.status})` : ''}${last.detail ? ` — ${last.detail}` : ''}</span>${push.lastSentAt ? ` (last delivered ${when(push.lastSentAt)})` : ''} · `;
+}
+
 function retireProgress(unenrollment: Unenrollment | undefined): SafeHtml {
   if (!unenrollment) return html``;
   return html`<h2>Retirement: ${unenrollment.state}</h2>
@@ -66,6 +80,8 @@ export function mountDevicePage(router: Router, ctx: PluginContext<AdminCenterCo
       const commands = await api.must<{ items: CommandRow[] }>(`/api/mdm/devices/${id}/commands?limit=50`);
       const unenrollments = ctx.tryResolve(unenrollmentRef);
       const retirement = await unenrollments?.get(device.id);
+      // Absent when the apns plugin is off or the admin may not read it: the row then shows the token only.
+      const push = await api.get<DevicePush>(`/api/apns/devices/${id}/push`);
       const base = `/api/mdm/devices/${id}`;
       const managed = device.state === 'enrolled';
       return {
@@ -78,10 +94,10 @@ export function mountDevicePage(router: Router, ctx: PluginContext<AdminCenterCo
   <dt>Model</dt><dd>${device.productName ?? device.model ?? '—'}</dd>
   <dt>OS version</dt><dd>${device.osVersion ?? '—'}</dd>
   <dt>Serial number</dt><dd>${device.serialNumber ?? '—'}</dd>
-  <dt>UDID</dt><dd><code>${device.udid}</code></dd>
+  <dt>${device.userEnrollment ? 'Enrollment ID (User Enrollment: no UDID)' : 'UDID'}</dt><dd><code>${device.udid}</code></dd>
   <dt>Enrolled</dt><dd>${when(device.enrolledAt)}</dd>
   <dt>Last check-in</dt><dd>${when(device.lastSeenAt)}</dd>
-  <dt>Push</dt><dd>${device.pushable ? 'reachable' : 'no push token'} · ${device.pendingCommands} pending command(s)</dd>
+  <dt>Push</dt><dd>${device.pushable ? 'token on record' : 'no push token'} · ${push.ok ? lastPush(push.body) : ''}${device.pendingCommands} pending command(s)</dd>
   <dt>Status</dt><dd>${device.statusItems.length > 0 ? statusItems(device.statusItems) : '—'}</dd>
 </dl>
 <h2>Actions</h2>
@@ -117,6 +133,7 @@ ${retireProgress(retirement)}
 ${device.installedProfiles.length > 0 ? html`<ul>${device.installedProfiles.map((p) => html`<li>${p.displayName ?? p.identifier} <span class="muted">${p.identifier}</span></li>`)}</ul>` : html`<p>None reported yet (Refresh information asks the device).</p>`}
 <h2>Managed apps</h2>
 ${device.managedApps.length > 0 ? html`<ul>${device.managedApps.map((a) => html`<li>${a.identifier}: ${a.status ?? 'unknown'}</li>`)}</ul>` : html`<p>None reported yet.</p>`}
+${await ddmDeviceSection(api, id)}
 <h2>Commands</h2>
 ${commandTable(commands.items)}
 </section>`,

@@ -13,6 +13,9 @@ export interface StatusItem {
 }
 export type DeviceRow = DeviceRecord & { statusItems: StatusItem[] };
 
+/** The model code beside the name the user gave the device ("iPhone15,4"); the name stays what the row is called. */
+const modelOf = (device: DeviceRow): string | undefined => device.productName ?? device.model;
+
 const FILTERS = ['q', 'userId', 'state', 'osVersion', 'lastCheckInBefore', 'lastCheckInAfter', 'sort'] as const;
 const STATES = ['pending', 'enrolled', 'checked-out', 'retiring', 'retired'];
 const SORTS: Record<string, string> = {
@@ -77,7 +80,7 @@ ${
 <thead><tr><th scope="col">Device</th><th scope="col">User</th><th scope="col">State</th><th scope="col">OS</th><th scope="col">Last check-in</th><th scope="col">Status</th></tr></thead>
 <tbody>${result.body.items.map(
         (device) => html`<tr>
-  <td><a href="/admin/devices/${device.id}">${device.deviceName ?? device.productName ?? device.udid}</a><br><span class="muted">${device.serialNumber ?? device.udid}</span></td>
+  <td><a href="/admin/devices/${device.id}">${device.deviceName ?? 'Unnamed device'}</a>${modelOf(device) ? html` <span class="muted" data-model>${modelOf(device)}</span>` : ''}<br><span class="muted">${device.serialNumber ?? device.udid}</span></td>
   <td>${device.userId ? html`<a href="/admin/users/${encodeURIComponent(device.userId)}">${device.userId}</a>` : '—'}</td>
   <td>${device.state}</td><td>${device.osVersion ?? '—'}</td><td>${when(device.lastSeenAt)}</td>
   <td>${statusItems(device.statusItems)}</td></tr>`,

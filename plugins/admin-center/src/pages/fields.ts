@@ -34,7 +34,7 @@ export const formAlert = html`<div class="form-alert" role="alert" data-form-ale
 export interface ProfileFormValues {
   name?: string;
   description?: string;
-  enrollmentType?: 'web-based' | 'app-based';
+  enrollmentType?: 'web-based' | 'app-based' | 'account-driven';
   priority?: number;
   assignments?: { allUsers: boolean; includedGroups: string[]; excludedGroups: string[] };
 }
@@ -60,6 +60,7 @@ export function settingsFields(values: ProfileFormValues, withPriority: boolean)
   <p id="type-label" class="label">Enrollment type</p>
   <label><input type="radio" name="enrollmentType" value="web-based"${type === 'web-based' ? html` checked` : ''}> Web-based (Safari, iOS 15 and later)</label>
   <label><input type="radio" name="enrollmentType" value="app-based"${type === 'app-based' ? html` checked` : ''}> Company Portal app</label>
+  <label><input type="radio" name="enrollmentType" value="account-driven"${type === 'account-driven' ? html` checked` : ''}> Account-driven (work account in Settings, User Enrollment, iOS 15 and later)</label>
   <p class="field-error" id="f-enrollmentType-error" data-error-for="enrollmentType"></p>
 </div>
 ${
@@ -75,6 +76,13 @@ ${
 }`;
 }
 
+/** A search box whose matches (groups.js, from the directory) add an id to the list `targetId`. */
+function groupPicker(targetId: string, label: string): SafeHtml {
+  return html`<input type="search" class="group-picker" list="${targetId}-found" data-group-picker-for="${targetId}"
+  data-status="${targetId}-picked" aria-label="${label}" placeholder="${label} by name" autocomplete="off">
+<datalist id="${targetId}-found"></datalist><span class="hint" id="${targetId}-picked" role="status" aria-live="polite"></span>`;
+}
+
 export function assignmentFields(values: ProfileFormValues): SafeHtml {
   const assignments = values.assignments ?? { allUsers: false, includedGroups: [], excludedGroups: [] };
   return html`<div class="field">
@@ -84,15 +92,15 @@ export function assignmentFields(values: ProfileFormValues): SafeHtml {
 ${field({
   name: 'assignments.includedGroups',
   label: 'Included groups',
-  hint: 'Group object ids, one per line.',
+  hint: 'Group ids, one per line; or find a group by name below.',
   control: ({ id, describedBy }) =>
-    html`<textarea id="${id}" name="assignments.includedGroups" rows="3" data-type="lines" aria-describedby="${describedBy}">${assignments.includedGroups.join('\n')}</textarea>`,
+    html`<textarea id="${id}" name="assignments.includedGroups" rows="3" data-type="lines" aria-describedby="${describedBy}">${assignments.includedGroups.join('\n')}</textarea>${groupPicker(id, 'Find a group to include')}`,
 })}
 ${field({
   name: 'assignments.excludedGroups',
   label: 'Excluded groups',
-  hint: 'Group object ids, one per line; exclusion wins.',
+  hint: 'Group ids, one per line; exclusion wins. Or find a group by name below.',
   control: ({ id, describedBy }) =>
-    html`<textarea id="${id}" name="assignments.excludedGroups" rows="3" data-type="lines" aria-describedby="${describedBy}">${assignments.excludedGroups.join('\n')}</textarea>`,
+    html`<textarea id="${id}" name="assignments.excludedGroups" rows="3" data-type="lines" aria-describedby="${describedBy}">${assignments.excludedGroups.join('\n')}</textarea>${groupPicker(id, 'Find a group to exclude')}`,
 })}`;
 }

@@ -54,7 +54,7 @@ ${list.items.map(
 
   pageRoute(router, ctx, { path: '/profiles/new', scope: 'profiles:write', section }, async () => ({
     title: 'Create enrollment profile',
-    scripts: ['wizard.js'],
+    scripts: ['wizard.js', 'groups.js'],
     body: html`<ol class="steps" aria-label="Steps">
   <li data-step-marker>Basics</li><li data-step-marker>Settings</li><li data-step-marker>Assignments</li><li data-step-marker>Review + create</li>
 </ol>
@@ -88,6 +88,7 @@ ${formAlert}
     const path = `/api/enrollment-profiles/${encode(profile.id)}`;
     return {
       title: `Profile: ${profile.name}`,
+      scripts: ['groups.js'],
       body: html`<p class="muted">Priority ${profile.priority} · version ${profile.version} · last changed ${profile.updatedAt}</p>
 <form class="stack" data-api="${path}" data-method="PATCH" data-if-match="${profile.version}" data-success="redirect:/admin/profiles" novalidate>
 ${formAlert}

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { field, formAlert } from './fields.js';
@@ -13,6 +13,30 @@ interface PushCertificate {
   pendingCsr?: boolean;
   warnings: { level: string; message: string }[];
   sending: { paused: boolean; reason?: string };
+  health?: {
+    problems: { kind: string; level: string; message: string }[];
+    recent: {
+      windowMinutes: number;
+      sent: number;
+      failed: Record<string, number>;
+      lastFailure?: { reason: string; detail?: string; deviceId: string; at: string };
+    };
+  };
+}
+
+/** "active" only when nothing is paused or failing; otherwise what is wrong. */
+function sendingState(cert: PushCertificate): string {
+  if (cert.sending.paused) return `paused: ${cert.sending.reason ?? ''}`;
+  return cert.health?.problems.some((p) => p.kind === 'failing') ? 'failing' : 'active';
+}
+
+function recentPushes(cert: PushCertificate): SafeHtml {
+  const recent = cert.health?.recent;
+  if (!recent) return html``;
+  const failed = Object.entries(recent.failed);
+  const last = recent.lastFailure;
+  return html`<dt>Last ${recent.windowMinutes} minutes</dt><dd>${recent.sent} sent${failed.map(([reason, n]) => html`, ${n} failed (${reason})`)}</dd>
+${last ? html`<dt>Last failure</dt><dd>${last.reason}${last.detail ? html` — ${last.detail}` : ''} · <a href="/admin/devices/${encodeURIComponent(last.deviceId)}">device</a> · ${last.at}</dd>` : ''}`;
 }
 
 /** The Apple MDM push certificate: status, CSR, upload (PEM or .p12), topic and expiry. */
@@ -31,10 +55,11 @@ ${
   cert.installed
     ? html`<dl class="details"><dt>Topic</dt><dd><code>${cert.topic}</code></dd>
 <dt>Expires</dt><dd>${cert.notAfter} (${cert.expired ? 'expired' : `${cert.daysLeft} days left`})</dd>
-<dt>Sending</dt><dd>${cert.sending.paused ? `paused: ${cert.sending.reason ?? ''}` : 'active'}</dd></dl>`
+<dt>Sending</dt><dd>${sendingState(cert)}</dd>
+${recentPushes(cert)}</dl>`
     : html`<p>No push certificate is installed: devices cannot be woken and enrollment is blocked.</p>`
 }
-${cert.warnings.map((w) => html`<p class="tone-${w.level === 'critical' ? 'critical' : 'warning'}">${w.message}</p>`)}
+${(cert.health?.problems ?? cert.warnings).map((w) => html`<p class="tone-${w.level === 'critical' ? 'critical' : 'warning'}">${w.message}</p>`)}
 </section>
 <section aria-labelledby="csr-h"><h2 id="csr-h">1. Certificate signing request</h2>
 <p>Generate a CSR here (the key never leaves the gateway), have your MDM vendor sign it, then upload the signed request at Apple's Push Certificates Portal.</p>

@@ -5,7 +5,8 @@ import { pageRoute } from '../page.js';
 
 interface Checklist {
   complete: boolean;
-  items: { item: string; ok: boolean; problem?: string; link: string }[];
+  needsAttention?: boolean;
+  items: { item: string; ok: boolean; problem?: string; warnings?: string[]; link: string }[];
 }
 
 /** Each checklist item's name and the admin page that fixes it; the others are fixed in config (the API's link says where). */
@@ -30,15 +31,22 @@ export function mountSetupPage(router: Router, ctx: PluginContext<AdminCenterCon
     const checklist = await api.must<Checklist>('/api/setup/checklist');
     return {
       title: 'Setup checklist',
-      body: html`<p class="${checklist.complete ? 'tone-ok' : 'tone-warning'}">${
-        checklist.complete ? 'Setup is complete: users can enroll.' : 'Enrollment is blocked until every item is done.'
+      body: html`<p class="${checklist.complete && !checklist.needsAttention ? 'tone-ok' : 'tone-warning'}">${
+        !checklist.complete
+          ? 'Enrollment is blocked until every item is done.'
+          : checklist.needsAttention
+            ? 'Users can enroll, but something needs your attention (below).'
+            : 'Setup is complete: users can enroll.'
       }</p>
 <ul class="checklist">${checklist.items.map((item) => {
         const known = ITEMS[item.item] ?? { label: item.item, fix: '', fixLabel: item.link };
-        return html`<li class="${item.ok ? 'ok' : 'todo'}">
-  <span class="mark" aria-hidden="true">${item.ok ? '✓' : '!'}</span>
-  <strong>${known.label}</strong>: ${item.ok ? 'done' : html`<span>${item.problem ?? 'missing'}</span>`}
-  ${item.ok ? '' : known.fix ? html` — <a href="${known.fix}">${known.fixLabel}</a>` : html` — ${item.link}`}
+        const warnings = item.warnings ?? [];
+        const good = item.ok && warnings.length === 0;
+        return html`<li class="${good ? 'ok' : 'todo'}">
+  <span class="mark" aria-hidden="true">${good ? '✓' : '!'}</span>
+  <strong>${known.label}</strong>: ${item.ok ? (good ? 'done' : 'done, but') : html`<span>${item.problem ?? 'missing'}</span>`}
+  ${warnings.length > 0 ? html`<ul class="warnings">${warnings.map((w) => html`<li class="tone-warning">${w}</li>`)}</ul>` : ''}
+  ${good ? '' : known.fix ? html` — <a href="${known.fix}">${known.fixLabel}</a>` : html` — ${item.link}`}
 </li>`;
       })}</ul>`,
     };

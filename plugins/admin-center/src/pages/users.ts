@@ -12,6 +12,13 @@ interface DirectoryUser {
   lastSignInAt?: string;
 }
 
+/** Without an identity plugin there is no /api/identity: say which plugin gives the page its users. */
+const noDirectory = html`<p class="tone-warning" data-empty="no-identity-provider">No identity provider is enabled, so
+there is no user directory yet: users appear here once they sign in. Enable sign-in with Microsoft Entra ID
+(<code>identity-entra</code>, see docs/identity-entra.md) or with any OpenID Connect provider such as Okta, Google
+Workspace or Keycloak (<code>identity-oidc</code>, see docs/identity-oidc.md).</p>
+<p>Enrolled devices are listed under <a href="/admin/devices">Devices</a>; a user's devices open by user id above.</p>`;
+
 /** Users from the identity plugin, each with their devices and their device limit. */
 export function mountUserPages(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
   const section = '/admin/users';
@@ -32,7 +39,9 @@ ${
           html`<tr><td><a href="/admin/users/${encodeURIComponent(user.id)}">${user.displayName}</a></td><td>${user.upn}</td><td>${user.enabled ? 'yes' : 'no'}</td><td>${when(user.lastSignInAt)}</td></tr>`,
       )}</tbody></table>
 ${users.body.nextCursor ? html`<p><a rel="next" href="/admin/users?cursor=${encodeURIComponent(users.body.nextCursor)}">Next page</a></p>` : ''}`
-    : html`<p>The user directory is not available (${users.problem.detail ?? users.problem.title ?? `HTTP ${users.status}`}). Open a user by id above.</p>`
+    : users.status === 404
+      ? noDirectory
+      : html`<p>The user directory is not available (${users.problem.detail ?? users.problem.title ?? `HTTP ${users.status}`}). Open a user by id above.</p>`
 }`,
     };
   });
