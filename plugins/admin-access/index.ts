@@ -9,14 +9,23 @@ import {
   type PluginContext,
   ProblemError,
 } from 'enrollment-gateway/sdk';
+import { z } from 'zod';
 import { apiKeyCommands } from './src/api-key-cli.js';
 import { apiKeyAuthenticator, mountApiKeyRoutes } from './src/api-key-http.js';
 import { ApiKeyStore } from './src/api-keys.js';
 import { mountAuditRoutes } from './src/audit-http.js';
-import { MongoAuditLog } from './src/audit-log.js';
+import { auditSettingsSchema, RefusalAudit, type RefusalSummaryJob } from './src/refusal-audit.js';
 import { scopeCovers } from './src/scopes.js';
+import { MongoApiKeyStorage } from './src/storage/api-key-storage.js';
+import { MongoAuditLog } from './src/storage/audit-log.js';
+import { pruneAuditLog } from './src/storage/audit-retention.js';
+
+const AUDIT_QUEUE = 'admin-access-audit';
+type AuditJob = RefusalSummaryJob | { kind: 'prune' };
 
 export { scopeCovers };
+
+type AdminAccessConfig = { audit: z.output<typeof auditSettingsSchema> };
 
 /**
  * Owns admin authentication: identity plugins contribute authenticators (sessions, bearer tokens);
@@ -26,19 +35,54 @@ export { scopeCovers };
 export default definePlugin({
   name: 'admin-access',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.2.0',
   description: 'Deny-by-default guard for admin routes, scoped API keys, and the audit log',
+  config: z.object({ audit: auditSettingsSchema }),
   register(api) {
-    let apiKeys: ApiKeyStore | undefined;
-    const keyStore = (ctx: PluginContext<unknown>) => {
-      apiKeys ??= new ApiKeyStore(ctx.mongo);
+    let refusalAudit: RefusalAudit | undefined;
+    const refusals = (ctx: PluginContext<AdminAccessConfig>) =>
+      (refusalAudit ??= new RefusalAudit(
+        ctx.redis,
+        ctx.redisKeyPrefix,
+        () => ctx.resolve(auditLogRef),
+        ctx.config.audit,
+        async (job, runAt, jobId) => {
+          await ctx.queue<AuditJob>(AUDIT_QUEUE).add('refusal-summary', job, {
+            jobId,
+            delay: Math.max(0, runAt - Date.now()) + 1_000,
+            attempts: 5,
+            backoff: { type: 'exponential', delay: 2_000 },
+            removeOnComplete: true,
+          });
+        },
+      ));
+    let apiKeys: { service: ApiKeyStore; storage: MongoApiKeyStorage } | undefined;
+    const keys = (ctx: PluginContext<unknown>) => {
+      if (!apiKeys) {
+        const storage = new MongoApiKeyStorage(ctx.mongo);
+        apiKeys = { service: new ApiKeyStore(storage), storage };
+      }
       return apiKeys;
     };
+    const keyStore = (ctx: PluginContext<unknown>) => keys(ctx).service;
     api.extensionPoint(adminAuthenticatorsPoint);
     api.provide(auditLogRef, (ctx) => new MongoAuditLog(ctx.mongo));
     api.contribute(adminAuthenticatorsPoint, (ctx) =>
-      apiKeyAuthenticator(keyStore(ctx), () => ctx.resolve(auditLogRef)),
+      apiKeyAuthenticator(keyStore(ctx), { refusals: () => refusals(ctx), rateLimits: ctx.rateLimits }),
     );
+    api.queue<AuditJob>({
+      name: AUDIT_QUEUE,
+      async processor(job, ctx) {
+        if (job.data.kind === 'prune') return pruneAuditLog(ctx.mongo, ctx.config.audit);
+        return { count: await refusals(ctx).summarize(job.data) };
+      },
+    });
+    api.onStart(async (ctx) => {
+      if (ctx.gateway.role === 'serve') return;
+      await ctx
+        .queue<AuditJob>(AUDIT_QUEUE)
+        .queue.upsertJobScheduler('audit-prune', { every: 86_400_000 }, { name: 'prune', data: { kind: 'prune' } });
+    });
     api.provide(adminGuardRef, (ctx) => {
       const authenticators = (): AdminAuthenticator[] => ctx.extensions(adminAuthenticatorsPoint).map((c) => c.value);
       return {
@@ -67,7 +111,7 @@ export default definePlugin({
       prefix: '/api/admin',
       mount: (router, ctx) => {
         mountApiKeyRoutes(router as never, ctx, keyStore(ctx));
-        mountAuditRoutes(router as never, ctx);
+        mountAuditRoutes(router as never, ctx, () => new MongoAuditLog(ctx.mongo));
       },
     });
     for (const command of apiKeyCommands((ctx) => ({ store: keyStore(ctx), audit: ctx.resolve(auditLogRef) }))) {
@@ -75,7 +119,7 @@ export default definePlugin({
     }
     api.onStart(async (ctx) => {
       await new MongoAuditLog(ctx.mongo).ensureIndexes();
-      await keyStore(ctx).ensureIndexes();
+      await keys(ctx).storage.ensureIndexes();
     });
   },
 });

@@ -5,26 +5,30 @@ import {
   deviceCommandsRef,
   deviceDirectoryRef,
   deviceReadinessRef,
+  enrollmentAttemptsRef,
   enrollmentSessionsRef,
   type PluginContext,
   profileResolverRef,
   unenrollmentRef,
 } from 'enrollment-gateway/sdk';
 import { buildAssets } from './src/assets.js';
+import { PortalAttempts } from './src/attempts.js';
 import { type PortalConfig, portalConfigSchema } from './src/config.js';
 import type { PortalDeps } from './src/deps.js';
-import { LiveHub, StreamSlots } from './src/live.js';
+import { LiveNotices, StreamSlots } from './src/live.js';
 import { mountAssetRoutes } from './src/routes/asset-routes.js';
 import { mountDeviceRoutes } from './src/routes/device-routes.js';
 import { DEEP_LINK, mountEnrollRoutes } from './src/routes/enroll-routes.js';
-import { DeviceNames, PortalState } from './src/stores.js';
+import { DeviceNames } from './src/storage/device-names.js';
+import { PortalState } from './src/stores.js';
 import { translator } from './src/strings.js';
 
 /** DeviceInformation answers the device page shows after "Check status". */
 const CHECK_ANSWER_KEYS = ['OSVersion', 'DeviceName', 'BatteryLevel', 'AvailableDeviceCapacity', 'DeviceCapacity'];
 
 function buildDeps(ctx: PluginContext<PortalConfig>): PortalDeps {
-  const { config } = ctx;
+  // One organisation name for the whole gateway (the core's organizationName); the old key still overrides it.
+  const config = { ...ctx.config, organizationName: ctx.config.organizationName ?? ctx.gateway.organizationName };
   return {
     ctx,
     config,
@@ -36,10 +40,12 @@ function buildDeps(ctx: PluginContext<PortalConfig>): PortalDeps {
     directory: () => ctx.resolve(deviceDirectoryRef),
     commands: () => ctx.resolve(deviceCommandsRef),
     readiness: () => ctx.tryResolve(deviceReadinessRef),
+    attemptsReport: () => ctx.tryResolve(enrollmentAttemptsRef),
     unenrollment: () => ctx.tryResolve(unenrollmentRef),
     names: new DeviceNames(ctx.mongo),
     state: new PortalState(ctx.redis, ctx.redisKeyPrefix),
-    hub: new LiveHub(ctx.redis, `${ctx.redisKeyPrefix}live`, ctx.logger),
+    attempts: new PortalAttempts(ctx.events, ctx.redis, ctx.redisKeyPrefix, ctx.logger),
+    live: new LiveNotices(ctx),
     // A slot lapses a little after the longest a stream may live, in case its replica died holding it.
     streamSlots: new StreamSlots(
       ctx.redis,
@@ -57,11 +63,18 @@ function buildDeps(ctx: PluginContext<PortalConfig>): PortalDeps {
 export default definePlugin({
   name: 'company-portal',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.9.0',
   description: 'Company Portal website: web enrollment, live status and My devices for device users',
   dependsOn: ['mdm'],
-  optionalDependsOn: ['identity-entra', 'enrollment-profiles', 'jit-registration', 'unenrollment'],
+  optionalDependsOn: [
+    'identity-entra',
+    'enrollment-profiles',
+    'jit-registration',
+    'unenrollment',
+    'enrollment-insights',
+  ],
   config: portalConfigSchema,
+  emits: ['enrollment.step'],
   register(api) {
     let built: PortalDeps | undefined;
     const deps = (ctx: PluginContext<PortalConfig>) => {
@@ -87,16 +100,20 @@ export default definePlugin({
 
     // Live pages follow these events wherever they are raised (gateway or worker); the notice goes through Redis.
     api.on('device.enrolled', async (event, ctx) => {
-      await deps(ctx).hub.publish({ deviceId: event.deviceId, userId: event.userId, enrollmentId: event.enrollmentId });
+      await deps(ctx).live.publish({
+        deviceId: event.deviceId,
+        userId: event.userId,
+        enrollmentId: event.enrollmentId,
+      });
     });
     api.on('device.checkedOut', async (event, ctx) => {
-      await deps(ctx).hub.publish({ deviceId: event.deviceId });
+      await deps(ctx).live.publish({ deviceId: event.deviceId });
     });
     api.on('device.unenrolled', async (event, ctx) => {
-      await deps(ctx).hub.publish({ deviceId: event.deviceId });
+      await deps(ctx).live.publish({ deviceId: event.deviceId });
     });
     api.on('command.result', async (event, ctx) => {
-      const { state, hub } = deps(ctx);
+      const { state, live } = deps(ctx);
       if (event.requestType === 'DeviceInformation') {
         const responses = (event.result.QueryResponses ?? {}) as Record<string, unknown>;
         const answer = Object.fromEntries(
@@ -107,18 +124,17 @@ export default definePlugin({
         const outcome = event.status === 'Acknowledged' ? 'answered' : event.status === 'NotNow' ? 'not-now' : 'failed';
         await state.answerCheck(event.deviceId, event.commandUuid, outcome, answer);
       }
-      await hub.publish({ deviceId: event.deviceId });
+      await live.publish({ deviceId: event.deviceId });
     });
 
     api.onStart(async (ctx) => {
-      await deps(ctx).names.ensureIndexes();
-      if (ctx.gateway.role !== 'work') await deps(ctx).hub.start(ctx.createRedis('portal-live'));
+      await new DeviceNames(ctx.mongo).ensureIndexes();
       if (!ctx.tryResolve(browserSessionsRef)) {
         ctx.logger.warn('no identity plugin provides browser sessions: the portal shows "sign-in is not set up yet"');
       }
     });
     api.onStop(async (ctx) => {
-      await deps(ctx).hub.stop();
+      await deps(ctx).live.stop();
     });
   },
 });

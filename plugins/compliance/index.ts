@@ -9,13 +9,17 @@ import { ComplianceService } from './src/compliance-service.js';
 import { type ComplianceConfig, complianceConfigSchema } from './src/config.js';
 import { defaultPolicy } from './src/policy.js';
 import { mountComplianceRoutes } from './src/routes.js';
-import { complianceModels, PolicyStore } from './src/store.js';
+import { complianceModels, MongoDeviceRecords, PolicyStore } from './src/storage/compliance-records.js';
 
 const REFRESH_QUEUE = 'compliance-refresh';
 
 function buildService(ctx: PluginContext<ComplianceConfig>): ComplianceService {
   const models = complianceModels(ctx.mongo);
-  return new ComplianceService(models, new PolicyStore(models, () => defaultPolicy(ctx.config)), ctx);
+  return new ComplianceService(
+    new MongoDeviceRecords(models),
+    new PolicyStore(models, () => defaultPolicy(ctx.config)),
+    ctx,
+  );
 }
 
 /**
@@ -26,7 +30,7 @@ function buildService(ctx: PluginContext<ComplianceConfig>): ComplianceService {
 export default definePlugin({
   name: 'compliance',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   description: 'Minimum OS version policy: evaluates DeviceInformation results and shows devices that need an update',
   dependsOn: ['mdm'],
   // The status and navigation points belong to no plugin: contributing needs no dependency.
@@ -40,7 +44,7 @@ export default definePlugin({
     };
 
     // After enrollment: queue a command (DeviceInformation) through the SDK's command service.
-    api.on('device.enrolled', (event, ctx) => service(ctx).onEnrolled(event));
+    api.on('device.enrolled', (event, ctx, meta) => service(ctx).onEnrolled(event, meta.eventId));
     // On every command result: keep the OS version the device reported.
     api.on('command.result', (event, ctx) => service(ctx).onCommandResult(event));
     // On check-out and unenrollment: forget the device.
@@ -52,7 +56,8 @@ export default definePlugin({
     api.contribute(adminNavigationPoint, () => ({
       id: 'compliance',
       label: 'Compliance',
-      path: '/api/compliance/devices',
+      // The admin center's page (policy form and the devices below the minimum); the API stays for automation.
+      path: '/admin/compliance',
       scope: 'devices:read',
       order: 210,
     }));
@@ -62,7 +67,7 @@ export default definePlugin({
       processor: async (_job, ctx) => ({ requested: await service(ctx).refreshStale() }),
     });
     api.onStart(async (ctx) => {
-      await complianceModels(ctx.mongo).devices.createIndexes();
+      await new MongoDeviceRecords(complianceModels(ctx.mongo)).prepare();
       if (ctx.gateway.role === 'serve' || ctx.config.refreshHours === 0) return;
       await ctx
         .queue<{ kind: 'refresh' }>(REFRESH_QUEUE)

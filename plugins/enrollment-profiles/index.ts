@@ -2,29 +2,35 @@ import {
   definePlugin,
   deviceDirectoryRef,
   enrollmentPayloadsPoint,
+  identityProvidersPoint,
   mdmSetupRef,
   type PluginContext,
   profileResolverRef,
+  pushHealthRef,
   userDirectoryRef,
 } from 'enrollment-gateway/sdk';
 import { ProfileCatalog } from './src/catalog.js';
 import { ChangeLog } from './src/change-log.js';
 import { type EnrollmentProfilesConfig, enrollmentProfilesConfigSchema } from './src/config.js';
+import { mountGroupSearch } from './src/http/group-routes.js';
 import { mountLimitRoutes } from './src/http/limit-routes.js';
 import { mountProfileRoutes } from './src/http/profile-routes.js';
 import { mountSetupRoutes } from './src/http/setup-routes.js';
-import { LimitPolicyStore } from './src/limit-store.js';
-import { enrollmentModels, ensureIndexes } from './src/models.js';
-import { ProfileStore } from './src/profile-store.js';
+import { LimitPolicyService } from './src/limit-service.js';
+import { ProfileService } from './src/profile-service.js';
 import { CatalogProfileResolver } from './src/resolver.js';
+import { MongoEnrollmentRecords } from './src/storage/enrollment-records.js';
+import { MongoIdempotencyKeys } from './src/storage/idempotency-keys.js';
 import { enrollmentVeto } from './src/veto.js';
 
 const NAME = 'enrollment-profiles';
 
 function buildServices(ctx: PluginContext<EnrollmentProfilesConfig>) {
-  const models = enrollmentModels(ctx.mongo);
+  const records = new MongoEnrollmentRecords(ctx.mongo);
   const users = () => ctx.tryResolve(userDirectoryRef);
   const setup = () => ctx.tryResolve(mdmSetupRef);
+  const push = () => ctx.tryResolve(pushHealthRef);
+  const identityProviders = () => ctx.extensions(identityProvidersPoint).map((c) => c.value.name);
   const reloads = ctx.metrics.histogram(
     'enrollment_profiles_reload_seconds',
     'Time to reload the profile cache',
@@ -32,9 +38,9 @@ function buildServices(ctx: PluginContext<EnrollmentProfilesConfig>) {
     [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
   );
   const outcomes = ctx.metrics.counter('enrollment_resolutions_total', 'Profile resolutions by outcome', ['outcome']);
-  const log = new ChangeLog(models);
+  const log = new ChangeLog(records);
   const catalog = new ProfileCatalog({
-    models,
+    records,
     log,
     redis: ctx.redis,
     createSubscriber: () => ctx.createRedis('subscriber'),
@@ -50,9 +56,10 @@ function buildServices(ctx: PluginContext<EnrollmentProfilesConfig>) {
     defaultDeviceLimit: ctx.config.defaultDeviceLimit,
     onOutcome: (outcome) => outcomes.inc({ outcome }),
   });
-  const store = new ProfileStore(models, log, users);
-  const limits = new LimitPolicyStore(models, log, users);
-  return { models, log, users, setup, catalog, resolver, store, limits };
+  const store = new ProfileService(records, log, users);
+  const limits = new LimitPolicyService(records, log, users);
+  const idempotencyKeys = new MongoIdempotencyKeys(ctx.mongo);
+  return { records, log, users, setup, push, identityProviders, catalog, resolver, store, limits, idempotencyKeys };
 }
 
 /**
@@ -62,9 +69,9 @@ function buildServices(ctx: PluginContext<EnrollmentProfilesConfig>) {
 export default definePlugin({
   name: NAME,
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.0.0',
   description: 'Enrollment profiles: priority, assignments, OS gating, device limits and setup checks',
-  optionalDependsOn: ['admin-access', 'identity-entra', 'mdm'],
+  optionalDependsOn: ['admin-access', 'identity-entra', 'mdm', 'apns'],
   config: enrollmentProfilesConfigSchema,
   register(api) {
     let built: ReturnType<typeof buildServices> | undefined;
@@ -78,8 +85,8 @@ export default definePlugin({
       return enrollmentVeto(NAME, resolver, users);
     });
     api.onStart(async (ctx) => {
-      const { models, catalog } = services(ctx);
-      await ensureIndexes(models);
+      const { records, catalog } = services(ctx);
+      await records.ensureIndexes();
       await catalog.start();
     });
     api.onStop(async (ctx) => {
@@ -87,7 +94,10 @@ export default definePlugin({
     });
     api.routes({
       prefix: '/api/enrollment-profiles',
-      mount: (router, ctx) => mountProfileRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => {
+        mountGroupSearch(router as never, ctx as PluginContext<unknown>, services(ctx));
+        mountProfileRoutes(router as never, ctx as PluginContext<unknown>, services(ctx));
+      },
     });
     api.routes({
       prefix: '/api/device-limit-policies',

@@ -12,17 +12,34 @@ import { bearerAuthenticator, sessionAuthenticator } from './src/admin-auth.js';
 import { mountIdentityAdminRoutes } from './src/admin-routes.js';
 import { mountAuthRoutes } from './src/auth-routes.js';
 import { browserSessions, UserRecordCache } from './src/browser-sessions.js';
-import { type IdentityConfig, identityConfigSchema } from './src/config.js';
+import { entraConfig, type IdentityConfig, identityConfigSchema } from './src/config.js';
 import { EntraIdentityProvider, entraMetadataUrl } from './src/entra-provider.js';
 import { GraphGroupSource } from './src/graph.js';
 import { SessionManager } from './src/sessions.js';
+import { SignInStateCookie } from './src/signin-state.js';
+import { MongoUserStorage } from './src/storage/user-records.js';
 import { MongoUserDirectory } from './src/users.js';
+
+/** Microsoft Graph with the app's credentials, when Entra is the provider (overage groups and group pickers). */
+function graphFor(config: IdentityConfig): GraphGroupSource | undefined {
+  const entra = entraConfig(config);
+  if (config.provider !== 'entra' || !entra) return undefined;
+  return new GraphGroupSource({
+    metadataUrl: entraMetadataUrl(entra),
+    graphUrl: entra.graphUrl,
+    scope: entra.graphScope,
+    clientId: entra.clientId,
+    clientSecret: entra.clientSecret,
+  });
+}
 
 function buildServices(ctx: PluginContext<IdentityConfig>) {
   const { config } = ctx;
+  const graph = graphFor(config);
   const users: MongoUserDirectory = new MongoUserDirectory(
-    ctx.mongo,
+    new MongoUserStorage(ctx.mongo),
     (userId): Promise<void> => userCache.drop(userId),
+    graph,
   );
   const userCache: UserRecordCache = new UserRecordCache(ctx.redis, ctx.redisKeyPrefix, users);
   const sessions = new SessionManager({
@@ -40,7 +57,7 @@ function buildServices(ctx: PluginContext<IdentityConfig>) {
     return found.value;
   };
   const audit = () => ctx.tryResolve(auditLogRef);
-  return { users, userCache, sessions, provider, audit };
+  return { users, userCache, sessions, provider, audit, graph };
 }
 
 /**
@@ -50,7 +67,7 @@ function buildServices(ctx: PluginContext<IdentityConfig>) {
 export default definePlugin({
   name: 'identity-entra',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.2.0',
   description: 'Entra ID sign-in, sessions, user directory and admin authentication',
   dependsOn: ['admin-access'],
   config: identityConfigSchema,
@@ -62,16 +79,15 @@ export default definePlugin({
     };
 
     api.extensionPoint(identityProvidersPoint);
-    api.contribute(identityProvidersPoint, (ctx) => {
-      const groups = new GraphGroupSource({
-        metadataUrl: entraMetadataUrl(ctx.config),
-        graphUrl: ctx.config.graphUrl,
-        scope: ctx.config.graphScope,
-        clientId: ctx.config.clientId,
-        clientSecret: ctx.config.clientSecret,
+    // Entra is contributed when it is the provider; otherwise another plugin (identity-oidc) contributes one.
+    const entra = entraConfig(api.config);
+    if (api.config.provider === 'entra' && entra) {
+      api.contribute(identityProvidersPoint, (ctx) => {
+        const groups = services(ctx).graph ?? graphFor(ctx.config);
+        if (!groups) throw new Error('identity-entra: Entra is the provider but has no app credentials');
+        return new EntraIdentityProvider(entra, ctx.gateway.publicUrl, groups);
       });
-      return new EntraIdentityProvider(ctx.config, ctx.gateway.publicUrl, groups);
-    });
+    }
     api.provide(userDirectoryRef, (ctx) => services(ctx).users);
     api.provide(browserSessionsRef, (ctx) => browserSessions(services(ctx)));
     api.contribute(adminAuthenticatorsPoint, (ctx) => sessionAuthenticator({ config: ctx.config, ...services(ctx) }));
@@ -79,14 +95,20 @@ export default definePlugin({
 
     api.routes({
       prefix: '/auth',
-      mount: (router, ctx) => mountAuthRoutes(router as never, { config: ctx.config, ...services(ctx) }),
+      mount: (router, ctx) =>
+        mountAuthRoutes(router as never, {
+          config: ctx.config,
+          ...services(ctx),
+          signInState: new SignInStateCookie(ctx.config.sessionCookieName, ctx.config.sessionSecrets),
+          rateLimits: ctx.rateLimits,
+        }),
     });
     api.routes({
       prefix: '/api/identity',
       mount: (router, ctx) => mountIdentityAdminRoutes(router as never, ctx, { users: services(ctx).users }),
     });
     api.onStart(async (ctx) => {
-      await services(ctx).users.ensureIndexes();
+      await new MongoUserStorage(ctx.mongo).prepare();
     });
   },
 });

@@ -7,47 +7,68 @@ import {
   type PluginContext,
 } from 'enrollment-gateway/sdk';
 import { defaultProfileIdentifierBase, type JitConfig, jitConfigSchema } from './src/config.js';
-import { jitModels } from './src/models.js';
-import { ssoPolicyStore } from './src/policy-store.js';
 import { RegistrationService } from './src/registration-service.js';
 import { mountJitRoutes } from './src/routes.js';
 import { defaultSsoPolicy } from './src/sso-policy.js';
+import { MongoJitDevices } from './src/storage/jit-devices.js';
+import { ssoPolicyStore } from './src/storage/sso-policy-store.js';
 
 const READINESS_QUEUE = 'jit-readiness';
 
 interface ReadinessJob {
   deviceId: string;
+  /** The registration run this chain of checks follows (absent in jobs queued before runs). */
+  runId?: string;
+  /** 1 for the first check; each check that finds the device waiting queues the next. */
+  attempt?: number;
 }
 
+/**
+ * One job per check, each queueing the next with a doubling delay: waiting is not a failure, so nothing logs
+ * "job failed" on every attempt. The id names the run and the attempt, so a redelivered job queues its successor
+ * once and a re-enrollment's chain never collides with the old one (which stops when it sees the newer run).
+ */
+const readinessJobId = (deviceId: string, runId: string | undefined, attempt: number) =>
+  `ready-${deviceId}-${runId ?? 'legacy'}-${attempt}`;
+
 function buildServices(ctx: PluginContext<JitConfig>) {
-  const models = jitModels(ctx.mongo);
+  const devices = new MongoJitDevices(ctx.mongo);
   const policies = ssoPolicyStore(ctx.mongo, () => defaultSsoPolicy(ctx.config));
   const registration = new RegistrationService(
-    models,
+    devices,
     policies,
     () => ctx.resolve(deviceCommandsRef),
     () => ctx.resolve(deviceDirectoryRef),
     {
       identifierBase: ctx.config.profileIdentifierBase ?? defaultProfileIdentifierBase(ctx.gateway.publicUrl),
-      organization: ctx.config.organizationName,
+      organization: ctx.config.organizationName ?? ctx.gateway.organizationName,
     },
     ctx.logger,
   );
-  return { models, policies, registration };
+  return { devices, policies, registration };
 }
 
-/** Thrown to make BullMQ retry the readiness check with exponential backoff. */
-class NotReadyYet extends Error {
-  constructor(deviceId: string) {
-    super(`device ${deviceId} is not ready yet`);
-    this.name = 'NotReadyYet';
-  }
+/** Queues check `attempt` of a run, after the doubling backoff (the first waits one backoff). */
+async function queueCheck(
+  ctx: PluginContext<JitConfig>,
+  check: Required<Pick<ReadinessJob, 'deviceId' | 'attempt'>> & ReadinessJob,
+) {
+  const delay = ctx.config.readinessBackoffMs * 2 ** (check.attempt - 1);
+  await ctx.queue<ReadinessJob>(READINESS_QUEUE).add('check', check, {
+    jobId: readinessJobId(check.deviceId, check.runId, check.attempt),
+    delay,
+    // Retries only for a check that threw (database or Redis down), not for a device that is still waiting.
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: true,
+    removeOnFail: true,
+  });
 }
 
 export default definePlugin({
   name: 'jit-registration',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.5.0',
   description:
     'Just-in-time Entra registration: installs Authenticator and the Enterprise SSO profile on enrolled devices',
   dependsOn: ['mdm'],
@@ -63,24 +84,9 @@ export default definePlugin({
     api.provide(deviceReadinessRef, (ctx) => services(ctx).registration);
     api.contribute(managedItemsPoint, (ctx) => services(ctx).registration);
 
-    api.on('device.enrolled', async (event, ctx) => {
-      await services(ctx).registration.start(event.deviceId);
-      const handle = ctx.queue<ReadinessJob>(READINESS_QUEUE);
-      // BullMQ job ids may not contain ':'; one job per device, replaced on re-enrollment.
-      const jobId = `ready-${event.deviceId}`;
-      await handle.queue.remove(jobId).catch(() => 0);
-      await handle.add(
-        'check',
-        { deviceId: event.deviceId },
-        {
-          jobId,
-          delay: ctx.config.readinessBackoffMs,
-          attempts: ctx.config.readinessAttempts,
-          backoff: { type: 'exponential', delay: ctx.config.readinessBackoffMs },
-          removeOnComplete: true,
-          removeOnFail: true,
-        },
-      );
+    api.on('device.enrolled', async (event, ctx, meta) => {
+      const runId = await services(ctx).registration.start(event.deviceId, meta.eventId);
+      await queueCheck(ctx, { deviceId: event.deviceId, runId, attempt: 1 });
     });
 
     api.on('command.result', async (event, ctx) => {
@@ -91,10 +97,21 @@ export default definePlugin({
       name: READINESS_QUEUE,
       concurrency: 5,
       async processor(job, ctx) {
-        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        const outcome = await services(ctx).registration.check(job.data.deviceId, lastAttempt);
-        if (outcome === 'waiting' && !lastAttempt) throw new NotReadyYet(job.data.deviceId);
-        return { outcome };
+        const { deviceId, runId } = job.data;
+        const attempt = job.data.attempt ?? 1;
+        const attempts = ctx.config.readinessAttempts;
+        const lastAttempt = attempt >= attempts;
+        const outcome = await services(ctx).registration.check(deviceId, lastAttempt, runId);
+        // Logged only when it is news: the first wait, a refusal, giving up. Not every attempt.
+        if (outcome === 'waiting' && !lastAttempt) {
+          if (attempt === 1) ctx.logger.info({ deviceId, attempts }, 'device not ready yet; checking again');
+          await queueCheck(ctx, { deviceId, runId, attempt: attempt + 1 });
+        } else if (outcome === 'waiting') {
+          ctx.logger.warn({ deviceId, attempts }, 'device never became ready; gave up, it needs attention');
+        } else if (outcome === 'failed') {
+          ctx.logger.warn({ deviceId, attempt }, 'device refused an install; it needs attention, not checking again');
+        }
+        return { outcome, attempt };
       },
     });
 

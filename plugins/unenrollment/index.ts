@@ -14,16 +14,16 @@ import {
 } from 'enrollment-gateway/sdk';
 import { type UnenrollmentConfig, unenrollmentConfigSchema } from './src/config.js';
 import { JobControl, MAINTENANCE_QUEUE, type MaintenanceJob, UNENROLL_QUEUE, type UnenrollJob } from './src/jobs.js';
-import { unenrollmentModels } from './src/models.js';
 import { mountUnenrollmentRoutes } from './src/routes.js';
 import { UnenrollmentRunner } from './src/runner.js';
 import { Unenrollments } from './src/service.js';
+import { MongoUnenrollmentRecords } from './src/storage/unenrollment-records.js';
 import { sweep } from './src/sweep.js';
 
 const DAY_MS = 86_400_000;
 
 function buildServices(ctx: PluginContext<UnenrollmentConfig>) {
-  const models = unenrollmentModels(ctx.mongo);
+  const records = new MongoUnenrollmentRecords(ctx.mongo);
   const jobs = new JobControl(
     () => ctx.queue<UnenrollJob>(UNENROLL_QUEUE),
     () => ctx.queue<MaintenanceJob>(MAINTENANCE_QUEUE),
@@ -31,7 +31,7 @@ function buildServices(ctx: PluginContext<UnenrollmentConfig>) {
     ctx.logger,
   );
   const unenrollments = new Unenrollments({
-    models,
+    records,
     directory: () => ctx.resolve(deviceDirectoryRef),
     retirement: () => ctx.resolve(deviceRetirementRef),
     collectItems: async (deviceId) =>
@@ -42,7 +42,7 @@ function buildServices(ctx: PluginContext<UnenrollmentConfig>) {
     logger: ctx.logger,
   });
   const runner = new UnenrollmentRunner({
-    models,
+    records,
     retirement: () => ctx.resolve(deviceRetirementRef),
     directory: () => ctx.resolve(deviceDirectoryRef),
     commands: () => ctx.resolve(deviceCommandsRef),
@@ -51,14 +51,14 @@ function buildServices(ctx: PluginContext<UnenrollmentConfig>) {
     config: ctx.config,
     logger: ctx.logger,
   });
-  return { models, jobs, unenrollments, runner };
+  return { records, jobs, unenrollments, runner };
 }
 
 export default definePlugin({
   name: 'unenrollment',
   version: '1.0.0',
   // 1.1: unenrollmentRef, managedItemsPoint and deviceRetirementRef.
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   description: 'Unenrollment and retirement: removes what the gateway installed, revokes and crypto-erases the rest',
   dependsOn: ['mdm', 'admin-access'],
   // identity-entra: the user directory for retiring every device of a disabled user.
@@ -84,11 +84,8 @@ export default definePlugin({
     // An answer to a removal wakes the waiting job at once, rather than at its next poll.
     api.on('command.result', async (event, ctx) => {
       if (event.requestType !== 'RemoveApplication' && event.requestType !== 'RemoveProfile') return;
-      const { models, jobs } = services(ctx);
-      const running = await models.unenrollments
-        .find({ deviceId: event.deviceId, state: 'in-progress' }, { _id: 1 })
-        .lean<{ _id: string }[]>();
-      for (const { _id } of running) await jobs.wake(_id);
+      const { records, jobs } = services(ctx);
+      for (const { id } of await records.inProgress(event.deviceId)) await jobs.wake(id);
     });
 
     api.queue<UnenrollJob>({
@@ -99,14 +96,12 @@ export default definePlugin({
         stalledInterval: Math.max(250, api.config.lockDurationMs / 2),
       },
       async processor(job, ctx) {
-        const { models, jobs, runner } = services(ctx);
+        const { records, jobs, runner } = services(ctx);
         const { deviceId, unenrollmentId } = job.data;
         if (!unenrollmentId) {
           // A job queued by 1.0 (one per device): hand each unfinished unenrollment its own job.
-          const open = await models.unenrollments
-            .find({ deviceId, state: 'in-progress' }, { _id: 1 })
-            .lean<{ _id: string }[]>();
-          for (const { _id } of open) await jobs.ensure(_id, deviceId);
+          const open = await records.inProgress(deviceId);
+          for (const { id } of open) await jobs.ensure(id, deviceId);
           return { handedOver: open.length };
         }
         const outcome = await runner.advance(unenrollmentId);
@@ -122,8 +117,8 @@ export default definePlugin({
     api.queue<MaintenanceJob>({
       name: MAINTENANCE_QUEUE,
       async processor(job, ctx) {
-        const { models, jobs, unenrollments } = services(ctx);
-        if (job.data.kind === 'sweep') return sweep(ctx, models, jobs, unenrollments);
+        const { records, jobs, unenrollments } = services(ctx);
+        if (job.data.kind === 'sweep') return sweep(ctx, records, jobs);
         const before = new Date(Date.now() - ctx.config.inactivityDays * DAY_MS);
         const silent = await ctx.resolve(deviceRetirementRef).inactiveSince(before, 200);
         for (const device of silent) {
@@ -143,8 +138,7 @@ export default definePlugin({
 
     let schedulerTimer: NodeJS.Timeout | undefined;
     api.onStart(async (ctx) => {
-      const { models } = services(ctx);
-      await Promise.all([models.unenrollments.init(), models.requests.init(), models.effects.init()]);
+      await services(ctx).records.ensureIndexes();
       if (ctx.gateway.role === 'serve') return;
       const { jobs } = services(ctx);
       await jobs.ensureSchedulers();

@@ -5,12 +5,14 @@ import {
   deviceCommandsRef,
   managedItemsPoint,
   type PluginContext,
+  stableUuid,
 } from 'enrollment-gateway/sdk';
 import { defaultWebClipIdentifier, type WebClipConfig, webClipConfigSchema } from './src/config.js';
-import { WebClipInstalls } from './src/installs.js';
 import { buildWebClipProfile, checkIcon, type WebClipProfile } from './src/profile.js';
 import { mountWebClipRoutes } from './src/routes.js';
-import { defaultWebClipSettings, webClipSettingsStore } from './src/settings.js';
+import { defaultWebClipSettings } from './src/settings.js';
+import { MongoWebClipInstalls } from './src/storage/installs.js';
+import { webClipSettingsStore } from './src/storage/settings-store.js';
 
 const ORIGIN = 'web-clip';
 
@@ -41,14 +43,14 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
           icon,
           isRemovable: current.isRemovable,
           fullScreen: current.fullScreen,
-          organization: config.organizationName,
+          organization: config.organizationName ?? ctx.gateway.organizationName,
         }),
       };
     }
     return { profile: last.profile, label: current.label };
   }
 
-  return { currentProfile, settings, portalUrl: () => portal.url, installs: new WebClipInstalls(ctx.mongo) };
+  return { currentProfile, settings, portalUrl: () => portal.url, installs: new MongoWebClipInstalls(ctx.mongo) };
 }
 
 /**
@@ -58,7 +60,7 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
 export default definePlugin({
   name: 'web-clip',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.5.0',
   description: 'Company Portal web clip on the Home Screen of enrolled devices',
   dependsOn: ['mdm', 'company-portal'],
   // admin-access, when enabled, guards the settings API; unenrollment asks what this plugin installed.
@@ -71,15 +73,20 @@ export default definePlugin({
       return built;
     };
 
-    api.on('device.enrolled', async (event, ctx) => {
+    api.on('device.enrolled', async (event, ctx, meta) => {
       const { currentProfile, installs } = services(ctx);
       const { profile, label } = await currentProfile();
       const [queued] = await ctx.resolve(deviceCommandsRef).enqueue([event.deviceId], {
+        // The same CommandUUID on every delivery of this event: a retry queues nothing twice.
+        commandUuid: stableUuid(meta.eventId, 'web-clip InstallProfile'),
         requestType: 'InstallProfile',
         payload: { Payload: profile.bytes },
         origin: ORIGIN,
       });
-      if (queued) await installs.queued(event.deviceId, profile.identifier, label, queued.commandUuid);
+      // A retry after the device already answered must not set the install back to "queued".
+      const recorded =
+        queued && !queued.created && (await installs.get(event.deviceId))?.commandUuid === queued.commandUuid;
+      if (queued && !recorded) await installs.queued(event.deviceId, profile.identifier, label, queued.commandUuid);
     });
 
     api.on('command.result', async (event, ctx) => {

@@ -1,14 +1,14 @@
 import { adminNavigationPoint, type DomainEventName, definePlugin, type PluginContext } from 'enrollment-gateway/sdk';
 import { WEBHOOK_EVENTS, type WebhooksConfig, webhooksConfigSchema } from './src/config.js';
-import { DeadLetters } from './src/dead-letters.js';
 import { DELIVERY_QUEUE, type DeliveryJob } from './src/delivery.js';
 import { mountWebhookRoutes, WEBHOOKS_READ } from './src/routes.js';
+import { MongoDeadLetters } from './src/storage/dead-letters.js';
 import { WebhookService } from './src/webhook-service.js';
 
 const MAINTENANCE_QUEUE = 'webhook-maintenance';
 
 function buildServices(ctx: PluginContext<WebhooksConfig>) {
-  const deadLetters = new DeadLetters(ctx.mongo);
+  const deadLetters = new MongoDeadLetters(ctx.mongo);
   const webhooks = new WebhookService(ctx, deadLetters, () => ctx.queue<DeliveryJob>(DELIVERY_QUEUE));
   return { deadLetters, webhooks };
 }
@@ -20,7 +20,7 @@ function buildServices(ctx: PluginContext<WebhooksConfig>) {
 export default definePlugin({
   name: 'webhooks',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   description: 'Signed JSON webhooks for device events, with retries and a replayable dead-letter list',
   // Guarded admin routes need admin-access; the navigation point belongs to no plugin.
   optionalDependsOn: ['admin-access'],
@@ -33,8 +33,9 @@ export default definePlugin({
     };
 
     const forward = <K extends DomainEventName & (typeof WEBHOOK_EVENTS)[number]>(event: K) =>
-      api.on(event, async (payload, ctx) => {
-        await services(ctx).webhooks.publish(event, payload);
+      api.on(event, async (payload, ctx, meta) => {
+        // The event id makes a repeat delivery the same webhook (same Webhook-Id, same job).
+        await services(ctx).webhooks.publish(event, payload, undefined, meta.eventId);
       });
     for (const event of WEBHOOK_EVENTS) forward(event);
 
@@ -78,7 +79,8 @@ export default definePlugin({
     api.contribute(adminNavigationPoint, () => ({
       id: 'webhooks',
       label: 'Webhooks',
-      path: '/api/webhooks/dead-letters',
+      // The admin center's page (receivers, undelivered events, replay); the API stays for automation.
+      path: '/admin/webhooks',
       scope: WEBHOOKS_READ,
       order: 200,
     }));

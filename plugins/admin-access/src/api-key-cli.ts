@@ -31,16 +31,22 @@ export function apiKeyCommands<C>(
   return [
     {
       name: 'admin create-api-key',
-      description: 'create a scoped admin API key: --name <n> --scopes a,b [--expires-days N]; printed once',
+      description:
+        'create a scoped admin API key: --name <n> --scopes a,b [--expires-days N] [--json]; prints only the key (once)',
       async run(args, ctx, io) {
         const { values } = parseArgs({
           args: [...args],
-          options: { name: { type: 'string' }, scopes: { type: 'string' }, 'expires-days': { type: 'string' } },
+          options: {
+            name: { type: 'string' },
+            scopes: { type: 'string' },
+            'expires-days': { type: 'string' },
+            json: { type: 'boolean' },
+          },
           strict: true,
           allowPositionals: false,
         });
         if (!values.name || !values.scopes) {
-          io.err('usage: gateway admin create-api-key --name <name> --scopes <a,b> [--expires-days N]');
+          io.err('usage: gateway admin create-api-key --name <name> --scopes <a,b> [--expires-days N] [--json]');
           return 2;
         }
         const expiresDays = values['expires-days'];
@@ -63,9 +69,10 @@ export function apiKeyCommands<C>(
           target: { type: 'api-key', id: summary.id },
           after: summary,
         });
-        io.out(`id=${summary.id}`);
-        io.out(`key=${key}`);
-        io.err('store this key now: it is not shown again');
+        // stdout carries only what a script captures (KEY=$(gateway admin create-api-key …)); the rest is for people.
+        if (values.json) io.out(JSON.stringify({ ...summary, key }));
+        else io.out(key);
+        io.err(`created API key ${summary.id}; store it now: it is not shown again`);
         return 0;
       },
     },
@@ -95,9 +102,11 @@ export function apiKeyCommands<C>(
     },
     {
       name: 'admin list-api-keys',
-      description: 'list admin API keys (never their secrets)',
-      async run(_args, ctx, io) {
-        for (const key of await deps(ctx).store.list()) io.out(describe(key));
+      description: 'list admin API keys (never their secrets) [--json]',
+      async run(args, ctx, io) {
+        const keys = await deps(ctx).store.list();
+        if (args.includes('--json')) io.out(JSON.stringify(keys));
+        else for (const key of keys) io.out(describe(key));
         return 0;
       },
     },

@@ -2,17 +2,19 @@ import type Router from '@koa/router';
 import {
   type AdminAuthenticator,
   type AdminPrincipal,
-  type AuditLog,
   adminApi,
   adminPrincipal,
   auditAdminAction,
   NotFoundProblem,
   type PluginContext,
   ProblemError,
+  type RateLimits,
+  refuseWhenLimited,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
 import { ApiKeyRefused, type ApiKeyStore, newApiKeyFields } from './api-keys.js';
+import type { RefusalAudit } from './refusal-audit.js';
 import { scopeCovers } from './scopes.js';
 
 /** The gwk_ key a request carries, if any: `Authorization: Bearer gwk_…` or `X-API-Key`. */
@@ -24,30 +26,49 @@ function presentedKey(koa: Koa.Context): string | undefined {
   return match?.[1].startsWith('gwk_') ? match[1] : undefined;
 }
 
-/** Recognises API keys; refuses a bad one with 401 and records the refusal in the audit log. */
-export function apiKeyAuthenticator(store: ApiKeyStore, audit: () => AuditLog): AdminAuthenticator {
+/** The id part of a gwk_ key, when the key has the shape of one (the per-key rate limit counts by it). */
+const keyIdOf = (key: string): string | undefined => /^gwk_([0-9a-f]{16})_/.exec(key)?.[1];
+
+/**
+ * Recognises API keys. A bad key is refused with 401, counted against the `apiKey` rate limit (per client and
+ * per key id: only refusals count, so busy automation with a good key is never limited), and recorded in the
+ * audit log through RefusalAudit (one entry per source and window, then a summary with the count). Once a client
+ * or key id is over its limit, its requests are refused with 429 before the key is even looked up.
+ */
+export function apiKeyAuthenticator(
+  store: ApiKeyStore,
+  deps: { refusals: () => RefusalAudit; rateLimits: RateLimits },
+): AdminAuthenticator {
   return {
     name: 'api-key',
     async authenticate(koa): Promise<AdminPrincipal | undefined> {
       const key = presentedKey(koa);
       if (key === undefined) return undefined;
+      const subject = { client: koa.ip, key: keyIdOf(key) };
+      const earlier = await deps.rateLimits.peek('apiKey', subject);
+      // A counter store that is down only stops refusals below from being counted: good keys still work.
+      if (earlier.limited && earlier.scope !== 'store') refuseWhenLimited(earlier);
       try {
         const doc = await store.verify(key);
         return { id: `api-key:${doc._id}`, kind: 'api-key', displayName: doc.name, scopes: [...doc.scopes] };
       } catch (error) {
-        if (error instanceof ApiKeyRefused) {
-          await audit().record({
-            actor: {
-              id: `api-key:${error.keyId ?? 'unknown'}`,
-              kind: 'api-key',
-              displayName: error.keyName ?? 'unrecognised key',
-            },
-            action: 'api-key.refused',
-            target: { type: 'api-key', id: error.keyId ?? 'malformed' },
-            after: { reason: error.reason, method: koa.method, path: koa.path },
+        if (!(error instanceof ApiKeyRefused)) throw error;
+        await deps
+          .refusals()
+          .refused({
+            source: koa.ip,
+            keyId: error.keyId,
+            keyName: error.keyName,
+            reason: error.reason,
+            method: koa.method,
+            path: koa.path,
             requestId: koa.state.requestId as string | undefined,
-          });
-        }
+          })
+          // Without Redis nothing can be counted: the limit below answers 503, and the refusal is only logged.
+          .catch((failure: Error) =>
+            koa.state.log?.warn({ err: { message: failure.message }, reason: error.reason }, 'refusal not audited'),
+          );
+        refuseWhenLimited(await deps.rateLimits.consume('apiKey', subject));
         throw error;
       }
     },

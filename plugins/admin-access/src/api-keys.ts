@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ProblemError, ValidationProblem } from 'enrollment-gateway/sdk';
-import { type Connection, type Model, Schema } from 'mongoose';
 import { z } from 'zod';
+import type { ApiKeyRecord, ApiKeyStorage } from './storage/api-key-storage.js';
 
 /**
  * Scoped admin API keys, hashed at rest. A key reads `gwk_<id>_<secret>`: the id finds the record,
@@ -23,18 +23,9 @@ export const apiKeyScopes = z
 const KEY_PATTERN = /^gwk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const LAST_USED_GRANULARITY_MS = 60_000;
 
-export interface ApiKeyDocument {
-  _id: string;
-  name: string;
-  scopes: string[];
-  /** The first 8 characters of the secret, so an admin can match a key in a config file to a listing. */
-  prefix: string;
-  /** SHA-256 of the secret. */
-  hash: Buffer;
-  createdAt: Date;
-  createdBy: string;
+/** A key as the service sees it: the stored record with its revocation and last use folded in. */
+export interface ApiKeyDocument extends ApiKeyRecord {
   lastUsedAt?: Date;
-  expiresAt?: Date;
   revokedAt?: Date;
 }
 
@@ -71,23 +62,6 @@ export class ApiKeyRefused extends ProblemError {
     super(401, 'Invalid API key', detail);
   }
 }
-
-const apiKeySchema = new Schema<ApiKeyDocument>(
-  {
-    _id: { type: String, required: true },
-    name: { type: String, required: true },
-    scopes: { type: [String], required: true },
-    prefix: { type: String, required: true },
-    hash: { type: Buffer, required: true },
-    createdAt: { type: Date, required: true },
-    createdBy: { type: String, required: true },
-    lastUsedAt: Date,
-    expiresAt: Date,
-    revokedAt: Date,
-  },
-  { collection: 'admin_api_keys', versionKey: false },
-);
-apiKeySchema.index({ createdAt: -1 });
 
 /** Lean reads return BSON Binary for Buffer fields; documents return Buffers. */
 function storedHash(value: unknown): Buffer {
@@ -129,18 +103,25 @@ export const newApiKeyFields = z.object({
 });
 
 export class ApiKeyStore {
-  private readonly model: Model<ApiKeyDocument>;
   constructor(
-    connection: Connection,
+    private readonly storage: ApiKeyStorage,
     private readonly clock: () => Date = () => new Date(),
-  ) {
-    this.model =
-      (connection.models.AdminApiKey as Model<ApiKeyDocument>) ??
-      connection.model<ApiKeyDocument>('AdminApiKey', apiKeySchema);
+  ) {}
+
+  /** The record with the latest of its own (older keys) and the separate revocation and usage records. */
+  private async withState(records: ApiKeyRecord[]): Promise<ApiKeyDocument[]> {
+    const ids = records.map((r) => r._id);
+    const [revoked, used] = await Promise.all([this.storage.revokedAt(ids), this.storage.lastUsedAt(ids)]);
+    return records.map((record) => {
+      const revokedAt = record.revokedAt ?? revoked.get(record._id);
+      const lastUsedAt = latest(record.lastUsedAt, used.get(record._id));
+      return { ...record, revokedAt, lastUsedAt };
+    });
   }
 
-  async ensureIndexes(): Promise<void> {
-    await this.model.init();
+  private async load(id: string, withHash = false): Promise<ApiKeyDocument | undefined> {
+    const record = await this.storage.find(id, withHash);
+    return record ? (await this.withState([record]))[0] : undefined;
   }
 
   /** Creates a key; the returned `key` is the only time the secret exists outside the caller's hands. */
@@ -150,7 +131,7 @@ export class ApiKeyStore {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const now = this.clock();
-    const doc = await this.model.create({
+    const record: ApiKeyRecord = {
       _id: id,
       name: fields.data.name,
       scopes: fields.data.scopes,
@@ -158,34 +139,32 @@ export class ApiKeyStore {
       hash: sha256(secret),
       createdAt: now,
       createdBy: input.createdBy,
-      expiresAt:
-        fields.data.expiresInDays === undefined
-          ? undefined
-          : new Date(now.getTime() + fields.data.expiresInDays * 86_400_000),
-    });
-    return { key: `gwk_${id}_${secret}`, summary: summarize(doc.toObject(), now) };
+      ...(fields.data.expiresInDays === undefined
+        ? {}
+        : { expiresAt: new Date(now.getTime() + fields.data.expiresInDays * 86_400_000) }),
+    };
+    await this.storage.insert(record);
+    return { key: `gwk_${id}_${secret}`, summary: summarize(record, now) };
   }
 
   async list(): Promise<ApiKeySummary[]> {
     const now = this.clock();
-    const docs = await this.model.find({}, { hash: 0 }).sort({ createdAt: -1 }).lean<ApiKeyDocument[]>();
+    const docs = await this.withState(await this.storage.list());
     return docs.map((doc) => summarize(doc, now));
   }
 
   async get(id: string): Promise<ApiKeySummary | undefined> {
-    const doc = await this.model.findById(id, { hash: 0 }).lean<ApiKeyDocument>();
+    const doc = await this.load(id);
     return doc ? summarize(doc, this.clock()) : undefined;
   }
 
-  /** Marks the key revoked (idempotent); returns before and after, or undefined when no such key. */
+  /** Marks the key revoked (idempotent: the first revocation's time stands); before and after, or undefined. */
   async revoke(id: string): Promise<{ before: ApiKeySummary; after: ApiKeySummary } | undefined> {
-    const before = await this.model.findById(id, { hash: 0 }).lean<ApiKeyDocument>();
+    const before = await this.load(id);
     if (!before) return undefined;
     if (before.revokedAt) return { before: summarize(before), after: summarize(before) };
-    // Conditional, so two concurrent revocations keep the first timestamp.
-    await this.model.updateOne({ _id: id, revokedAt: { $exists: false } }, { $set: { revokedAt: this.clock() } });
-    const current = await this.model.findById(id, { hash: 0 }).lean<ApiKeyDocument>();
-    return { before: summarize(before), after: summarize(current ?? before) };
+    const revokedAt = await this.storage.revoke(id, this.clock());
+    return { before: summarize(before), after: summarize({ ...before, revokedAt }) };
   }
 
   /** Verifies a presented key; throws ApiKeyRefused for anything that is not a live, matching key. */
@@ -193,7 +172,7 @@ export class ApiKeyStore {
     const match = KEY_PATTERN.exec(presented);
     if (!match) throw new ApiKeyRefused('malformed', undefined, undefined);
     const [, id, secret] = match;
-    const doc = await this.model.findById(id).lean<ApiKeyDocument>();
+    const doc = await this.load(id, true);
     // Hash even for an unknown id, so timing does not tell which ids exist.
     const presentedHash = sha256(secret);
     if (!doc) {
@@ -215,9 +194,12 @@ export class ApiKeyStore {
   private async touch(doc: ApiKeyDocument, now: Date): Promise<void> {
     const threshold = new Date(now.getTime() - LAST_USED_GRANULARITY_MS);
     if (doc.lastUsedAt && doc.lastUsedAt > threshold) return;
-    await this.model.updateOne(
-      { _id: doc._id, $or: [{ lastUsedAt: { $exists: false } }, { lastUsedAt: { $lte: threshold } }] },
-      { $set: { lastUsedAt: now } },
-    );
+    await this.storage.touch(doc._id, now);
   }
+}
+
+function latest(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return a > b ? a : b;
 }

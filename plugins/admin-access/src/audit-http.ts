@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { adminApi, decodeCursor, encodeCursor, type PluginContext, pageOf } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
 import { z } from 'zod';
+import type { AuditEntries } from './storage/audit-log.js';
 
 const entrySchema = z.object({
   id: z.string(),
@@ -25,10 +25,8 @@ const listQuery = z.object({
 
 const cursorSchema = z.object({ id: z.string().regex(/^[0-9a-f]{24}$/) });
 
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** GET /api/admin/audit-log: newest first, filtered by action, actor or target; read-only. */
-export function mountAuditRoutes(router: Router, ctx: PluginContext<unknown>): void {
+export function mountAuditRoutes(router: Router, ctx: PluginContext<unknown>, entries: () => AuditEntries): void {
   adminApi(router, ctx, { tags: ['audit'] }).get(
     '/audit-log',
     {
@@ -38,24 +36,19 @@ export function mountAuditRoutes(router: Router, ctx: PluginContext<unknown>): v
       responses: { 200: { description: 'A page of entries', schema: pageOf(entrySchema) } },
     },
     async (koa, { query }) => {
-      const filter: Record<string, unknown> = {};
-      if (query.action) {
-        filter.action = query.action.endsWith('.') ? { $regex: `^${escapeRegex(query.action)}` } : query.action;
-      }
-      if (query.actorId) filter['actor.id'] = query.actorId;
-      if (query.targetType) filter['target.type'] = query.targetType;
-      if (query.targetType && query.targetId) filter['target.id'] = query.targetId;
-      if (query.cursor) filter._id = { $lt: new Types.ObjectId(decodeCursor(query.cursor, cursorSchema).id) };
-      const docs = await ctx.mongo
-        .collection('audit_log')
-        .find(filter)
-        .sort({ _id: -1 })
-        .limit(query.limit + 1)
-        .toArray();
+      const docs = await entries().page({
+        action: query.action,
+        actionPrefix: query.action?.endsWith('.'),
+        actorId: query.actorId,
+        targetType: query.targetType,
+        targetId: query.targetId,
+        before: query.cursor ? decodeCursor(query.cursor, cursorSchema).id : undefined,
+        limit: query.limit + 1,
+      });
       const page = docs.slice(0, query.limit);
       koa.body = {
-        items: page.map(({ _id, ...entry }) => ({ id: String(_id), ...entry })),
-        nextCursor: docs.length > query.limit ? encodeCursor({ id: String(page[page.length - 1]._id) }) : null,
+        items: page,
+        nextCursor: docs.length > query.limit ? encodeCursor({ id: page[page.length - 1].id }) : null,
       };
     },
   );

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { installIllustrations } from './assets/illustrations.js';
 import { PORTAL_CSS } from './assets/portal-css.js';
 import { PORTAL_JS } from './assets/portal-js.js';
-import type { PortalConfig } from './config.js';
+import type { PortalSettings } from './config.js';
 import { homeScreenIcon, luminance, parseHexColor, type Rgb, textColorOn } from './icon.js';
 import { translator } from './strings.js';
 
@@ -32,7 +32,7 @@ function asset(name: string, ext: string, type: string, body: Buffer): Asset {
 const hex = (rgb: Rgb) => `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
 
 /** Built once at start from the config: the branded stylesheet, the script, the drawings and the icon. */
-export function buildAssets(config: PortalConfig): PortalAssets {
+export function buildAssets(config: PortalSettings): PortalAssets {
   const brand = parseHexColor(config.brandColor);
   // Links sit on white: use the brand colour only when it has at least 4.5:1 contrast there.
   const link = 1.05 / (luminance(brand) + 0.05) >= 4.5 ? hex(brand) : '#0b57a4';

@@ -6,7 +6,9 @@ const text = (max: number) =>
   z.string().trim().min(1).max(max).refine(noControl, 'must not contain control characters');
 
 export const portalConfigSchema = z.object({
-  organizationName: text(100).default('Your organization').describe('Organisation name shown on every portal page'),
+  organizationName: text(100)
+    .optional()
+    .describe('Deprecated: set organizationName at the top level (one name for every plugin); overrides it here'),
   brandColor: z
     .string()
     .regex(/^#[0-9a-fA-F]{6}$/, 'a colour like #0f6cbd')
@@ -50,6 +52,15 @@ export const portalConfigSchema = z.object({
     .max(50)
     .default(5)
     .describe('Live update streams one user may hold open at once (tabs), across replicas; more get 429'),
+  previewSimulatePath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]+$/, 'a path of this gateway, like /preview/simulate')
+    .optional()
+    .describe(
+      'Preview only (npm run preview sets it): the Enroll page also offers "Simulate this device", posting to this path',
+    ),
 });
 
 export type PortalConfig = z.output<typeof portalConfigSchema>;
+/** The settings the pages use: the organisation name resolved (the core's, unless the deprecated key is set). */
+export type PortalSettings = PortalConfig & { organizationName: string };

@@ -3,6 +3,7 @@ import {
   type DeviceCommandService,
   type DeviceDirectory,
   type DeviceReadinessService,
+  type EnrollmentAttemptsService,
   type EnrollmentSessionService,
   html,
   type PluginContext,
@@ -13,16 +14,18 @@ import {
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { PortalAssets } from './assets.js';
-import type { PortalConfig } from './config.js';
+import type { PortalAttempts } from './attempts.js';
+import type { PortalConfig, PortalSettings } from './config.js';
 import { type PageKit, renderMessage, renderPage } from './layout.js';
-import type { LiveHub, StreamSlots } from './live.js';
-import type { DeviceNames, PortalState } from './stores.js';
+import type { LiveNotices, StreamSlots } from './live.js';
+import type { DeviceNameRecords } from './storage/device-names.js';
+import type { PortalState } from './stores.js';
 import type { Translate } from './strings.js';
 
 /** Everything the portal's routes use; services of other plugins are looked up per call (they may be absent). */
 export interface PortalDeps {
   ctx: PluginContext<PortalConfig>;
-  config: PortalConfig;
+  config: PortalSettings;
   t: Translate;
   assets: PortalAssets;
   sessions(): BrowserSessions | undefined;
@@ -31,10 +34,13 @@ export interface PortalDeps {
   directory(): DeviceDirectory;
   commands(): DeviceCommandService;
   readiness(): DeviceReadinessService | undefined;
+  /** Enrollment attempts (enrollment-insights), for the troubleshooting page. */
+  attemptsReport(): EnrollmentAttemptsService | undefined;
   unenrollment(): UnenrollmentService | undefined;
-  names: DeviceNames;
+  names: DeviceNameRecords;
   state: PortalState;
-  hub: LiveHub;
+  attempts: PortalAttempts;
+  live: LiveNotices;
   streamSlots: StreamSlots;
 }
 

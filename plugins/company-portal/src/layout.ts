@@ -1,12 +1,12 @@
 import { html, type SafeHtml, type SignedInUser } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { PortalAssets } from './assets.js';
-import type { PortalConfig } from './config.js';
+import type { PortalSettings } from './config.js';
 import type { Translate } from './strings.js';
 
 /** What every page needs: config, text, assets, and (when signed in) the user and the session's CSRF token. */
 export interface PageKit {
-  config: PortalConfig;
+  config: PortalSettings;
   t: Translate;
   assets: PortalAssets;
   user?: SignedInUser;
@@ -25,7 +25,7 @@ export interface PageOptions {
   recheck?: 'touch';
 }
 
-export function contentSecurityPolicy(config: PortalConfig): string {
+export function contentSecurityPolicy(config: PortalSettings): string {
   const logo = config.logoUrl?.startsWith('https://') ? ` ${new URL(config.logoUrl).origin}` : '';
   return [
     "default-src 'none'",

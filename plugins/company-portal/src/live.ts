@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { LiveChannel, type LiveChannelContext, type LiveStream } from 'enrollment-gateway/sdk';
 import type { Redis } from 'ioredis';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
@@ -11,54 +11,36 @@ export interface LiveNotice {
   enrollmentId?: string;
 }
 
+/** The topics a notice reaches, and a page listens to: one per user, device and enrollment session. */
+export const noticeTopics = (notice: LiveNotice): string[] => [
+  ...(notice.userId ? [`user:${notice.userId}`] : []),
+  ...(notice.deviceId ? [`device:${notice.deviceId}`] : []),
+  ...(notice.enrollmentId ? [`enrollment:${notice.enrollmentId}`] : []),
+];
+
 /**
  * Live updates across replicas: domain event handlers (in whichever gateway or worker process raised the event)
- * publish a notice on one Redis channel; every serving replica subscribes once and hands notices to the event
- * streams it holds open. The notice only says "look again": the state itself is always re-read.
+ * publish a notice on the portal's LiveChannel; every serving replica hands it to the event streams it holds open
+ * for that user, device or session. The notice only says "look again": the state itself is always re-read.
  */
-export class LiveHub {
-  private readonly listeners = new Set<(notice: LiveNotice) => void>();
-  private subscriber: Redis | undefined;
+export class LiveNotices {
+  readonly channel: LiveChannel;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly channel: string,
-    private readonly logger: Logger,
-  ) {}
+  constructor(ctx: LiveChannelContext) {
+    this.channel = new LiveChannel(ctx, { name: 'live', retryMs: 2000 });
+  }
 
   async publish(notice: LiveNotice): Promise<void> {
-    await this.redis.publish(this.channel, JSON.stringify(notice));
-  }
-
-  async start(subscriber: Redis): Promise<void> {
-    this.subscriber = subscriber;
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
-      let notice: LiveNotice;
-      try {
-        notice = JSON.parse(message) as LiveNotice;
-      } catch {
-        this.logger.warn({ channel }, 'live notice is not JSON; ignored');
-        return;
-      }
-      for (const listener of this.listeners) listener(notice);
-    });
-    await subscriber.subscribe(this.channel);
-  }
-
-  listen(listener: (notice: LiveNotice) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const topics = noticeTopics(notice);
+    if (topics.length > 0) await this.channel.publish(topics, 'notice');
   }
 
   get openStreams(): number {
-    return this.listeners.size;
+    return this.channel.openStreams;
   }
 
   async stop(): Promise<void> {
-    this.listeners.clear();
-    await this.subscriber?.quit().catch(() => undefined);
-    this.subscriber = undefined;
+    await this.channel.close();
   }
 }
 
@@ -102,11 +84,11 @@ export class StreamSlots {
 export type LiveFrame = { html: string; state?: string; final?: boolean } | { signin: string };
 
 export interface EventStreamOptions {
-  hub: LiveHub;
+  live: LiveNotices;
   /** Re-renders the live region from current state. */
   render: () => Promise<LiveFrame>;
-  /** Whether a notice concerns this page. */
-  concerns: (notice: LiveNotice) => boolean;
+  /** What the page follows (asked again after each render, as it may learn more): notices about any re-render it. */
+  concerns: () => LiveNotice;
   refreshMs: number;
   maxMs: number;
   logger: Logger;
@@ -114,46 +96,15 @@ export interface EventStreamOptions {
   onClose?: () => void;
 }
 
-const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-
 /**
- * Serves server-sent events for one live page: the current region at once, then again whenever a notice concerns
- * the page (and once more shortly after, since other plugins may still be writing what the event was about),
- * and on a periodic tick as a safety net for missed notices. The stream ends after `maxMs`; EventSource
- * reconnects, which re-checks the session.
+ * Re-renders the region and sends it when it changed; a call while one runs makes that one go round again, so
+ * renders never overlap and the last notice is never lost.
  */
-export function openEventStream(ctx: Koa.Context, options: EventStreamOptions): void {
-  // The route awaited the session before coming here: a browser that left meanwhile has no 'close' left to send.
-  if (ctx.res.destroyed || ctx.req.socket.destroyed) {
-    options.onClose?.();
-    ctx.status = 204;
-    return;
-  }
-  const stream = new PassThrough();
-  ctx.req.socket.setTimeout(0);
-  ctx.req.socket.setNoDelay(true);
-  ctx.status = 200;
-  ctx.type = 'text/event-stream; charset=utf-8';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('X-Accel-Buffering', 'no');
-  ctx.body = stream;
-
-  let closed = false;
+function regionRefresher(options: EventStreamOptions): (stream: LiveStream) => Promise<void> {
   let running = false;
   let pending = false;
   let last = '';
-  let followUp: NodeJS.Timeout | undefined;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    clearInterval(tick);
-    clearTimeout(deadline);
-    clearTimeout(followUp);
-    unlisten();
-    stream.end();
-    options.onClose?.();
-  };
-  const refresh = async (): Promise<void> => {
+  return async (stream) => {
     if (running) {
       pending = true;
       return;
@@ -163,43 +114,65 @@ export function openEventStream(ctx: Koa.Context, options: EventStreamOptions): 
       do {
         pending = false;
         const next = await options.render();
-        if (closed) return;
+        if (stream.closed) return;
+        for (const topic of noticeTopics(options.concerns())) stream.follow(topic);
         if ('signin' in next) {
-          stream.write(frame('signin', { location: next.signin }));
-          close();
+          stream.send('signin', { location: next.signin });
+          stream.end();
           return;
         }
         if (next.html !== last) {
           last = next.html;
-          stream.write(frame('update', { html: next.html, state: next.state }));
+          stream.send('update', { html: next.html, state: next.state });
         }
         if (next.final) {
-          stream.write(frame('done', {}));
-          close();
+          stream.send('done', {});
+          stream.end();
           return;
         }
-      } while (pending && !closed);
+      } while (pending && !stream.closed);
     } catch (error) {
       options.logger.warn({ err: error }, 'live update failed');
     } finally {
       running = false;
     }
   };
+}
 
-  const unlisten = options.hub.listen((notice) => {
-    if (closed || !options.concerns(notice)) return;
-    void refresh();
-    // One follow-up, 500 ms after the latest notice: a burst of notices does not pile up timers.
+/**
+ * Serves server-sent events for one live page: the current region at once, then again whenever a notice concerns
+ * the page (and once more shortly after, since other plugins may still be writing what the event was about),
+ * and on a periodic tick as a safety net for missed notices. The stream ends after `maxMs`; EventSource
+ * reconnects, which re-checks the session.
+ */
+export async function openEventStream(ctx: Koa.Context, options: EventStreamOptions): Promise<void> {
+  const refresh = regionRefresher(options);
+  let followUp: NodeJS.Timeout | undefined;
+  let stream: LiveStream | undefined;
+  try {
+    stream = await options.live.channel.open(ctx, {
+      topics: noticeTopics(options.concerns()),
+      maxMs: options.maxMs,
+      onMessage: (_notice, open) => {
+        void refresh(open);
+        // One follow-up, 500 ms after the latest notice: a burst of notices does not pile up timers.
+        clearTimeout(followUp);
+        followUp = setTimeout(() => {
+          followUp = undefined;
+          void refresh(open);
+        }, 500);
+      },
+    });
+  } finally {
+    if (!stream) options.onClose?.();
+  }
+  if (!stream) return;
+  const open = stream;
+  const tick = setInterval(() => void refresh(open), options.refreshMs);
+  open.onClose(() => {
+    clearInterval(tick);
     clearTimeout(followUp);
-    followUp = setTimeout(() => {
-      followUp = undefined;
-      void refresh();
-    }, 500);
+    options.onClose?.();
   });
-  const tick = setInterval(() => void refresh(), options.refreshMs);
-  const deadline = setTimeout(close, options.maxMs);
-  // The response's 'close' comes when the browser goes or the stream ends, whichever is first.
-  ctx.res.on('close', close);
-  stream.write(`retry: 2000\n\n`);
-  void refresh();
+  void refresh(open);
 }

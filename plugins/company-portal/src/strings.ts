@@ -49,6 +49,8 @@ const en = {
   'enroll.privacy.cannot.5': 'The data in your personal apps',
   'enroll.privacy.erase': '{org} cannot erase your device. You can remove management at any time.',
   'enroll.download': 'Download management profile',
+  'enroll.simulate': 'Simulate this device',
+  'enroll.simulateNote': 'Preview only: a simulated iPhone installs the profile and enrolls, as this device would.',
   'enroll.downloadAgain': 'Download again',
   'enroll.pending': 'You downloaded a profile a moment ago.',
   'enroll.pendingLink': 'See its progress',
@@ -144,6 +146,10 @@ const en = {
   'limit.count': 'You have {active} of {limit} devices.',
   'limit.action': 'Go to My devices',
 
+  'accountDriven.title': 'Enroll from Settings',
+  'accountDriven.body':
+    '{org} enrolls devices through your work account. On this iPhone or iPad, open Settings, tap General, then VPN & Device Management, tap Sign In to Work or School Account, and enter your work email address.',
+
   'noProfile.title': 'No enrollment profile for your account',
   'noProfile.body':
     "Your account isn't set up to enroll devices yet. Contact IT support and ask them to assign you an enrollment profile.",
@@ -165,6 +171,11 @@ const en = {
   'help.safari.body':
     'Only Safari can hand the profile to Settings. In Settings > Apps > Safari, turn off Block All Cookies, close any private tab, and open this portal again in Safari.',
   'help.back': 'Back to the portal',
+  'help.last.title': 'Your last enrollment attempt',
+  'help.last.completed': 'It worked: your device is enrolled and ready for work.',
+  'help.last.inProgress':
+    'It is still going. Finish installing the profile in Settings, or start again from the Enroll page.',
+  'help.last.when': 'Started {when}.',
 
   'homeScreen.title': 'Add the portal to your Home Screen',
   'homeScreen.lead': 'Open the portal from its own icon, like an app.',

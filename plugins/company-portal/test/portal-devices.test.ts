@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import { expect } from 'chai';
-import { definePlugin, deviceStatusItemsPoint } from 'enrollment-gateway/sdk';
-import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { definePlugin, deviceDirectoryRef, deviceStatusItemsPoint } from 'enrollment-gateway/sdk';
+import { type DeviceInfoOptions, SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import {
   csrfOf,
@@ -18,7 +19,7 @@ const MARKUP = '<img src=x onerror=alert(1)>';
 const statusLines = definePlugin({
   name: 'test-status-lines',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   register(api) {
     api.contribute(deviceStatusItemsPoint, () => ({
       async statusFor(devices) {
@@ -35,7 +36,7 @@ const statusLines = definePlugin({
 const brokenLines = definePlugin({
   name: 'test-broken-lines',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   register(api) {
     api.contribute(deviceStatusItemsPoint, () => ({
       async statusFor(): Promise<never> {
@@ -56,6 +57,25 @@ describe('company-portal: My devices (rename, check status, remove)', function (
   let answering = true;
   let poller: Promise<void>;
 
+  /** The user downloads the profile from the portal, and a simulated iPhone installs it and enrolls. */
+  const enrollThroughPortal = async (user: PortalClient, info: DeviceInfoOptions = {}) => {
+    const start = await user.post('/enroll/download', { csrf: await user.csrf() });
+    const status = start.headers.get('location') ?? '';
+    const hop = await user.browser.request(`${PORTAL_URL}${status}/profile`);
+    const profile = await user.browser.request(hop.headers.get('location') ?? '');
+    const device = await SimulatedDevice.create({ baseUrl: portal.gw.url, publicUrl: PORTAL_URL, ...info });
+    device.installProfileFile(Buffer.from(await profile.arrayBuffer()));
+    await device.enroll();
+    await eventsDelivered(portal.gw.gateway);
+    return device;
+  };
+  /** The device as mdm describes it, through the SDK. */
+  const recordOf = async (udid: string) => {
+    const record = await portal.gw.gateway.context('company-portal').resolve(deviceDirectoryRef).getByUdid(udid);
+    if (!record) throw new Error(`device ${udid} is not recorded`);
+    return record;
+  };
+
   before(async () => {
     portal = await startPortalHarness('portaldevices', {
       unenrollment: true,
@@ -63,13 +83,7 @@ describe('company-portal: My devices (rename, check status, remove)', function (
       plugins: { unenrollment: { pollIntervalMs: 100, acknowledgementTimeoutMs: 10_000 } },
     });
     bob = await portal.signIn(portal.accounts.staff);
-    const start = await bob.post('/enroll/download', { csrf: await bob.csrf() });
-    const status = start.headers.get('location') ?? '';
-    const hop = await bob.browser.request(`${PORTAL_URL}${status}/profile`);
-    const profile = await bob.browser.request(hop.headers.get('location') ?? '');
-    phone = await SimulatedDevice.create({ baseUrl: portal.gw.url, publicUrl: PORTAL_URL });
-    phone.installProfileFile(Buffer.from(await profile.arrayBuffer()));
-    await phone.enroll();
+    phone = await enrollThroughPortal(bob);
     // The phone answers whenever it is reachable, as after each push, until its management profile is gone.
     poller = (async () => {
       while (polling && phone.enrolled) {
@@ -77,8 +91,7 @@ describe('company-portal: My devices (rename, check status, remove)', function (
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
-    const record = await portal.gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid: phone.udid });
-    deviceId = String(record?._id);
+    deviceId = (await recordOf(phone.udid)).id;
   });
   after(async () => {
     polling = false;
@@ -159,11 +172,15 @@ describe('company-portal: My devices (rename, check status, remove)', function (
 
   it('refuses a second "Check status" while the first still waits (429), and allows one once answered', async () => {
     const csrf = await bob.csrf();
-    const commands = () =>
-      portal.gw.gateway
-        .context('mdm')
-        .mongo.collection('mdm_commands')
-        .countDocuments({ requestType: 'DeviceInformation' });
+    /** DeviceInformation commands queued for the device, from the admin API's command history. */
+    const commands = async () => {
+      const res = await portal.gw.fetch(`/api/mdm/devices/${deviceId}/commands?limit=200`, {
+        headers: { authorization: 'Bearer admin-all' },
+      });
+      expect(res.status).to.equal(200);
+      const { items } = (await res.json()) as { items: { requestType: string }[] };
+      return items.filter((c) => c.requestType === 'DeviceInformation').length;
+    };
     answering = false;
     let queuedBefore: number;
     try {
@@ -189,24 +206,6 @@ describe('company-portal: My devices (rename, check status, remove)', function (
     const next = await bob.post(`/devices/${deviceId}/check`, { csrf });
     expect(next.status).to.equal(303);
     await answered();
-  });
-
-  it("does not show a device's old name to the next user it is enrolled for", async () => {
-    const devices = portal.gw.gateway.context('mdm').mongo.collection('mdm_devices');
-    const mallory = await portal.signIn(portal.accounts.other);
-    expect((await bob.page(`/devices/${deviceId}`)).html).to.include('&lt;img src=x onerror=alert(1)&gt;');
-    const record = await devices.findOne({ udid: phone.udid });
-    // The same device, enrolled again by someone else (same record, new owner).
-    await devices.updateOne({ udid: phone.udid }, { $set: { userId: portal.accounts.other.oid } });
-    try {
-      for (const path of [`/devices/${deviceId}`, `/devices/${deviceId}/remove`, '/devices']) {
-        const page = await mallory.page(path);
-        expect(page.status, path).to.equal(200);
-        expect(page.html, path).not.to.include('onerror=alert(1)');
-      }
-    } finally {
-      await devices.updateOne({ udid: phone.udid }, { $set: { userId: record?.userId } });
-    }
   });
 
   const events = (signal?: AbortSignal) => bob.browser.request(`${PORTAL_URL}/devices/${deviceId}/events`, { signal });
@@ -295,5 +294,22 @@ describe('company-portal: My devices (rename, check status, remove)', function (
     expect(phone.enrolled).to.equal(false);
     expect([...phone.state.profiles.keys()]).not.to.include('test.gateway.webclip');
     expect((await bob.page('/devices')).html).not.to.include(`href="/devices/${deviceId}"`);
+  });
+
+  it("does not show a device's old name to the next user who enrolls it", async () => {
+    // Bob's name for it stays on record after the removal (the portal keeps it with its owner).
+    const names = portal.gw.gateway.context('company-portal').mongo.collection('portal_device_names');
+    expect((await names.findOne({ _id: deviceId as never }))?.name).to.equal(MARKUP);
+    // The same iPhone, enrolled again by someone else: the same device record, a new owner.
+    const mallory = await portal.signIn(portal.accounts.other);
+    await enrollThroughPortal(mallory, { udid: phone.udid, serialNumber: phone.info.serialNumber });
+    const record = await recordOf(phone.udid);
+    expect(record.id, 'the same device record').to.equal(deviceId);
+    expect(record.userId).to.equal(portal.accounts.other.oid);
+    for (const path of [`/devices/${deviceId}`, `/devices/${deviceId}/remove`, '/devices']) {
+      const page = await mallory.page(path);
+      expect(page.status, path).to.equal(200);
+      expect(page.html, path).not.to.include('onerror=alert(1)');
+    }
   });
 });

@@ -20,7 +20,7 @@ const vetoed = { userId: '' };
 const vetoPlugin = definePlugin({
   name: 'test-veto',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.0.0',
   dependsOn: ['mdm'],
   register(api) {
     api.contribute(enrollmentPayloadsPoint, () => ({
@@ -102,7 +102,7 @@ describe('company-portal: downloading the profile and following the device', fun
     await stale.enroll().catch((error) => {
       refused = error;
     });
-    expect(refused, 'the cancelled download must not enroll').to.include({ phase: 'scep', status: 403 });
+    expect(refused, 'the cancelled download must not enroll').to.include({ reason: 'scep-failure' });
 
     // A second gateway replica serves the live status; the device talks to the first one.
     replica = await portal.replica('serve');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { DEVICE_LIMIT_MESSAGE } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import {
   ANDROID,
   IOS_14,
@@ -99,6 +100,8 @@ describe('company-portal: sign-in, landing and the page for each outcome', funct
     expect(page.status).to.equal(200);
     expect(pageId(page.html)).to.equal('enroll');
     expect(page.html).to.include('Download management profile');
+    // "Simulate this device" belongs to `npm run preview` (previewSimulatePath) and never shows otherwise.
+    expect(page.html).to.not.include('data-preview-simulate');
     expect(page.html).to.include('Contoso can see:').and.include('Contoso cannot see:');
     expect(page.html).to.include('Your photos and files');
     expect(page.html).to.include('within 8 minutes');
@@ -174,6 +177,7 @@ describe('company-portal: sign-in, landing and the page for each outcome', funct
     const phone = await SimulatedDevice.create({ baseUrl: portal.gw.url, publicUrl: PORTAL_URL });
     await phone.downloadProfile(((await mint.json()) as { profileUrl: string }).profileUrl);
     await phone.enroll();
+    await eventsDelivered(portal.gw.gateway);
     const page = await lena.page('/');
     expect(pageId(page.html)).to.equal('device-limit');
     expect(page.html).to.include(DEVICE_LIMIT_MESSAGE.replace("'", '&#39;'));

@@ -6,11 +6,12 @@ import {
   deviceDirectoryRef,
   type EnrollmentPayloadContributor,
   type PluginContext,
+  stableUuid,
   VetoError,
 } from 'enrollment-gateway/sdk';
 import type { ComplianceConfig } from './config.js';
 import { type CompliancePolicy, type Evaluation, evaluate, minimumFor, type OsFacts, statusItem } from './policy.js';
-import type { ComplianceModels, DeviceFactsDoc, PolicyStore } from './store.js';
+import type { DeviceFactsDoc, DeviceReports, DeviceRequests, PolicyStore } from './storage/compliance-records.js';
 import { type CompliancePlatform, osVersionSchema, platformOf, versionKey } from './versions.js';
 
 /**
@@ -26,24 +27,25 @@ export class ComplianceService {
   private readonly reports;
 
   constructor(
-    private readonly models: ComplianceModels,
+    private readonly records: DeviceRequests & DeviceReports,
     readonly policies: PolicyStore,
     private readonly ctx: PluginContext<ComplianceConfig>,
   ) {
     this.reports = ctx.metrics.counter('compliance_reports_total', 'OS version reports by evaluation', ['state']);
   }
 
-  async onEnrolled(event: DomainEvents['device.enrolled']): Promise<void> {
-    await this.models.devices.updateOne(
-      { _id: event.deviceId },
-      // A new enrollment starts with an empty command queue: nothing of ours is pending any more.
-      {
-        $set: { udid: event.udid },
-        $unset: { osVersion: '', osVersionKey: '', reportedAt: '', pendingCommandUuid: '' },
-      },
-      { upsert: true },
-    );
-    if (this.ctx.config.queryOnEnrollment && (await this.hasMinimum())) await this.requestReports([event.deviceId]);
+  async onEnrolled(event: DomainEvents['device.enrolled'], eventId: string): Promise<void> {
+    const known = await this.records.request(event.deviceId);
+    // A repeat delivery of the same event must not wipe what the device reported since the first one.
+    if (known?.enrolledBy !== eventId) {
+      // A new enrollment starts with an empty command queue (nothing of ours is pending) and reports nothing yet.
+      await this.records.forget(event.deviceId);
+      await this.records.register(event.deviceId, event.udid, eventId);
+    }
+    if (this.ctx.config.queryOnEnrollment && (await this.hasMinimum())) {
+      // The same CommandUUID on every delivery: mdm queues it once.
+      await this.requestReports([event.deviceId], stableUuid(eventId, 'compliance DeviceInformation'));
+    }
   }
 
   /** Without a minimum the plugin stays quiet: no commands to devices, no status lines. */
@@ -53,24 +55,15 @@ export class ComplianceService {
   }
 
   /** Queues DeviceInformation (the devices are woken) and remembers when we asked. */
-  async requestReports(deviceIds: readonly string[]): Promise<number> {
+  async requestReports(deviceIds: readonly string[], commandUuid?: string): Promise<number> {
     if (deviceIds.length === 0) return 0;
     const results = await this.ctx.resolve(deviceCommandsRef).enqueue(deviceIds, {
+      commandUuid,
       requestType: 'DeviceInformation',
       payload: { Queries: [...COMPLIANCE_QUERIES] },
       origin: 'compliance',
     });
-    const now = new Date();
-    if (results.length > 0) {
-      await this.models.devices.bulkWrite(
-        results.map((r) => ({
-          updateOne: {
-            filter: { _id: r.deviceId },
-            update: { $set: { requestedAt: now, pendingCommandUuid: r.commandUuid } },
-          },
-        })),
-      );
-    }
+    await this.records.asked(results, new Date());
     return results.length;
   }
 
@@ -79,37 +72,32 @@ export class ComplianceService {
     if (event.requestType !== 'DeviceInformation') return;
     // Answered (even with an error): the next refresh may ask again. NotNow stays queued in mdm.
     if (event.status !== 'NotNow') {
-      await this.models.devices.updateOne(
-        { _id: event.deviceId, pendingCommandUuid: event.commandUuid },
-        { $unset: { pendingCommandUuid: '' } },
-      );
+      const request = await this.records.request(event.deviceId);
+      if (request?.pendingCommandUuid === event.commandUuid) {
+        await this.records.recordAnswer(event.deviceId, event.commandUuid);
+      }
     }
     if (event.status !== 'Acknowledged') return;
     const responses = event.result.QueryResponses as Record<string, unknown> | undefined;
     const reported = osVersionSchema.safeParse(responses?.OSVersion);
     if (!reported.success) return;
     const reportedName = typeof responses?.ProductName === 'string' ? responses.ProductName : undefined;
-    const known = await this.models.devices.findById(event.deviceId).lean<DeviceFactsDoc>();
+    const [known] = await this.records.reports([event.deviceId]);
     // Asked by someone else without ProductName: the directory knows it from Authenticate, as in factsFor.
     const productName =
       reportedName ??
       known?.productName ??
       (known?.platform ? undefined : (await this.ctx.resolve(deviceDirectoryRef).get(event.deviceId))?.productName);
     const platform = platformOf(productName) ?? known?.platform;
-    await this.models.devices.updateOne(
-      { _id: event.deviceId },
-      {
-        $set: {
-          udid: event.udid,
-          osVersion: reported.data,
-          osVersionKey: versionKey(reported.data),
-          reportedAt: new Date(),
-          ...(platform ? { platform } : {}),
-          ...(productName ? { productName } : {}),
-        },
-      },
-      { upsert: true },
-    );
+    await this.records.recordReport({
+      _id: event.deviceId,
+      udid: event.udid,
+      osVersion: reported.data,
+      osVersionKey: versionKey(reported.data),
+      reportedAt: new Date(),
+      ...(platform ? { platform } : {}),
+      ...(productName ? { productName } : {}),
+    });
     const { policy } = await this.policies.current();
     const evaluation = evaluate(policy, { platform, osVersion: reported.data });
     this.reports.inc({ state: evaluation.state });
@@ -122,15 +110,12 @@ export class ComplianceService {
   }
 
   async forget(deviceId: string): Promise<void> {
-    await this.models.devices.deleteOne({ _id: deviceId });
+    await this.records.forget(deviceId);
   }
 
   /** Our own record first; the device directory's OS fields for devices enrolled before this plugin ran. */
   private async factsFor(devices: readonly DeviceRecord[]): Promise<Map<string, OsFacts>> {
-    const docs = await this.models.devices
-      .find({ _id: { $in: devices.map((d) => d.id) } })
-      .lean<DeviceFactsDoc[]>()
-      .exec();
+    const docs = await this.records.reports(devices.map((d) => d.id));
     const byId = new Map(docs.map((doc) => [doc._id, doc]));
     return new Map(
       devices.map((device) => {
@@ -170,15 +155,9 @@ export class ComplianceService {
   async nonCompliant(policy: CompliancePolicy, limit: number): Promise<DeviceFactsDoc[]> {
     const below = (['iOS', 'iPadOS'] as CompliancePlatform[]).flatMap((platform) => {
       const minimum = minimumFor(policy, platform);
-      return minimum ? [{ platform, osVersionKey: { $lt: versionKey(minimum) } }] : [];
+      return minimum ? [{ platform, osVersionKey: versionKey(minimum) }] : [];
     });
-    if (below.length === 0) return [];
-    return this.models.devices
-      .find({ $or: below })
-      .sort({ osVersionKey: 1, _id: 1 })
-      .limit(limit)
-      .lean<DeviceFactsDoc[]>()
-      .exec();
+    return this.records.below(below, limit);
   }
 
   /** Asks devices again whose last request is older than refreshHours, a batch at a time. */
@@ -186,20 +165,9 @@ export class ComplianceService {
     const hours = this.ctx.config.refreshHours;
     if (hours === 0 || !(await this.hasMinimum())) return 0;
     const cutoff = new Date(now.getTime() - hours * 3_600_000);
-    const stale = await this.models.devices
-      .find(
-        {
-          // A device that never answers would otherwise collect one DeviceInformation per refresh.
-          pendingCommandUuid: { $exists: false },
-          $or: [{ requestedAt: { $lt: cutoff } }, { requestedAt: { $exists: false } }],
-        },
-        { _id: 1 },
-      )
-      .sort({ requestedAt: 1 })
-      .limit(REFRESH_BATCH)
-      .lean<Pick<DeviceFactsDoc, '_id'>[]>()
-      .exec();
-    return this.requestReports(stale.map((doc) => doc._id));
+    // A device that never answers would otherwise collect one DeviceInformation per refresh.
+    const due = await this.records.due(cutoff, REFRESH_BATCH);
+    return this.requestReports(due);
   }
 
   /** With blockEnrollmentWhenNonCompliant, a user with a device below the minimum cannot enroll another. */

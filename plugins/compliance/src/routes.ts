@@ -10,7 +10,7 @@ import {
 import { z } from 'zod';
 import type { ComplianceService } from './compliance-service.js';
 import { compliancePolicySchema, evaluate } from './policy.js';
-import type { StoredPolicy } from './store.js';
+import type { StoredPolicy } from './storage/compliance-records.js';
 
 const policyView = compliancePolicySchema.extend({
   version: z.number().int().describe('0 while the config defaults apply'),

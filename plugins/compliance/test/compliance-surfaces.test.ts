@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { deviceDirectoryRef } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import {
   PORTAL_URL,
@@ -49,8 +51,9 @@ describe('compliance: what the portal and the admin devices list show', function
     phone = await SimulatedDevice.create({ baseUrl: portal.gw.url, publicUrl: PORTAL_URL, osVersion: '16.7.8' });
     phone.installProfileFile(Buffer.from(await profile.arrayBuffer()));
     await phone.enroll();
-    const record = await portal.gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid: phone.udid });
-    deviceId = String(record?._id);
+    await eventsDelivered(portal.gw.gateway);
+    const record = await portal.gw.gateway.context('compliance').resolve(deviceDirectoryRef).getByUdid(phone.udid);
+    deviceId = String(record?.id);
     // Answers DeviceInformation (and whatever else was queued on enrollment).
     await phone.poll();
   });

@@ -2,10 +2,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChangeLog } from './change-log.js';
 import { type CatalogSnapshot, type CompiledLimitPolicy, type CompiledProfile, compileProfile } from './matching.js';
-import type { ChangeDoc, EnrollmentModels, LimitPolicyDoc, ProfileDoc } from './models.js';
+import type { ChangeDoc, LimitPolicyRecords, ProfileDoc, ProfileRecords } from './storage/enrollment-records.js';
 
 export interface CatalogOptions {
-  models: EnrollmentModels;
+  /** Read only: the catalog never writes. */
+  records: Pick<ProfileRecords, 'allProfiles' | 'profile'> & Pick<LimitPolicyRecords, 'allPolicies'>;
   log: ChangeLog;
   /** Shared client, for PUBLISH. */
   redis: Redis;
@@ -27,8 +28,10 @@ const fromDoc = (doc: ProfileDoc) => ({
   excludedGroups: doc.assignments.excludedGroups ?? [],
 });
 
-async function loadPolicies(models: EnrollmentModels): Promise<CompiledLimitPolicy[]> {
-  const docs = (await models.limitPolicies.find().sort({ priority: 1 }).lean()) as LimitPolicyDoc[];
+type CatalogRecords = CatalogOptions['records'];
+
+async function loadPolicies(records: CatalogRecords): Promise<CompiledLimitPolicy[]> {
+  const docs = await records.allPolicies();
   return docs.map((doc) => ({
     id: doc._id,
     name: doc.name,
@@ -53,20 +56,17 @@ const PROFILE_KINDS = new Set([
  * From a previous snapshot only the profiles named by the changes since are read again.
  */
 export async function loadSnapshot(
-  models: EnrollmentModels,
+  records: CatalogRecords,
   log: ChangeLog,
   previous?: CatalogSnapshot,
 ): Promise<CatalogSnapshot> {
   const head = await log.latest();
   if (previous && head._id === previous.revision) return previous;
   if (previous && head._id > previous.revision && head._id - previous.revision <= INCREMENTAL_MAX) {
-    const incremental = await applyChanges(models, log, previous, head);
+    const incremental = await applyChanges(records, log, previous, head);
     if (incremental) return incremental;
   }
-  const [profileDocs, limitPolicies] = await Promise.all([
-    models.profiles.find().lean() as Promise<ProfileDoc[]>,
-    loadPolicies(models),
-  ]);
+  const [profileDocs, limitPolicies] = await Promise.all([records.allProfiles(), loadPolicies(records)]);
   const byId = new Map(profileDocs.map((doc) => [doc._id, doc]));
   const profiles: CompiledProfile[] = [];
   for (const id of head.ids) {
@@ -77,7 +77,7 @@ export async function loadSnapshot(
 }
 
 async function applyChanges(
-  models: EnrollmentModels,
+  records: CatalogRecords,
   log: ChangeLog,
   previous: CatalogSnapshot,
   head: ChangeDoc,
@@ -96,8 +96,8 @@ async function applyChanges(
   }
   const byId = new Map(previous.profiles.map((p) => [p.id, fromCompiled(p)]));
   const [docs, limitPolicies] = await Promise.all([
-    Promise.all([...stale].map((id) => models.profiles.findById(id).lean() as Promise<ProfileDoc | null>)),
-    policiesChanged ? loadPolicies(models) : previous.limitPolicies,
+    Promise.all([...stale].map((id) => records.profile(id))),
+    policiesChanged ? loadPolicies(records) : previous.limitPolicies,
   ]);
   for (const doc of docs) if (doc) byId.set(doc._id, fromDoc(doc));
   const profiles: CompiledProfile[] = [];
@@ -156,7 +156,7 @@ export class ProfileCatalog {
     this.loading ??= (async () => {
       const started = performance.now();
       try {
-        const next = await loadSnapshot(this.options.models, this.options.log, this.snapshot);
+        const next = await loadSnapshot(this.options.records, this.options.log, this.snapshot);
         if (!this.snapshot || next.revision >= this.snapshot.revision) this.snapshot = next;
         this.options.onReload?.(performance.now() - started, next.revision);
         return this.snapshot;

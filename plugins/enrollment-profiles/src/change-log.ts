@@ -1,5 +1,5 @@
 import { ConflictProblem } from 'enrollment-gateway/sdk';
-import { type ChangeDoc, EMPTY_CHANGE, type EnrollmentModels, isDuplicateKey } from './models.js';
+import { type ChangeDoc, type ChangeEntries, EMPTY_CHANGE, type VersionClaims } from './storage/enrollment-records.js';
 
 /** Entries behind the newest that keep their full order; older ones keep only kind and target. */
 const KEEP = 20;
@@ -17,13 +17,12 @@ export type ChangeDraft = Pick<ChangeDoc, 'orderVersion' | 'ids' | 'kind'> & { t
 export class ChangeLog {
   /** The newest entry this process has seen. Entries never change within KEEP of the head. */
   private head: ChangeDoc | undefined;
-  constructor(private readonly models: EnrollmentModels) {}
+  constructor(private readonly records: ChangeEntries & VersionClaims) {}
 
   /** One entry by sequence number: a primary-key lookup, fast on every backend. */
   async entry(id: number): Promise<ChangeDoc | undefined> {
     if (id < 1) return undefined;
-    const doc = (await this.models.changes.findById(id).lean()) as ChangeDoc | null;
-    return doc ? { ...doc, ids: doc.ids ?? [] } : undefined;
+    return this.records.entry(id);
   }
 
   /**
@@ -63,20 +62,14 @@ export class ChangeLog {
       const latest = await this.latest();
       const draft = decide(latest);
       const entry: ChangeDoc = { _id: latest._id + 1, ...draft, at: new Date() };
-      try {
-        await this.models.changes.create(entry);
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
+      if (!(await this.records.appendEntry(entry))) {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * (attempt + 1)));
         continue;
       }
       if (!this.head || entry._id > this.head._id) this.head = entry;
       if (entry._id % 10 === 0) {
         // Entries are never deleted (their ids are what makes appends exclusive); old ones shed the order.
-        await this.models.changes.updateMany(
-          { _id: { $gte: entry._id - KEEP - 10, $lt: entry._id - KEEP } },
-          { $set: { ids: [] } },
-        );
+        await this.records.shedOrders(entry._id - KEEP - 10, entry._id - KEEP);
       }
       return entry;
     }
@@ -95,21 +88,16 @@ export class ChangeLog {
   async claim(entity: string, version: number): Promise<boolean> {
     const id = `${entity}@${version}`;
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await this.models.claims.create({ _id: id, at: new Date() });
-        return true;
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-      }
-      const held = await this.models.claims.findById(id).lean();
-      if (held && Date.now() - new Date(held.at).getTime() < ABANDONED_CLAIM_MS) return false;
-      await this.models.claims.deleteOne({ _id: id, ...(held ? { at: held.at } : {}) });
+      if (await this.records.insertClaim(id, new Date())) return true;
+      const heldSince = await this.records.claimedAt(id);
+      if (heldSince && Date.now() - heldSince.getTime() < ABANDONED_CLAIM_MS) return false;
+      await this.records.deleteClaim(id, heldSince);
     }
     return false;
   }
 
   /** Gives a claim back when the write it guarded failed (a duplicate name, say). */
   async release(entity: string, version: number): Promise<void> {
-    await this.models.claims.deleteOne({ _id: `${entity}@${version}` });
+    await this.records.deleteClaim(`${entity}@${version}`);
   }
 }

@@ -100,6 +100,8 @@ export const UNSUPPORTED_MESSAGES: Record<Exclude<DevicePlatform, 'iOS' | 'iPadO
   windows: "Computers can't be enrolled here. Open this page in Safari on the iPhone or iPad you want to enroll.",
   unknown: "We couldn't recognize this device. Open this page in Safari on the iPhone or iPad you want to enroll.",
 };
+export const ACCOUNT_DRIVEN_MESSAGE =
+  'To enroll this device, open Settings, tap General, then VPN & Device Management, and sign in to your work account.';
 export const COMPANY_PORTAL_MESSAGE =
   'To enroll this device, install the Company Portal app from the App Store and sign in there.';
 
@@ -115,6 +117,7 @@ export function gateByPlatform(
   platform: DevicePlatform | undefined,
   osVersion: string | undefined,
 ): { outcome: ResolutionOutcome; reason: string; userMessage?: string } {
+  if (enrollmentType === 'account-driven') return accountDriven(platform, osVersion);
   if (platform === undefined) {
     return enrollmentType === 'web-based'
       ? { outcome: 'web-enrollment', reason: 'platform not known here: the OS version was not checked' }
@@ -147,6 +150,39 @@ export function gateByPlatform(
     );
   }
   return { outcome: 'web-enrollment', reason: `${platform} ${osVersion} supports web-based enrollment` };
+}
+
+/**
+ * An account-driven profile: User Enrollment from Settings, iOS/iPadOS 15 and later. Without a platform (a helpdesk
+ * link) the OS is not checked; other platforms and older versions cannot enroll this way.
+ */
+function accountDriven(
+  platform: DevicePlatform | undefined,
+  osVersion: string | undefined,
+): { outcome: ResolutionOutcome; reason: string; userMessage?: string } {
+  const enroll = (reason: string) => ({
+    outcome: 'account-driven-enrollment' as const,
+    reason,
+    userMessage: ACCOUNT_DRIVEN_MESSAGE,
+  });
+  if (platform === undefined)
+    return enroll('account-driven profile; platform not known here: the OS version was not checked');
+  if (platform !== 'iOS' && platform !== 'iPadOS') {
+    return {
+      outcome: 'unsupported-platform',
+      reason: `platform ${platform} is not supported: only iOS and iPadOS enroll here`,
+      userMessage: UNSUPPORTED_MESSAGES[platform],
+    };
+  }
+  const major = Number.parseInt(osVersion ?? '', 10);
+  if (Number.isFinite(major) && major < WEB_ENROLLMENT_MIN_MAJOR) {
+    return {
+      outcome: 'unsupported-platform',
+      reason: `${platform} ${osVersion} is older than ${WEB_ENROLLMENT_MIN_MAJOR}: account-driven enrollment needs ${WEB_ENROLLMENT_MIN_MAJOR} or later`,
+      userMessage: `Update this device to ${platform} ${WEB_ENROLLMENT_MIN_MAJOR} or later, then sign in to your work account in Settings.`,
+    };
+  }
+  return enroll(`account-driven profile: ${platform} ${osVersion ?? '(version unknown)'} enrolls from Settings`);
 }
 
 /** The limit for a user: the first policy (by priority) naming one of the user's groups, else the default. */

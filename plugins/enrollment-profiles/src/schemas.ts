@@ -53,7 +53,7 @@ const assignmentsChecked = assignmentsSchema.superRefine((value, ctx) => {
   }
 });
 
-export const enrollmentTypeSchema = z.enum(['web-based', 'app-based']);
+export const enrollmentTypeSchema = z.enum(['web-based', 'app-based', 'account-driven']);
 
 export const createProfileBody = z.strictObject({
   name: nameSchema,

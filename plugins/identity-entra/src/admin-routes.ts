@@ -46,7 +46,7 @@ export function mountIdentityAdminRoutes(
       const page = docs.slice(0, query.limit);
       koa.body = {
         items: page.map(toDirectoryUser),
-        nextCursor: docs.length > query.limit ? page[page.length - 1]._id : null,
+        nextCursor: docs.length > query.limit ? page[page.length - 1].id : null,
       };
     },
   );

@@ -4,12 +4,15 @@ import {
   type IdentityProvider,
   IdentityRefusedError,
   ProblemError,
+  type RateLimits,
+  rateLimit,
   readRawBody,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { IdentityConfig } from './config.js';
 import { anonymous, auditRefusal, refusalText, refuse } from './refusals.js';
 import { csrfMatches, newCsrfToken, type SessionManager, safeReturnPath } from './sessions.js';
+import type { SignInState, SignInStateCookie } from './signin-state.js';
 import type { MongoUserDirectory } from './users.js';
 
 export interface AuthDeps {
@@ -18,7 +21,12 @@ export interface AuthDeps {
   users: MongoUserDirectory;
   provider(): IdentityProvider;
   audit(): AuditLog | undefined;
+  signInState: SignInStateCookie;
+  rateLimits: RateLimits;
 }
+
+/** Pending sign-ins a browser keeps (tabs); a state past this size starts over rather than grow the cookie. */
+const MAX_STATE_CHARS = 2_000;
 
 export function isAdmin(
   config: IdentityConfig,
@@ -48,7 +56,8 @@ export function mountAuthRoutes(router: Router, deps: AuthDeps): void {
   const { sessions, users, config } = deps;
   router.use(sessions.routeMiddleware());
 
-  router.get('/signin', async (ctx) => {
+  // Per client on both legs; per sign-in attempt (its OIDC state) on the callback.
+  router.get('/signin', rateLimit(deps, 'signIn'), async (ctx) => {
     const requested = asString(ctx.query.returnTo);
     const returnTo = safeReturnPath(requested);
     if (!returnTo) {
@@ -63,60 +72,70 @@ export function mountAuthRoutes(router: Router, deps: AuthDeps): void {
         'open_redirect',
       );
     }
-    const session = sessions.session(ctx);
-    session.createdAt ??= Date.now();
-    session.returnTo = returnTo;
-    const { redirectUrl } = await deps.provider().beginSignIn({ query: {}, headers: ctx.headers, store: session });
+    // Nothing is stored on the server before sign-in: the pending state rides in an encrypted cookie.
+    let state: SignInState = deps.signInState.open(ctx);
+    if (JSON.stringify(state).length > MAX_STATE_CHARS) state = {};
+    state.returnTo = returnTo;
+    const { redirectUrl } = await deps.provider().beginSignIn({ query: {}, headers: ctx.headers, store: state });
+    if (!deps.signInState.save(ctx, state)) throw new ProblemError(400, 'Bad request', 'sign-in state too large');
     ctx.redirect(redirectUrl);
   });
 
-  router.get('/callback', async (ctx) => {
-    const session = sessions.session(ctx);
-    const provider = deps.provider();
-    let identity: Awaited<ReturnType<IdentityProvider['completeSignIn']>>;
-    try {
-      identity = await provider.completeSignIn({ query: ctx.query, headers: ctx.headers, store: session });
-    } catch (error) {
-      if (!(error instanceof IdentityRefusedError)) throw error;
-      ctx.state.log?.info({ refusal: error.refusal, detail: error.detail }, 'sign-in refused');
-      const actor = error.subject
-        ? { id: error.subject, kind: 'user' as const, displayName: error.subject }
-        : anonymous;
-      await auditRefusal(deps.audit(), ctx, 'identity.signin.refused', actor, {
-        reason: error.refusal,
-        detail: error.detail,
-      });
-      const text = refusalText[error.refusal];
-      return refuse(ctx, text.status, text.title, text.detail, error.refusal);
-    }
-    const user = await users.recordSignIn(identity, provider.name);
-    if (!user.enabled) {
-      const actor = { id: user.id, kind: 'user' as const, displayName: user.displayName };
-      await auditRefusal(deps.audit(), ctx, 'identity.signin.refused', actor, { reason: 'user_disabled' });
-      const text = refusalText.user_disabled;
-      return refuse(ctx, text.status, text.title, text.detail, 'user_disabled');
-    }
-    const returnTo = safeReturnPath(session.returnTo) ?? '/';
-    // A new session id at the privilege change, so an id planted before sign-in is worthless.
-    await session.regenerate();
-    for (const key of Object.keys(session)) if (key !== 'isNew' && !key.startsWith('_')) delete session[key];
-    const now = Date.now();
-    session.createdAt = now;
-    session.csrf = newCsrfToken();
-    session.user = {
-      id: user.id,
-      upn: user.upn,
-      displayName: user.displayName,
-      tenantId: user.tenantId,
-      groups: [...identity.groups],
-      roles: [...identity.roles],
-      provider: provider.name,
-      signedInAt: now,
-    };
-    await users.markSignedIn(user.id, new Date(now));
-    ctx.state.log?.info({ userId: user.id }, 'signed in');
-    ctx.redirect(returnTo);
-  });
+  router.get(
+    '/callback',
+    rateLimit(deps, 'signIn', { key: (koa) => asString(koa.query.state) ?? 'no-state' }),
+    async (ctx) => {
+      const state = deps.signInState.open(ctx);
+      const provider = deps.provider();
+      let identity: Awaited<ReturnType<IdentityProvider['completeSignIn']>>;
+      try {
+        identity = await provider.completeSignIn({ query: ctx.query, headers: ctx.headers, store: state });
+      } catch (error) {
+        if (!(error instanceof IdentityRefusedError)) throw error;
+        // Whatever the provider used up stays used up; other pending sign-ins (tabs) stay.
+        deps.signInState.save(ctx, state);
+        ctx.state.log?.info({ refusal: error.refusal, detail: error.detail }, 'sign-in refused');
+        const actor = error.subject
+          ? { id: error.subject, kind: 'user' as const, displayName: error.subject }
+          : anonymous;
+        await auditRefusal(deps.audit(), ctx, 'identity.signin.refused', actor, {
+          reason: error.refusal,
+          detail: error.detail,
+        });
+        const text = refusalText[error.refusal];
+        return refuse(ctx, text.status, text.title, text.detail, error.refusal);
+      }
+      const user = await users.recordSignIn(identity, provider.name);
+      if (!user.enabled) {
+        const actor = { id: user.id, kind: 'user' as const, displayName: user.displayName };
+        await auditRefusal(deps.audit(), ctx, 'identity.signin.refused', actor, { reason: 'user_disabled' });
+        const text = refusalText.user_disabled;
+        return refuse(ctx, text.status, text.title, text.detail, 'user_disabled');
+      }
+      deps.signInState.clear(ctx);
+      const returnTo = safeReturnPath(asString(state.returnTo)) ?? '/';
+      // A new session id at the privilege change, so an id planted before sign-in is worthless.
+      const session = sessions.session(ctx);
+      await session.regenerate();
+      for (const key of Object.keys(session)) if (key !== 'isNew' && !key.startsWith('_')) delete session[key];
+      const now = Date.now();
+      session.createdAt = now;
+      session.csrf = newCsrfToken();
+      session.user = {
+        id: user.id,
+        upn: user.upn,
+        displayName: user.displayName,
+        tenantId: user.tenantId,
+        groups: [...identity.groups],
+        roles: [...identity.roles],
+        provider: provider.name,
+        signedInAt: now,
+      };
+      await users.markSignedIn(user.id, new Date(now));
+      ctx.state.log?.info({ userId: user.id }, 'signed in');
+      ctx.redirect(returnTo);
+    },
+  );
 
   router.get('/me', async (ctx) => {
     const session = sessions.session(ctx);

@@ -1,4 +1,4 @@
-import type { AuditLog, BrowserSessions, SignedInUser } from 'enrollment-gateway/sdk';
+import { type AuditLog, type BrowserSessions, GenerationCache, type SignedInUser } from 'enrollment-gateway/sdk';
 import type { Redis } from 'ioredis';
 import type Koa from 'koa';
 import { auditRefusal } from './refusals.js';
@@ -6,60 +6,36 @@ import { csrfMatches, type SessionManager, safeReturnPath } from './sessions.js'
 import type { MongoUserDirectory, StoredUser } from './users.js';
 
 const CACHE_SECONDS = 60;
-/** Outlives every cache entry by far, so a generation never returns to a value an entry still carries. */
-const GENERATION_SECONDS = 86_400;
-
-/** Stores the entry only if the user's generation is still the one the reader saw before reading the database. */
-const SET_IF_CURRENT = `
-local current = redis.call('GET', KEYS[1]) or '0'
-if current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-return 1`;
-
-interface CacheEntry {
-  generation: string;
-  record: StoredUser;
-}
 
 /**
- * Directory records for page and admin requests, read through Redis: a request then costs one Redis round trip
- * instead of a database query. Every write to a user bumps the user's generation in Redis (see
- * MongoUserDirectory's `changed`), on every replica at once since Redis is shared. An entry counts only when it
- * carries the current generation, and a reader stores what it read from the database only if the generation did
- * not move meanwhile: a read racing a disable can never put the old "enabled" back. The expiry only bounds writes
- * made behind the gateway's back.
+ * Directory records for page and admin requests, read through Redis (the SDK's GenerationCache): a request then
+ * costs one Redis round trip instead of a database query. Every write to a user moves the user's generation (see
+ * MongoUserDirectory's `changed`), on every replica at once since Redis is shared, so a read racing a disable can
+ * never put the old "enabled" back. The expiry only bounds writes made behind the gateway's back.
  */
 export class UserRecordCache {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly users: Pick<MongoUserDirectory, 'record'>,
-  ) {}
+  private readonly cache: GenerationCache<StoredUser>;
 
-  private keys(userId: string): [generation: string, entry: string] {
-    return [`${this.prefix}user-gen:${userId}`, `${this.prefix}user:${userId}`];
+  constructor(
+    redis: Redis,
+    prefix: string,
+    private readonly users: Pick<MongoUserDirectory, 'record'>,
+  ) {
+    this.cache = new GenerationCache<StoredUser>({
+      redis,
+      prefix: `${prefix}users:`,
+      ttlSeconds: CACHE_SECONDS,
+      revive: (parsed) => revive(parsed as StoredUser),
+    });
   }
 
-  async get(userId: string): Promise<StoredUser | undefined> {
-    const [generationKey, entryKey] = this.keys(userId);
-    const [generation, raw] = await this.redis.mget(generationKey, entryKey);
-    const seen = generation ?? '0';
-    if (raw) {
-      const entry = JSON.parse(raw) as CacheEntry;
-      if (entry.generation === seen) return revive(entry.record);
-    }
-    const record = await this.users.record(userId);
-    if (record) {
-      const entry: CacheEntry = { generation: seen, record };
-      await this.redis.eval(SET_IF_CURRENT, 2, generationKey, entryKey, seen, JSON.stringify(entry), CACHE_SECONDS);
-    }
-    return record;
+  get(userId: string): Promise<StoredUser | undefined> {
+    return this.cache.getOrLoad(userId, () => this.users.record(userId));
   }
 
   /** Called after every write to the user: entries of older generations are dead from now on. */
-  async drop(userId: string): Promise<void> {
-    const [generationKey, entryKey] = this.keys(userId);
-    await this.redis.multi().incr(generationKey).expire(generationKey, GENERATION_SECONDS).del(entryKey).exec();
+  drop(userId: string): Promise<void> {
+    return this.cache.invalidate(userId);
   }
 }
 

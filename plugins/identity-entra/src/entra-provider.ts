@@ -6,13 +6,13 @@ import {
   type VerifiedIdentity,
 } from 'enrollment-gateway/sdk';
 import passportAzureAd from 'passport-azure-ad';
-import type { IdentityConfig } from './config.js';
+import type { EntraConfig } from './config.js';
 import type { GroupSource } from './graph.js';
 import { runStrategy, type StrategyOutcome } from './strategy-runner.js';
 
 const { BearerStrategy, OIDCStrategy } = passportAzureAd;
 
-export function entraMetadataUrl(config: Pick<IdentityConfig, 'authority' | 'tenantId'>): string {
+export function entraMetadataUrl(config: Pick<EntraConfig, 'authority' | 'tenantId'>): string {
   return `${config.authority.replace(/\/$/, '')}/${config.tenantId}/v2.0/.well-known/openid-configuration`;
 }
 
@@ -45,7 +45,7 @@ export class EntraIdentityProvider implements IdentityProvider {
   private readonly bearer: InstanceType<typeof BearerStrategy>;
 
   constructor(
-    private readonly config: IdentityConfig,
+    private readonly config: EntraConfig,
     publicUrl: string,
     private readonly groups: GroupSource,
   ) {

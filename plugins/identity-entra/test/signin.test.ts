@@ -26,7 +26,9 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
     expect(authorize.searchParams.get('nonce')).to.match(/^[\w-]{32}$/);
     expect(authorize.searchParams.get('redirect_uri')).to.equal(`${PUBLIC_URL}/auth/callback`);
     const setCookie = start.headers.getSetCookie().join('\n');
-    expect(setCookie).to.match(/^__Host-gw_session=[^;]+;.*path=\//i);
+    // Before sign-in only the encrypted sign-in state cookie: no session exists yet, on the server or here.
+    expect(setCookie).to.match(/^__Host-gw_session\.signin=[^;]+;.*path=\//i);
+    expect(setCookie).not.to.match(/^__Host-gw_session=/m);
     // __Host-: a sibling subdomain cannot plant or shadow it (Secure, Path=/ and no Domain are required).
     expect(setCookie).not.to.match(/domain=/i);
     expect(setCookie)
@@ -62,11 +64,14 @@ describe('identity-entra: sign-in through the OIDC stand-in', function () {
       expect(doc).to.include({
         upn: 'bob@contoso.test',
         displayName: 'Bob User',
-        enabled: true,
         tenantId: fx.standin.tenantId,
       });
       expect(doc?.groups).to.deep.equal([STAFF_GROUP]);
       expect(doc?.lastSignInAt).to.be.instanceOf(Date);
+      expect(
+        await conn.collection('identity_user_disabled').countDocuments({}),
+        'enabled: no disabled record',
+      ).to.equal(0);
     } finally {
       await conn.close();
     }

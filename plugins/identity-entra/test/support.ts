@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { recordingPush } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import { GRAPH_SCOPE, OidcStandin, type StandinAccount } from '../../../test/support/oidc-standin.js';
-import { TestBrowser } from './http-client.js';
+import { TestBrowser } from '../../../test/support/test-browser.js';
 
 export const PUBLIC_URL = 'https://gateway.test';
 export const ADMIN_GROUP = 'a0000000-0000-0000-0000-00000000ad01';
@@ -21,6 +21,7 @@ export interface IdentityFixture {
 export async function startIdentityFixture(
   label: string,
   extraConfig: Record<string, unknown> = {},
+  coreConfig: Record<string, unknown> = {},
 ): Promise<IdentityFixture> {
   const standin = await OidcStandin.start({ redirectUris: [`${PUBLIC_URL}/auth/callback`] });
   const overageGroups = Array.from(
@@ -70,6 +71,7 @@ export async function startIdentityFixture(
     config: {
       publicUrl: PUBLIC_URL,
       http: { trustProxy: true },
+      ...coreConfig,
       plugins: {
         'identity-entra': {
           tenantId: standin.tenantId,

@@ -1,3 +1,4 @@
+import { reverseDnsIdentifier } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 
 export const jitConfigSchema = z.object({
@@ -6,7 +7,12 @@ export const jitConfigSchema = z.object({
     .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/)
     .optional()
     .describe('Reverse-DNS base of the SSO profile identifier; defaults to one derived from publicUrl'),
-  organizationName: z.string().min(1).max(100).default('Enrollment Gateway').describe('Shown in the SSO profile'),
+  organizationName: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Deprecated: set organizationName at the top level (one name for every plugin); overrides it here'),
   nationalClouds: z
     .boolean()
     .default(false)
@@ -33,9 +39,7 @@ export const jitConfigSchema = z.object({
 
 export type JitConfig = z.output<typeof jitConfigSchema>;
 
-/** "https://mdm.example.com" → "com.example.mdm.jit". */
+/** "https://mdm.example.com" → "com.example.mdm.jit"; an IP address → "local.ip-10-0-0-5.jit". */
 export function defaultProfileIdentifierBase(publicUrl: string): string {
-  const host = new URL(publicUrl).hostname.replace(/[^A-Za-z0-9.-]/g, '-');
-  const parts = host.split('.').filter(Boolean).reverse();
-  return [...(parts.length > 1 ? parts : ['local', ...parts]), 'jit'].join('.');
+  return reverseDnsIdentifier(publicUrl, 'jit');
 }

@@ -3,27 +3,38 @@ import type {
   DeviceDirectory,
   DeviceReadiness,
   DeviceReadinessService,
-  DeviceReadinessState,
   DeviceReadinessStep,
   ManagedItem,
   ManagedItemSource,
 } from 'enrollment-gateway/sdk';
+import { stableUuid } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
-import { type JitDeviceDoc, type JitModels, STEP_ORDER, type StepName } from './models.js';
-import type { SsoPolicyStore } from './policy-store.js';
 import { AUTHENTICATOR_BUNDLE_ID, AUTHENTICATOR_STORE_ID } from './sso-policy.js';
 import { buildSsoProfile } from './sso-profile.js';
+import {
+  type JitDevice,
+  type JitDeviceStorage,
+  STEP_ORDER,
+  type StepName,
+  type StepRecord,
+} from './storage/jit-devices.js';
+import type { SsoPolicyStore } from './storage/sso-policy-store.js';
 
 const ORIGIN = 'jit-registration';
 /** ManagementFlags bit 1: iOS removes the app when the MDM profile is removed. */
 const REMOVE_WITH_MDM_PROFILE = 1;
 
-export type ReadinessCheck = 'ready' | 'waiting' | 'gone';
+/**
+ * ready: Authenticator is managed; waiting: ask again later; failed: the device refused an install (the outcome is
+ * known, asking again changes nothing); superseded: the device enrolled again and a newer run checks it; gone: the
+ * device is no longer managed.
+ */
+export type ReadinessCheck = 'ready' | 'waiting' | 'failed' | 'superseded' | 'gone';
 
 /** Puts Authenticator and the SSO profile on enrolled devices and tracks when they are ready for registration. */
 export class RegistrationService implements DeviceReadinessService, ManagedItemSource {
   constructor(
-    private readonly models: JitModels,
+    private readonly devices: JitDeviceStorage,
     private readonly policies: SsoPolicyStore,
     private readonly commands: () => DeviceCommandService,
     private readonly directory: () => DeviceDirectory,
@@ -32,7 +43,7 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
   ) {}
 
   async get(deviceId: string): Promise<DeviceReadiness | undefined> {
-    const doc = await this.models.devices.findById(deviceId).lean<JitDeviceDoc>();
+    const doc = await this.devices.get(deviceId);
     return doc ? toReadiness(doc) : undefined;
   }
 
@@ -41,7 +52,7 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
    * refused to install them.
    */
   async installedOn(deviceId: string): Promise<ManagedItem[]> {
-    const doc = await this.models.devices.findById(deviceId).lean<JitDeviceDoc>();
+    const doc = await this.devices.get(deviceId);
     if (!doc) return [];
     const items: ManagedItem[] = [];
     if (doc.steps['install-app'] && doc.steps['install-app'].state !== 'failed') {
@@ -53,47 +64,47 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     return items;
   }
 
-  /** Called on device.enrolled: queues the app and the profile, and records both (again, on re-enrollment). */
-  async start(deviceId: string): Promise<void> {
+  /** Starts the registration `eventId` (a device.enrolled) asks for; a repeat of that event changes nothing; returns the run. */
+  async start(deviceId: string, eventId: string): Promise<string> {
     const { value: policy } = await this.policies.current();
     const profile = buildSsoProfile(policy, this.profile);
     const now = new Date();
-    await this.models.devices.updateOne(
-      { _id: deviceId },
-      {
-        $set: {
-          appBundleId: AUTHENTICATOR_BUNDLE_ID,
-          appStoreId: AUTHENTICATOR_STORE_ID,
-          profileIdentifier: profile.identifier,
-          state: 'pending',
-          steps: {},
-        },
-        $unset: { pendingListUuid: '' },
-      },
-      { upsert: true },
-    );
+    // The run is named by the event: a repeat delivery finds it begun, and its steps are recorded once.
+    const runId = stableUuid(eventId, 'jit registration run');
+    await this.devices.begin(deviceId, runId, {
+      appBundleId: AUTHENTICATOR_BUNDLE_ID,
+      appStoreId: AUTHENTICATOR_STORE_ID,
+      profileIdentifier: profile.identifier,
+    });
     const commands = this.commands();
+    // CommandUUIDs derived from the event: a repeat delivery queues nothing twice.
     const [app] = await commands.enqueue([deviceId], {
+      commandUuid: stableUuid(eventId, 'jit InstallApplication'),
       requestType: 'InstallApplication',
       payload: { iTunesStoreID: AUTHENTICATOR_STORE_ID, ManagementFlags: REMOVE_WITH_MDM_PROFILE },
       origin: ORIGIN,
     });
     const [sso] = await commands.enqueue([deviceId], {
+      commandUuid: stableUuid(eventId, 'jit InstallProfile'),
       requestType: 'InstallProfile',
       payload: { Payload: profile.bytes },
       origin: ORIGIN,
     });
     if (!app || !sso) {
-      await this.setState(deviceId, 'needs-attention');
+      await this.devices.observe(deviceId, runId, { kind: 'not-managed' }, 'not-managed');
       this.logger.warn({ deviceId }, 'device is not managed; nothing queued');
-      return;
+      return runId;
     }
-    await this.setStep(deviceId, 'install-app', { state: 'queued', commandUuid: app.commandUuid, updatedAt: now });
-    await this.setStep(deviceId, 'install-sso-profile', {
-      state: 'queued',
-      commandUuid: sso.commandUuid,
-      updatedAt: now,
-    });
+    const queued = { state: 'queued', updatedAt: now } as const;
+    await this.setStep(deviceId, runId, 'install-app', { ...queued, commandUuid: app.commandUuid }, 'queued-app');
+    await this.setStep(
+      deviceId,
+      runId,
+      'install-sso-profile',
+      { ...queued, commandUuid: sso.commandUuid },
+      'queued-sso',
+    );
+    return runId;
   }
 
   /** Follows the device's answers: the install commands' outcome, and any ManagedApplicationList. */
@@ -104,55 +115,59 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     status: string;
     result: Record<string, unknown>;
   }): Promise<void> {
-    const doc = await this.models.devices.findById(event.deviceId).lean<JitDeviceDoc>();
+    const doc = await this.devices.get(event.deviceId);
     if (!doc) return;
     const now = new Date();
     const failed = event.status === 'Error' || event.status === 'CommandFormatError';
     for (const name of ['install-app', 'install-sso-profile'] as const) {
       if (doc.steps[name]?.commandUuid !== event.commandUuid) continue;
       if (event.status === 'NotNow') return;
-      await this.setStep(event.deviceId, name, {
-        state: failed ? 'failed' : name === 'install-sso-profile' ? 'done' : 'acknowledged',
-        commandUuid: event.commandUuid,
-        detail: failed ? `device answered ${event.status}` : undefined,
-        updatedAt: now,
-      });
-      if (failed) await this.setState(event.deviceId, 'needs-attention');
-      else if (name === 'install-app') await this.setState(event.deviceId, 'installing', ['pending']);
+      const state = failed ? 'failed' : name === 'install-sso-profile' ? 'done' : 'acknowledged';
+      const record = { state, commandUuid: event.commandUuid, updatedAt: now } as const;
+      await this.setStep(
+        event.deviceId,
+        doc.runId,
+        name,
+        failed ? { ...record, detail: `device answered ${event.status}` } : record,
+        `${name}:${event.commandUuid}`,
+      );
       return;
     }
     if (event.requestType !== 'ManagedApplicationList' || event.status !== 'Acknowledged') return;
     if (doc.pendingListUuid === event.commandUuid) {
-      await this.models.devices.updateOne(
-        { _id: event.deviceId, pendingListUuid: event.commandUuid },
-        { $unset: { pendingListUuid: '' } },
+      await this.devices.observe(
+        event.deviceId,
+        doc.runId,
+        { kind: 'list-answered', commandUuid: event.commandUuid },
+        `list-answered:${event.commandUuid}`,
       );
     }
     const list = event.result.ManagedApplicationList as Record<string, { Status?: unknown }> | undefined;
     const status = list?.[doc.appBundleId]?.Status;
-    if (typeof status === 'string') await this.recordAppStatus(event.deviceId, status, event.commandUuid);
+    if (typeof status === 'string') await this.recordAppStatus(doc, status, event.commandUuid);
   }
 
   /**
    * One readiness attempt: ready when the device record shows Authenticator managed; otherwise asks the device
    * for its managed apps (unless that question is still unanswered) and reports 'waiting'.
    */
-  async check(deviceId: string, lastAttempt: boolean): Promise<ReadinessCheck> {
-    const doc = await this.models.devices.findById(deviceId).lean<JitDeviceDoc>();
+  async check(deviceId: string, lastAttempt: boolean, runId?: string): Promise<ReadinessCheck> {
+    const doc = await this.devices.get(deviceId);
     if (!doc) return 'gone';
+    if (runId !== undefined && doc.runId !== runId) return 'superseded';
     if (doc.state === 'ready') return 'ready';
+    if (doc.state === 'needs-attention') return 'failed';
     const device = await this.directory().get(deviceId);
     if (device?.state !== 'enrolled') return 'gone';
     const app = device.managedApps.find((a) => a.identifier === doc.appBundleId);
-    if (app?.status) await this.recordAppStatus(deviceId, app.status);
+    if (app?.status) await this.recordAppStatus(doc, app.status);
     if (app?.status === 'Managed') return 'ready';
     if (lastAttempt) {
-      await this.setStep(deviceId, 'confirm-app', {
+      await this.setStep(deviceId, doc.runId, 'confirm-app', {
         state: 'failed',
         detail: app?.status ? `app still ${app.status}` : 'device never reported the app',
         updatedAt: new Date(),
       });
-      await this.setState(deviceId, 'needs-attention', ['pending', 'installing']);
       return 'waiting';
     }
     if (!doc.pendingListUuid) {
@@ -162,52 +177,40 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
         origin: ORIGIN,
       });
       if (queued) {
-        await this.models.devices.updateOne({ _id: deviceId }, { $set: { pendingListUuid: queued.commandUuid } });
+        await this.devices.observe(
+          deviceId,
+          doc.runId,
+          { kind: 'list-asked', commandUuid: queued.commandUuid },
+          `list-asked:${queued.commandUuid}`,
+        );
       }
     }
     return 'waiting';
   }
 
-  private async recordAppStatus(deviceId: string, status: string, commandUuid?: string): Promise<void> {
+  private async recordAppStatus(doc: JitDevice & { runId: string }, status: string, commandUuid?: string) {
     const managed = status === 'Managed';
-    await this.setStep(deviceId, 'confirm-app', {
+    const now = new Date();
+    await this.setStep(doc.deviceId, doc.runId, 'confirm-app', {
       state: managed ? 'done' : 'queued',
       commandUuid,
       detail: `Authenticator ${status}`,
-      updatedAt: new Date(),
+      updatedAt: now,
     });
-    if (managed) {
-      await this.setStep(deviceId, 'install-app', { state: 'done', updatedAt: new Date() }, true);
-      await this.setState(deviceId, 'ready');
-    } else {
-      await this.setState(deviceId, 'installing', ['pending']);
-    }
+    if (managed) await this.setStep(doc.deviceId, doc.runId, 'install-app', { state: 'done', updatedAt: now });
   }
 
-  private async setStep(
-    deviceId: string,
-    name: StepName,
-    step: Omit<DeviceReadinessStep, 'name'>,
-    merge = false,
-  ): Promise<void> {
-    const fields = Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined));
-    const set = merge
-      ? Object.fromEntries(Object.entries(fields).map(([k, v]) => [`steps.${name}.${k}`, v]))
-      : { [`steps.${name}`]: fields };
-    await this.models.devices.updateOne({ _id: deviceId }, { $set: set });
-  }
-
-  private async setState(deviceId: string, state: DeviceReadinessState, onlyFrom?: DeviceReadinessState[]) {
-    const filter = onlyFrom ? { _id: deviceId, state: { $in: onlyFrom } } : { _id: deviceId };
-    await this.models.devices.updateOne(filter, { $set: { state } });
+  /** Records a step's new state (merged over what the step had: the readiness is folded when read). */
+  private async setStep(deviceId: string, runId: string, step: StepName, record: StepRecord, key?: string) {
+    await this.devices.observe(deviceId, runId, { kind: 'step', step, record }, key);
   }
 }
 
-export function toReadiness(doc: JitDeviceDoc): DeviceReadiness {
+export function toReadiness(doc: JitDevice): DeviceReadiness {
   const steps: DeviceReadinessStep[] = [];
   for (const name of STEP_ORDER) {
     const step = doc.steps?.[name];
     if (step) steps.push({ name, ...step });
   }
-  return { deviceId: doc._id, state: doc.state, steps, updatedAt: doc.updatedAt };
+  return { deviceId: doc.deviceId, state: doc.state, steps, updatedAt: doc.updatedAt };
 }

@@ -1,9 +1,9 @@
 import type Router from '@koa/router';
 import { adminApi, mountVersionedSettingsRoutes, NotFoundProblem, type PluginContext } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
-import type { SsoPolicyStore } from './policy-store.js';
 import type { RegistrationService } from './registration-service.js';
 import { type SsoPolicy, ssoPolicySchema } from './sso-policy.js';
+import type { SsoPolicyStore } from './storage/sso-policy-store.js';
 
 const readinessSchema = z.object({
   deviceId: z.string(),

@@ -3,6 +3,7 @@ import { managedItemsPoint } from 'enrollment-gateway/sdk';
 import { parse as parsePlist } from 'plist';
 import { formatViolations, validateCommand, validateProfile } from '../../../test/support/apple-schema.js';
 import { type AnsweredCommand, SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
@@ -29,6 +30,7 @@ describe('jit-registration: Authenticator and the SSO profile reach an enrolled 
     const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL, installPolls });
     await device.downloadProfile(profileUrl);
     await device.enroll();
+    await eventsDelivered(gw.gateway);
     const list = (await (await gw.fetch('/api/mdm/devices?limit=200', { headers: adminHeaders() })).json()) as {
       items: { id: string; udid: string }[];
     };
@@ -144,6 +146,63 @@ describe('jit-registration: Authenticator and the SSO profile reach an enrolled 
     );
     expect(final.steps.find((s) => s.name === 'confirm-app')).to.include({ state: 'failed' });
     expect(final.steps.find((s) => s.name === 'confirm-app')?.detail).to.match(/Installing/);
+  });
+
+  it('stops checking once the device refused the Authenticator install, and logs only what is news', async () => {
+    const { device, id } = await enrolledDevice();
+    device.script({ RequestType: 'InstallApplication', respond: 'Error' });
+    await device.poll();
+    const linesOf = () =>
+      gw.logs.filter(
+        (line) =>
+          (line.plugin === 'jit-registration' && line.deviceId === id) ||
+          String(line.jobId ?? '').startsWith(`ready-${id}`),
+      );
+    await eventually(
+      () =>
+        expect(linesOf().map((l) => l.msg)).to.include(
+          'device refused an install; it needs attention, not checking again',
+        ),
+      10_000,
+      50,
+    );
+    expect((await readiness(id)).state).to.equal('needs-attention');
+    // Nothing waits in the queue for this device: no retry after the outcome is known.
+    const queue = gw.gateway.context('jit-registration').queue('jit-readiness').queue;
+    const pending = [...(await queue.getDelayed()), ...(await queue.getWaiting())].filter((job) =>
+      String(job.id).startsWith(`ready-${id}`),
+    );
+    expect(pending).to.deep.equal([]);
+    // Longer than the next three backoffs (400, 800, 1600 ms): no more lines, and never a "job failed".
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const lines = linesOf();
+    expect(lines.filter((l) => l.msg === 'job failed')).to.deep.equal([]);
+    expect(lines.length, JSON.stringify(lines)).to.be.at.most(2);
+    expect(
+      lines.filter((l) => l.msg === 'device refused an install; it needs attention, not checking again'),
+    ).to.have.length(1);
+  });
+
+  it('logs a device that never gets ready twice: the first wait and the give-up', async () => {
+    const { device, id } = await enrolledDevice(10_000);
+    const linesOf = () =>
+      gw.logs.filter(
+        (line) =>
+          (line.plugin === 'jit-registration' && line.deviceId === id) ||
+          String(line.jobId ?? '').startsWith(`ready-${id}`),
+      );
+    await eventually(
+      async () => {
+        await device.poll();
+        expect(linesOf().map((l) => l.msg)).to.include('device never became ready; gave up, it needs attention');
+      },
+      20_000,
+      100,
+    );
+    expect(linesOf().map((l) => l.msg)).to.deep.equal([
+      'device not ready yet; checking again',
+      'device never became ready; gave up, it needs attention',
+    ]);
   });
 
   it('tells unenrollment what it installed, leaving out an install the device refused', async () => {

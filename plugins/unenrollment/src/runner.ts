@@ -10,22 +10,33 @@ import type {
 } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import type { UnenrollmentConfig } from './config.js';
-import {
-  claimEffect,
-  effectMade,
-  isFinal,
-  requestsOf,
-  type ServerStep,
-  type StepDoc,
-  type StepKind,
-  type UnenrollmentDoc,
-  type UnenrollmentModels,
-} from './models.js';
+import { isFinal, type ServerStep, type StepDoc, type StepKind, type UnenrollmentDoc } from './steps.js';
+import type {
+  EffectClaims,
+  JoinedRequests,
+  UnenrollmentProgress,
+  UnenrollmentReader,
+} from './storage/unenrollment-records.js';
 
 export type Advance = { kind: 'finished' } | { kind: 'wait'; until: Date };
 
+/** What the job reads and writes: it is the only writer of its unenrollment after creation. */
+export type RunnerRecords = Pick<UnenrollmentReader, 'get'> &
+  UnenrollmentProgress &
+  Pick<JoinedRequests, 'of' | 'checkedOutAt'> &
+  EffectClaims;
+
+/** What a server step did, in words for the step's detail (and the list for the audit record). */
+export interface StepReport {
+  /** False when the step left things alone on purpose (the device enrolled again since). */
+  applied: boolean;
+  /** What the step removed, for the audit record. */
+  removed: string[];
+  detail: string;
+}
+
 export interface RunnerDeps {
-  models: UnenrollmentModels;
+  records: RunnerRecords;
   retirement: () => DeviceRetirementService;
   directory: () => DeviceDirectory;
   commands: () => DeviceCommandService;
@@ -39,6 +50,7 @@ const ORIGIN = 'unenrollment';
 const CHECKED_OUT = 'the device checked out: it removed its management profile itself';
 const SUPERSEDED = 'not sent: the device enrolled again since, and its new enrollment keeps what it has';
 const GONE = 'not sent: the device is no longer recorded';
+const SUPERSEDED_SERVER = 'the device enrolled again since; its new enrollment was left alone';
 
 /**
  * The same CommandUUID every time a step is sent: after a crash the step is sent again, and mdm ignores a UUID
@@ -90,24 +102,18 @@ export class UnenrollmentRunner {
       if (step.kind === 'server' && !isFinal(step)) await this.serverStep(doc, index, target, closed === SUPERSEDED);
     }
     const unreachable = doc.steps.some((s) => s.kind !== 'server' && s.state === 'timed-out');
-    await this.deps.models.unenrollments.updateOne(
-      { _id: id, state: 'in-progress' },
-      { $set: { state: unreachable ? 'device-unreachable' : 'completed', completedAt: new Date() } },
-    );
+    await this.deps.records.finish(id, unreachable ? 'device-unreachable' : 'completed', new Date());
     this.deps.logger.info({ deviceId: doc.deviceId, unreachable }, 'unenrollment finished');
     return { kind: 'finished' };
   }
 
-  private async load(id: string): Promise<UnenrollmentDoc | null> {
-    return this.deps.models.unenrollments.findById(id).lean<UnenrollmentDoc>();
+  private load(id: string): Promise<UnenrollmentDoc | undefined> {
+    return this.deps.records.get(id);
   }
 
   /** When a CheckOut joined the unenrollment, if one did. */
-  private async checkedOutAt(id: string): Promise<Date | undefined> {
-    const checkout = await this.deps.models.requests
-      .findOne({ unenrollmentId: id, trigger: 'checkout' }, { at: 1 })
-      .lean<{ at: Date }>();
-    return checkout?.at;
+  private checkedOutAt(id: string): Promise<Date | undefined> {
+    return this.deps.records.checkedOutAt(id);
   }
 
   /** Cancels what was still queued (an install not yet delivered) before any removal is sent. */
@@ -233,7 +239,7 @@ export class UnenrollmentRunner {
   private async deadline(doc: UnenrollmentDoc, field: 'itemsDeadline' | 'mdmDeadline'): Promise<Date> {
     if (doc[field]) return new Date(doc[field]);
     const deadline = new Date(Date.now() + this.deps.config.acknowledgementTimeoutMs);
-    await this.deps.models.unenrollments.updateOne({ _id: doc._id }, { $set: { [field]: deadline } });
+    await this.deps.records.setDeadline(doc._id, field, deadline);
     doc[field] = deadline;
     return deadline;
   }
@@ -251,9 +257,7 @@ export class UnenrollmentRunner {
       const result = await this.runServerStep(name, doc, target, superseded);
       await this.setStep(doc, index, {
         state: result.applied ? 'done' : 'skipped',
-        detail: result.applied
-          ? summary(result, 'nothing to do')
-          : `the device enrolled again since; its new enrollment was left alone${result.removed.length ? ` (${result.removed.join(', ')})` : ''}`,
+        detail: result.detail,
         removed: result.removed,
       });
     } catch (error) {
@@ -267,44 +271,57 @@ export class UnenrollmentRunner {
     doc: UnenrollmentDoc,
     target: RetirementTarget,
     superseded: boolean,
-  ): Promise<RetirementStepResult> {
+  ): Promise<StepReport> {
     const retirement = this.deps.retirement();
     switch (name) {
       case 'revoke-certificates':
-        return retirement.revokeIdentity(target, `unenrolled (${doc.trigger})`);
+        return removal(await retirement.revokeIdentity(target, `unenrolled (${doc.trigger})`), 'nothing to revoke');
       case 'clear-command-queue':
-        return retirement.clearCommands(target);
+        return removal(await retirement.clearCommands(target), 'no command was queued');
       case 'erase-secrets':
-        return retirement.eraseSecrets(target);
-      case 'mark-retired':
-        return retirement.complete(target);
+        return removal(await retirement.eraseSecrets(target), 'no secret was stored');
+      case 'mark-retired': {
+        const result = await retirement.complete(target);
+        const late = result.removed.length > 0 ? `; erased again: ${result.removed.join(', ')}` : '';
+        return removal(result, '', `recorded as retired: its identity is refused from now on${late}`);
+      }
       case 'audit-record':
         return this.audit(doc);
-      case 'announce': {
-        // The phone is managed again under its new enrollment: "every trace is gone" would be false.
-        if (superseded) return { applied: false, removed: [] };
-        // A repeat after a crash raises the same fact again, under the same id, so receivers can drop it.
-        await this.deps.events.emit('device.unenrolled', {
-          deviceId: doc.deviceId,
-          udid: doc.udid,
-          reason: doc.trigger,
-          unreachable: unreachable(doc),
-          eventId: `unenrolled:${doc._id}`,
-        });
-        return { applied: true, removed: [] };
-      }
+      case 'announce':
+        return this.announce(doc, superseded);
     }
   }
 
+  /** Tells every plugin the device is gone (`device.unenrolled`), unless it is managed again. */
+  private async announce(doc: UnenrollmentDoc, superseded: boolean): Promise<StepReport> {
+    // The phone is managed again under its new enrollment: "every trace is gone" would be false.
+    if (superseded)
+      return { applied: false, removed: [], detail: `${SUPERSEDED_SERVER}; device.unenrolled was not announced` };
+    // A repeat after a crash raises the same fact again, under the same id, so receivers can drop it.
+    const eventId = `unenrolled:${doc._id}`;
+    const { recorded } = await this.deps.events.emit(
+      'device.unenrolled',
+      { deviceId: doc.deviceId, udid: doc.udid, reason: doc.trigger, unreachable: unreachable(doc), eventId },
+      { eventId },
+    );
+    return {
+      applied: true,
+      removed: [],
+      detail: recorded
+        ? `announced device.unenrolled (event ${eventId})`
+        : `device.unenrolled was announced before (event ${eventId}); its delivery was checked again`,
+    };
+  }
+
   /** The minimal record: which device, who asked, when, and what was removed. */
-  private async audit(doc: UnenrollmentDoc): Promise<RetirementStepResult> {
+  private async audit(doc: UnenrollmentDoc): Promise<StepReport> {
     const log = this.deps.audit();
-    if (!log) return { applied: true, removed: [] };
+    if (!log) return { applied: true, removed: [], detail: 'no audit log: the admin-access plugin is not enabled' };
     // The audit log takes no key of ours: a claim tells a repeat (after a crash) that the record was written.
     const claimId = `${doc._id}|audit-record`;
-    const claim = await claimEffect(this.deps.models, claimId);
-    if (claim === 'done') return { applied: true, removed: [] };
-    const requests = (await requestsOf(this.deps.models, [doc._id])).get(doc._id) ?? [];
+    const claim = await this.deps.records.claim(claimId);
+    if (claim === 'done') return { applied: true, removed: [], detail: 'the audit record was written before' };
+    const requests = (await this.deps.records.of([doc._id])).get(doc._id) ?? [];
     const removed = doc.steps.flatMap((s) =>
       s.kind === 'server'
         ? (s.removed ?? [])
@@ -335,30 +352,25 @@ export class UnenrollmentRunner {
       },
       requestId: `unenrollment:${doc._id}`,
     });
-    await effectMade(this.deps.models, claimId);
-    return { applied: true, removed: [] };
+    await this.deps.records.made(claimId);
+    const items = `${removed.length} removal${removed.length === 1 ? '' : 's'}`;
+    return {
+      applied: true,
+      removed: [],
+      detail:
+        claim === 'unconfirmed'
+          ? `audit record device.unenroll written again (${items}): an earlier try stopped before it could confirm`
+          : `audit record device.unenroll written (${items})`,
+    };
   }
 
   /** Writes one step (by position: the list is fixed at creation) and keeps the local copy in step. */
   private async setStep(doc: UnenrollmentDoc, index: number, patch: Partial<StepDoc>, attempts = 0): Promise<void> {
     const now = new Date();
-    const set: Record<string, unknown> = { [`steps.${index}.updatedAt`]: now };
-    const unset: Record<string, ''> = {};
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === undefined) unset[`steps.${index}.${key}`] = '';
-      else set[`steps.${index}.${key}`] = value;
-    }
-    await this.deps.models.unenrollments.updateOne(
-      { _id: doc._id },
-      {
-        $set: set,
-        ...(Object.keys(unset).length ? { $unset: unset } : {}),
-        ...(attempts > 0 ? { $inc: { [`steps.${index}.attempts`]: attempts } } : {}),
-      },
-    );
-    const step = { ...doc.steps[index], ...patch, updatedAt: now };
+    await this.deps.records.setStep(doc._id, index, patch, now, attempts);
+    const step: StepDoc = { ...doc.steps[index], ...patch, updatedAt: now };
     if (attempts > 0) step.attempts = doc.steps[index].attempts + attempts;
-    for (const key of Object.keys(unset)) delete step[key.split('.').pop() as keyof StepDoc];
+    for (const [key, value] of Object.entries(patch)) if (value === undefined) delete step[key as keyof StepDoc];
     doc.steps[index] = step;
   }
 }
@@ -367,4 +379,16 @@ const unreachable = (doc: UnenrollmentDoc) => doc.steps.some((s) => s.kind !== '
 
 function summary(result: RetirementStepResult, nothing: string): string {
   return result.removed.length > 0 ? result.removed.join(', ') : nothing;
+}
+
+/**
+ * A retirement step's result as a report: what it removed (or `nothing` when it removed nothing), or `done` when
+ * the step says what it did in its own words; a step that left a newer enrollment alone says so.
+ */
+function removal(result: RetirementStepResult, nothing: string, done?: string): StepReport {
+  if (!result.applied) {
+    const removed = result.removed.length > 0 ? ` (${result.removed.join(', ')})` : '';
+    return { applied: false, removed: result.removed, detail: `${SUPERSEDED_SERVER}${removed}` };
+  }
+  return { applied: true, removed: result.removed, detail: done ?? summary(result, nothing) };
 }

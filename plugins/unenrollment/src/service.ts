@@ -14,18 +14,8 @@ import {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { JobControl } from './jobs.js';
-import {
-  type RequestDoc,
-  recordRequest,
-  requestsOf,
-  SERVER_STEPS,
-  type StepDoc,
-  toUnenrollment,
-  type UnenrollmentDoc,
-  type UnenrollmentModels,
-} from './models.js';
-
-const DUPLICATE_KEY = 11000;
+import { type RequestDoc, SERVER_STEPS, type StepDoc, toUnenrollment, type UnenrollmentDoc } from './steps.js';
+import type { JoinedRequests, UnenrollmentReader, UnenrollmentStarts } from './storage/unenrollment-records.js';
 
 const requestSchema = z.object({
   deviceId: z.string().min(1).max(100),
@@ -40,8 +30,11 @@ const requestSchema = z.object({
 /** Managed items by the plugin that reported them. */
 export type ItemCollector = (deviceId: string) => Promise<{ plugin: string; items: ManagedItem[] }[]>;
 
+/** What the request role reads and writes: it creates an unenrollment once, and joins requests to it. */
+export type ServiceRecords = UnenrollmentStarts & UnenrollmentReader & JoinedRequests;
+
 export interface ServiceDeps {
-  models: UnenrollmentModels;
+  records: ServiceRecords;
   directory: () => DeviceDirectory;
   retirement: () => DeviceRetirementService;
   collectItems: ItemCollector;
@@ -70,49 +63,36 @@ export class Unenrollments implements UnenrollmentService {
     const id = unenrollmentId(device);
     const now = new Date();
     const asked: RequestDoc = { trigger: request.trigger, requestedBy: request.requestedBy, at: now };
-    let doc = await this.deps.models.unenrollments.findById(id).lean<UnenrollmentDoc>();
+    let doc = await this.deps.records.get(id);
     if (!doc) {
       if (device.state === 'retired') throw new ConflictProblem('this device is already retired');
       const fresh = await this.plan(id, device, asked);
-      try {
-        await this.deps.models.unenrollments.create(fresh);
-        await recordRequest(this.deps.models, id, asked);
+      if (await this.deps.records.create(fresh)) {
+        await this.deps.records.record(id, asked);
         this.deps.logger.info(
           { deviceId: device.id, trigger: request.trigger, steps: fresh.steps.length },
           'unenrollment started',
         );
         await this.deps.jobs.ensure(id, device.id);
         return toUnenrollment(fresh, [asked]);
-      } catch (error) {
-        if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
-        // Someone else started it a moment ago (a double click, the admin and the user at once): join theirs.
-        doc = await this.deps.models.unenrollments.findById(id).lean<UnenrollmentDoc>();
-        if (!doc) throw error;
       }
+      // Someone else started it a moment ago (a double click, the admin and the user at once): join theirs.
+      doc = await this.deps.records.get(id);
+      if (!doc) throw new ConflictProblem('the unenrollment changed while it was being started; try again');
     }
     return this.join(doc, asked);
   }
 
   async get(deviceId: string): Promise<Unenrollment | undefined> {
-    const doc = await this.deps.models.unenrollments
-      .findOne({ deviceId })
-      .sort({ startedAt: -1 })
-      .lean<UnenrollmentDoc>();
+    const doc = await this.deps.records.latestOf(deviceId);
     if (!doc) return undefined;
-    const requests = await requestsOf(this.deps.models, [doc._id]);
+    const requests = await this.deps.records.of([doc._id]);
     return toUnenrollment(doc, requests.get(doc._id) ?? []);
   }
 
   async list(filter: { state?: Unenrollment['state']; limit: number }): Promise<Unenrollment[]> {
-    const docs = await this.deps.models.unenrollments
-      .find(filter.state ? { state: filter.state } : {})
-      .sort({ startedAt: -1 })
-      .limit(filter.limit)
-      .lean<UnenrollmentDoc[]>();
-    const requests = await requestsOf(
-      this.deps.models,
-      docs.map((d) => d._id),
-    );
+    const docs = await this.deps.records.list(filter);
+    const requests = await this.deps.records.of(docs.map((d) => d._id));
     return docs.map((doc) => toUnenrollment(doc, requests.get(doc._id) ?? []));
   }
 
@@ -121,12 +101,12 @@ export class Unenrollments implements UnenrollmentService {
    * wakes the job, which then skips the remote steps still open.
    */
   private async join(doc: UnenrollmentDoc, asked: RequestDoc): Promise<Unenrollment> {
-    const added = await recordRequest(this.deps.models, doc._id, asked);
+    const added = await this.deps.records.record(doc._id, asked);
     if (doc.state === 'in-progress') {
       await this.deps.jobs.ensure(doc._id, doc.deviceId);
       if (added && asked.trigger === 'checkout') await this.deps.jobs.wake(doc._id);
     }
-    const requests = await requestsOf(this.deps.models, [doc._id]);
+    const requests = await this.deps.records.of([doc._id]);
     return toUnenrollment(doc, requests.get(doc._id) ?? []);
   }
 

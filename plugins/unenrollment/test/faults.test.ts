@@ -7,7 +7,9 @@ import {
   AUTHENTICATOR,
   assertIdentityRefused,
   assertNothingSecretLeft,
+  certificatesOf,
   commandsOf,
+  deviceRecord,
   enrolledDevice,
   finished,
   keepPolling,
@@ -56,10 +58,8 @@ describe('unenrollment faults: each ends in one consistent retired state', funct
       .collection('audit_log')
       .countDocuments({ action: 'device.unenroll', 'target.id': id });
     expect(audit).to.equal(1);
-    expect(await mongo(gw).collection('mdm_devices').findOne({ udid: done.udid })).to.include({
-      state: 'retired',
-      identityRevoked: true,
-    });
+    expect((await deviceRecord(gw, done.udid)).state).to.equal('retired');
+    expect((await certificatesOf(gw, done.deviceId)).every((c) => c.revokedAt)).to.equal(true);
     return done;
   }
 
@@ -155,9 +155,8 @@ describe('unenrollment faults: each ends in one consistent retired state', funct
     // The old removals were cancelled by the new Authenticate; nothing was sent to the new enrollment.
     expect((await commandsOf(gw, id, 'RemoveApplication')).map((c) => c.state)).to.deep.equal(['cancelled']);
     expect(await commandsOf(gw, id, 'RemoveProfile')).to.have.length(1);
-    const record = await mongo(gw).collection('mdm_devices').findOne({ udid: device.udid });
-    expect(record).to.include({ state: 'enrolled', identityRevoked: false });
-    expect(record?.pushTokenEncrypted).to.be.a('string');
+    expect(await deviceRecord(gw, device.udid)).to.include({ state: 'enrolled', pushable: true });
+    expect((await certificatesOf(gw, id)).some((c) => !c.revokedAt)).to.equal(true);
     expect((await device.sendReport({ UDID: device.udid, Status: 'Idle' })).status).to.equal(200);
     expect([...device.state.apps.keys()]).to.include(AUTHENTICATOR);
     expect(events.seen.filter((e) => e.deviceId === id)).to.have.length(0);

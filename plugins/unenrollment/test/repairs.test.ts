@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { deviceRetirementRef } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
+import { deviceDirectoryRef, deviceRetirementRef } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { recordWithoutDelivery } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import {
   adminHeaders,
@@ -16,6 +16,8 @@ import { startTestGateway, type TestGateway } from '../../../test/support/gatewa
 import {
   assertIdentityRefused,
   assertNothingSecretLeft,
+  certificatesOf,
+  deviceRecord,
   enrolledDevice,
   finished,
   keepPolling,
@@ -73,6 +75,7 @@ describe('unenrollment: what a crash, a lost event or a race leaves behind is re
       enable: ['mdm', 'admin-access', 'jit-registration', 'unenrollment', 'webhooks'],
       plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin, directory.plugin, events.plugin],
       config: {
+        events: { sweepIntervalMs: 300, redeliverAfterMs: 300 },
         plugins: {
           unenrollment: {
             acknowledgementTimeoutMs: 4_000,
@@ -100,12 +103,25 @@ describe('unenrollment: what a crash, a lost event or a race leaves behind is re
     await receiver?.close();
   });
 
-  it('a CheckOut whose event was lost: the sweep retires the device anyway', async () => {
+  it('a CheckOut whose process died after recording the event, before queuing it: the core sweep delivers it', async () => {
     const { device, id } = await enrolledDevice(gw, 'gina');
-    // Exactly what mdm writes before it raises device.checkedOut; the process died before the event.
+    const { enrollmentId } = await deviceRecord(gw, device.udid);
+    // Exactly what mdm's CheckOut leaves when it dies there: the recorded event and its writes, no job.
+    await recordWithoutDelivery(gw.gateway, {
+      eventId: `device.checkedOut:${enrollmentId}`,
+      name: 'device.checkedOut',
+      payload: { deviceId: id, udid: device.udid },
+      emitter: 'mdm',
+    });
     await mongo(gw)
-      .collection('mdm_devices')
-      .updateOne({ _id: new Types.ObjectId(id) }, { $set: { state: 'checked-out', checkedOutAt: new Date() } });
+      .collection('mdm_lifecycle')
+      .insertOne({
+        _id: `${enrollmentId}:checked-out` as never,
+        enrollmentId,
+        kind: 'checked-out',
+        deviceId: id,
+        at: new Date(),
+      });
     const done = await finished(gw, id);
     expect(done.trigger).to.equal('checkout');
     expect(done.requestedBy).to.deep.equal({ kind: 'device', id: device.udid });
@@ -114,10 +130,10 @@ describe('unenrollment: what a crash, a lost event or a race leaves behind is re
       'erase-secrets': 'done',
       'mark-retired': 'done',
     });
-    expect((await mongo(gw).collection('mdm_devices').findOne({ udid: device.udid }))?.state).to.equal('retired');
+    expect((await deviceRecord(gw, device.udid)).state).to.equal('retired');
     await assertIdentityRefused(device);
     await assertNothingSecretLeft(gw, device, id);
-    // The late event, had it come, joins as the same request: still one unenrollment.
+    // A CheckOut the device sends again records nothing new: still one unenrollment.
     expect(await mongo(gw).collection('unenrollments').countDocuments({ deviceId: id })).to.equal(1);
   });
 
@@ -157,16 +173,21 @@ describe('unenrollment: what a crash, a lost event or a race leaves behind is re
       return current;
     }, 20_000);
     expect(stepStates(again as never)).to.include({ 'audit-record': 'done', announce: 'done' });
+    // The repeat says what it found, not what it did the first time.
+    const details = Object.fromEntries((again?.steps ?? []).map((s) => [s.name, s.detail]));
+    expect(details['audit-record']).to.equal('the audit record was written before');
+    expect(details.announce).to.equal(
+      `device.unenrolled was announced before (event unenrolled:${doc?._id}); its delivery was checked again`,
+    );
     expect(
       await mongo(gw).collection('audit_log').countDocuments({ action: 'device.unenroll', 'target.id': id }),
     ).to.equal(1);
-    // In-process subscribers see the fact twice, under one id; the webhook receiver gets it once, same id.
-    const raised = await eventually(() => {
-      const seen = events.seen.filter((e) => e.deviceId === id);
-      expect(seen).to.have.length(2);
-      return seen;
-    });
-    expect(raised[0].eventId).to.be.a('string').and.equal(raised[1].eventId);
+    // The repeat emit finds the event recorded and delivered: subscribers see the fact once, and so does the
+    // webhook receiver, under the same id.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const raised = events.seen.filter((e) => e.deviceId === id);
+    expect(raised).to.have.length(1);
+    expect(raised[0].eventId).to.equal(`unenrolled:${doc?._id}`);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const deliveries = receiver.deliveries.filter((d) => d.envelope.data.deviceId === id);
     expect(deliveries.map((d) => d.webhookId)).to.deep.equal([webhook.envelope.id]);
@@ -206,26 +227,18 @@ describe('unenrollment: what a crash, a lost event or a race leaves behind is re
   it('a device being retired cannot renew its identity; a TokenUpdate after the erase is erased again', async () => {
     const { device, id } = await enrolledDevice(gw, 'jack');
     const retirement = gw.gateway.context('unenrollment').resolve(deviceRetirementRef);
-    const record = await mongo(gw)
-      .collection('mdm_devices')
-      .findOne({ _id: new Types.ObjectId(id) });
-    const target = { deviceId: id, enrollmentId: record?.enrollmentId as string };
+    const record = await deviceRecord(gw, device.udid);
+    const target = { deviceId: id, enrollmentId: record.enrollmentId as string };
     await retirement.eraseSecrets(target);
     // The TokenUpdate that was verified before the erase and writes after it.
     await device.tokenUpdate();
-    const rewritten = await mongo(gw)
-      .collection('mdm_devices')
-      .findOne({ _id: new Types.ObjectId(id) });
-    expect(rewritten?.pushTokenEncrypted).to.be.a('string');
+    expect(await mongo(gw).collection('mdm_push_credentials').countDocuments({ deviceId: id })).to.equal(1);
 
     await retirement.begin(target);
-    const renewal = (await device.renewIdentity().catch((error: unknown) => error)) as { status?: number };
-    expect(renewal.status).to.equal(403);
-    expect(
-      await mongo(gw)
-        .collection('mdm_certificates')
-        .countDocuments({ deviceId: id, revokedAt: { $exists: false } }),
-    ).to.equal(1);
+    const renewal = (await device.renewIdentity().catch((error: unknown) => error)) as { reason?: string };
+    expect(renewal.reason, 'a CertRep FAILURE').to.equal('scep-failure');
+    // Refused before anything was issued: the enrollment still has its one identity.
+    expect((await certificatesOf(gw, id)).filter((c) => !c.revokedAt)).to.have.length(1);
     await retirement.revokeIdentity(target, 'test');
     await retirement.clearCommands(target);
     const completed = await retirement.complete(target);
@@ -250,6 +263,8 @@ describe('unenrollment: what a crash, a lost event or a race leaves behind is re
     expect(body.cancelledEnrollments).to.equal(1);
     const refused = (await installing.authenticate().catch((error: unknown) => error)) as { status?: number };
     expect(refused.status).to.equal(403);
-    expect(await mongo(gw).collection('mdm_devices').countDocuments({ udid: installing.udid })).to.equal(0);
+    expect(await gw.gateway.context('unenrollment').resolve(deviceDirectoryRef).getByUdid(installing.udid)).to.equal(
+      undefined,
+    );
   });
 });

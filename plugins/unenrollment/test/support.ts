@@ -1,9 +1,17 @@
 import { inflateRawSync, inflateSync } from 'node:zlib';
 /** Shared steps of the unenrollment tests: enroll a simulated iPhone, keep it answering, read what is stored. */
 import { expect } from 'chai';
-import { type DomainEvents, definePlugin, type Unenrollment, unenrollmentRef } from 'enrollment-gateway/sdk';
+import {
+  type DeviceRecord,
+  type DomainEvents,
+  definePlugin,
+  deviceDirectoryRef,
+  type Unenrollment,
+  unenrollmentRef,
+} from 'enrollment-gateway/sdk';
 import { mongo as driver, Types } from 'mongoose';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders } from '../../../test/support/fixture-plugins.js';
 import type { TestGateway } from '../../../test/support/gateway.js';
@@ -19,7 +27,7 @@ export function unenrolledRecorder() {
   const plugin = definePlugin({
     name: 'unenrolled-recorder',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     register(api) {
       api.on('device.unenrolled', (event) => {
         seen.push(event);
@@ -40,9 +48,21 @@ export async function mint(gw: TestGateway, userId: string): Promise<string> {
 }
 
 export async function deviceIdOf(gw: TestGateway, udid: string): Promise<string> {
-  const doc = await gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid });
-  if (!doc) throw new Error(`device ${udid} is not recorded`);
-  return String(doc._id);
+  return (await deviceRecord(gw, udid)).id;
+}
+
+/** The device as the mdm plugin describes it (SDK directory). */
+export async function deviceRecord(gw: TestGateway, udid: string): Promise<DeviceRecord> {
+  const record = await gw.gateway.context('mdm').resolve(deviceDirectoryRef).getByUdid(udid);
+  if (!record) throw new Error(`device ${udid} is not recorded`);
+  return record;
+}
+
+/** The device's identity certificates, through the admin API. */
+export async function certificatesOf(gw: TestGateway, deviceId: string) {
+  const res = await gw.fetch(`/api/mdm/devices/${deviceId}/certificates`, { headers: adminHeaders() });
+  expect(res.status).to.equal(200);
+  return ((await res.json()) as { items: { serial: string; revokedAt: string | null }[] }).items;
 }
 
 /** Enrolls a simulated iPhone and lets it take Authenticator and the SSO profile (just-in-time registration). */
@@ -50,6 +70,7 @@ export async function enrolledDevice(gw: TestGateway, userId = 'alice', device?:
   const phone = device ?? (await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL }));
   await phone.downloadProfile(await mint(gw, userId));
   await phone.enroll();
+  await eventsDelivered(gw.gateway);
   const id = await deviceIdOf(gw, phone.udid);
   await eventually(async () => {
     const answered = await phone.poll();
@@ -101,12 +122,16 @@ export const stepStates = (u: Unenrollment) => Object.fromEntries(u.steps.map((s
 
 export const mongo = (gw: TestGateway) => gw.gateway.context('mdm').mongo;
 
-/** Commands of one device by RequestType, read straight from mdm's collection. */
-export async function commandsOf(gw: TestGateway, deviceId: string, requestType?: string) {
-  return mongo(gw)
-    .collection('mdm_commands')
-    .find({ deviceId, ...(requestType ? { requestType } : {}) })
-    .toArray();
+/** Commands of one device by RequestType, oldest first, with their states, through mdm's admin API. */
+export async function commandsOf(
+  gw: TestGateway,
+  deviceId: string,
+  requestType?: string,
+): Promise<{ commandUuid: string; requestType: string; state: string }[]> {
+  const res = await gw.fetch(`/api/mdm/devices/${deviceId}/commands?limit=200`, { headers: adminHeaders() });
+  expect(res.status).to.equal(200);
+  const { items } = (await res.json()) as { items: { commandUuid: string; requestType: string; state: string }[] };
+  return items.filter((c) => !requestType || c.requestType === requestType).reverse();
 }
 
 /** Command plists are stored deflated: search the inflated bytes too. */
@@ -185,19 +210,8 @@ export async function assertNothingSecretLeft(gw: TestGateway, device: Simulated
   const redis = await redisText(gw);
   expect(redis.length, 'the Redis scan found nothing: wrong prefix?').to.be.greaterThan(0);
   for (const secret of secrets) expect(redis.includes(secret), 'Redis holds a device secret').to.equal(false);
-  const stored = await db.collection('mdm_devices').findOne({ _id: new Types.ObjectId(deviceId) });
-  expect(stored).to.be.an('object');
-  for (const field of [
-    'pushTokenEncrypted',
-    'pushTokenHash',
-    'pushMagicEncrypted',
-    'unlockTokenEncrypted',
-    'pushToken',
-    'pushMagic',
-    'unlockTokenSealed',
-  ]) {
-    expect(stored, field).not.to.have.property(field);
-  }
+  expect(await db.collection('mdm_push_credentials').countDocuments({ deviceId })).to.equal(0);
+  expect((await gw.gateway.context('mdm').resolve(deviceDirectoryRef).get(deviceId))?.pushable).to.equal(false);
   expect(await db.collection('mdm_device_keys').countDocuments({ _id: deviceId as never })).to.equal(0);
 }
 
@@ -222,8 +236,8 @@ export async function assertIdentityRefused(device: SimulatedDevice) {
   const authenticate = (await device.authenticate().catch((error: unknown) => error)) as { status?: number };
   expect(authenticate?.status).to.equal(403);
   const identity = device.identity;
-  const renewal = (await device.renewIdentity().catch((error: unknown) => error)) as { status?: number };
-  expect(renewal?.status, 'SCEP renewal with the retired identity').to.equal(403);
+  const renewal = (await device.renewIdentity().catch((error: unknown) => error)) as { reason?: string };
+  expect(renewal?.reason, 'SCEP renewal with the retired identity: a CertRep FAILURE').to.equal('scep-failure');
   // A refused renewal leaves the device with the identity it had.
   expect(device.identity).to.equal(identity);
 }

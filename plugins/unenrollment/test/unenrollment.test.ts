@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { definePlugin, managedItemsPoint } from 'enrollment-gateway/sdk';
-import { Types } from 'mongoose';
+import { definePlugin, deviceDirectoryRef, managedItemsPoint } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { eventually } from '../../../test/support/eventually.js';
 import {
@@ -15,7 +14,9 @@ import {
   AUTHENTICATOR,
   assertIdentityRefused,
   assertNothingSecretLeft,
+  certificatesOf,
   commandsOf,
+  deviceRecord,
   enrolledDevice,
   finished,
   keepPolling,
@@ -44,7 +45,7 @@ const extraApps = new Set<string>();
 const partnerItems = definePlugin({
   name: 'partner-items',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   optionalDependsOn: ['unenrollment'],
   register(api) {
     api.contribute(managedItemsPoint, () => ({
@@ -61,7 +62,7 @@ const partnerItems = definePlugin({
 const brokenItems = definePlugin({
   name: 'broken-items',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   optionalDependsOn: ['unenrollment'],
   register(api) {
     api.contribute(managedItemsPoint, () => ({
@@ -144,11 +145,10 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
     expect([...device.state.profiles.keys()]).not.to.include.members([SSO_PROFILE, MDM_PROFILE]);
     expect(device.enrolled).to.equal(false);
 
-    const record = await mongo(gw).collection('mdm_devices').findOne({ udid: device.udid });
-    expect(record).to.include({ state: 'retired', identityRevoked: true });
-    const certificates = await mongo(gw).collection('mdm_certificates').find({ deviceId: id }).toArray();
+    expect((await deviceRecord(gw, device.udid)).state).to.equal('retired');
+    const certificates = await certificatesOf(gw, id);
     expect(certificates.length).to.be.greaterThan(0);
-    expect(certificates.every((c) => c.revokedAt instanceof Date)).to.equal(true);
+    expect(certificates.every((c) => c.revokedAt)).to.equal(true);
     await assertIdentityRefused(device);
     await assertNothingSecretLeft(gw, device, id);
 
@@ -178,8 +178,9 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
     ]);
   });
 
-  it('admin: retires one device through the API and shows each step while it runs', async () => {
+  it('admin: retires one device through the API and shows each step while it runs, and what each did', async () => {
     const { device, id } = await enrolledDevice(gw);
+    const record = await deviceRecord(gw, device.udid);
     expect((await retireByAdmin(gw, id, 'reader')).status).to.equal(403);
     const res = await retireByAdmin(gw, id);
     expect(res.status).to.equal(202);
@@ -212,6 +213,15 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
     expect(shown.steps.find((s) => s.name === `remove-mdm-profile:${MDM_PROFILE}`)?.detail).to.equal(
       'removed by the device',
     );
+    // Every step says what it did; none that did its work claims there was nothing to do.
+    const details = Object.fromEntries(shown.steps.map((s) => [s.name, s.detail ?? '']));
+    for (const [name, detail] of Object.entries(details)) {
+      expect(detail, name).to.not.equal('');
+      expect(detail, name).to.not.match(/nothing to do/);
+    }
+    expect(details['mark-retired']).to.equal('recorded as retired: its identity is refused from now on');
+    expect(details['audit-record']).to.match(/^audit record device\.unenroll written \(\d+ removals?\)$/);
+    expect(details.announce).to.equal(`announced device.unenrolled (event unenrolled:${id}:${record.enrollmentId})`);
     await assertIdentityRefused(device);
     const audit = await mongo(gw)
       .collection('audit_log')
@@ -235,7 +245,7 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
     }
     for (const name of SERVER_STEPS) expect(states[name], name).to.equal('done');
     expect(await commandsOf(gw, id)).to.have.length(before);
-    expect((await mongo(gw).collection('mdm_devices').findOne({ udid: device.udid }))?.state).to.equal('retired');
+    expect((await deviceRecord(gw, device.udid)).state).to.equal('retired');
     await assertIdentityRefused(device);
     await assertNothingSecretLeft(gw, device, id);
     expect(events.seen.filter((e) => e.deviceId === id).map((e) => e.reason)).to.deep.equal(['checkout']);
@@ -245,8 +255,8 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
     const { device, id } = await enrolledDevice(gw);
     device.silent = true;
     await mongo(gw)
-      .collection('mdm_devices')
-      .updateOne({ udid: device.udid }, { $set: { lastSeenAt: new Date(Date.now() - 31 * 86_400_000) } });
+      .collection('mdm_presence')
+      .updateOne({ _id: id as never }, { $set: { lastSeenAt: new Date(Date.now() - 31 * 86_400_000) } });
     const done = await finished(gw, id);
     expect(done.trigger).to.equal('inactivity');
     expect(done.requestedBy).to.include({ kind: 'system', id: 'inactivity-policy' });
@@ -310,11 +320,10 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
 
     device.discardIdentity();
     await enrolledDevice(gw, 'carol', device);
-    const record = await mongo(gw).collection('mdm_devices').findOne({ udid: device.udid });
-    expect(String(record?._id)).to.equal(id);
-    expect(record).to.include({ state: 'enrolled', identityRevoked: false });
-    expect(record?.pushTokenEncrypted).to.be.a('string');
-    expect(record?.enrollmentId).not.to.equal(first.enrollmentId);
+    const record = await deviceRecord(gw, device.udid);
+    expect(record.id).to.equal(id);
+    expect(record).to.include({ state: 'enrolled', pushable: true });
+    expect(record.enrollmentId).not.to.equal(first.enrollmentId);
     const key = await mongo(gw)
       .collection('mdm_device_keys')
       .findOne({ _id: id as never });
@@ -392,12 +401,6 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
       .catch((e: { status?: number }) => e);
     expect((bogus as { status?: number }).status).to.equal(400);
     expect(await service(gw).get(id)).to.equal(undefined);
-    expect(
-      (
-        await mongo(gw)
-          .collection('mdm_devices')
-          .findOne({ _id: new Types.ObjectId(id) })
-      )?.state,
-    ).to.equal('enrolled');
+    expect((await gw.gateway.context('mdm').resolve(deviceDirectoryRef).get(id))?.state).to.equal('enrolled');
   });
 });

@@ -90,7 +90,7 @@ describe('unenrollment: a worker process killed between steps', function () {
       role: 'work',
       mongodbUri: api.mongodbUri,
       redisPrefix: api.redisPrefix,
-      enable: ['mdm', 'admin-access', 'unenrollment'],
+      enable: ['mdm', 'admin-access', 'jit-registration', 'unenrollment'],
       plugins: [events.plugin],
       config: { plugins: { unenrollment: config } },
     });

@@ -1,3 +1,4 @@
+import { reverseDnsIdentifier } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 
 export const webClipConfigSchema = z.object({
@@ -21,14 +22,17 @@ export const webClipConfigSchema = z.object({
     .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/)
     .optional()
     .describe('PayloadIdentifier of the web clip profile; defaults to one derived from publicUrl'),
-  organizationName: z.string().min(1).max(100).default('Enrollment Gateway').describe('Shown in the profile'),
+  organizationName: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Deprecated: set organizationName at the top level (one name for every plugin); overrides it here'),
 });
 
 export type WebClipConfig = z.output<typeof webClipConfigSchema>;
 
-/** "https://mdm.example.com" → "com.example.mdm.webclip". */
+/** "https://mdm.example.com" → "com.example.mdm.webclip"; an IP address → "local.ip-10-0-0-5.webclip". */
 export function defaultWebClipIdentifier(publicUrl: string): string {
-  const host = new URL(publicUrl).hostname.replace(/[^A-Za-z0-9.-]/g, '-');
-  const parts = host.split('.').filter(Boolean).reverse();
-  return [...(parts.length > 1 ? parts : ['local', ...parts]), 'webclip'].join('.');
+  return reverseDnsIdentifier(publicUrl, 'webclip');
 }

@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import { adminApi, mountVersionedSettingsRoutes, type PluginContext } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
-import { type WebClipSettings, type WebClipSettingsStore, webClipSettingsSchema } from './settings.js';
+import { type WebClipSettings, webClipSettingsSchema } from './settings.js';
+import type { WebClipSettingsStore } from './storage/settings-store.js';
 
 /** Admin API under /api/web-clip: the settings new enrollments get. */
 export function mountWebClipRoutes(

@@ -1,5 +1,3 @@
-import { type StoredSettings, VersionedSettingsStore } from 'enrollment-gateway/sdk';
-import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import type { WebClipConfig } from './config.js';
 
@@ -33,20 +31,3 @@ export function defaultWebClipSettings(config: WebClipConfig): WebClipSettings {
     fullScreen: config.fullScreen,
   });
 }
-
-/**
- * The admin-edited web clip settings: one versioned document in MongoDB, read on every enrollment so every
- * replica uses the latest save. Until an admin saves, the config's values apply (version 0).
- */
-export function webClipSettingsStore(connection: Connection, defaults: () => WebClipSettings): WebClipSettingsStore {
-  return new VersionedSettingsStore<WebClipSettings>({
-    connection,
-    collection: 'web_clip_settings',
-    schema: webClipSettingsSchema,
-    defaults,
-    staleDetail: 'the web clip settings changed since you read them; reload and try again',
-  });
-}
-
-export type WebClipSettingsStore = VersionedSettingsStore<WebClipSettings>;
-export type StoredWebClipSettings = StoredSettings<WebClipSettings>;

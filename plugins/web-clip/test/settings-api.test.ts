@@ -4,10 +4,11 @@
  * enrollments get — on the replica that saved and on another one sharing MongoDB and Redis.
  */
 import { expect } from 'chai';
-import { managedItemsPoint } from 'enrollment-gateway/sdk';
+import { deviceDirectoryRef, managedItemsPoint } from 'enrollment-gateway/sdk';
 import { parse as parsePlist } from 'plist';
 import { formatViolations, validatePayload } from '../../../test/support/apple-schema.js';
 import { type AnsweredCommand, SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
@@ -44,14 +45,15 @@ async function enrollAndReadClip(gw: TestGateway): Promise<{ clip: Record<string
   const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
   await device.downloadProfile(((await mint.json()) as { profileUrl: string }).profileUrl);
   await device.enroll();
-  const record = await gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid: device.udid });
+  await eventsDelivered(gw.gateway);
+  const record = await gw.gateway.context('web-clip').resolve(deviceDirectoryRef).getByUdid(device.udid);
   const answered = await device.poll();
   const install = answered.find((a) => a.requestType === 'InstallProfile') as AnsweredCommand;
   expect(install.status).to.equal('Acknowledged');
   const dict = parsePlist((install.command.Payload as Buffer).toString('utf8')) as Record<string, unknown>;
   const [clip] = dict.PayloadContent as Record<string, unknown>[];
   expect(formatViolations(validatePayload('com.apple.webClip.managed', clip, { os: 'iOS' }))).to.equal('');
-  return { clip, deviceId: String(record?._id) };
+  return { clip, deviceId: String(record?.id) };
 }
 
 describe('web-clip: settings admin API', function () {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { expect } from 'chai';
-import { managedItemsPoint } from 'enrollment-gateway/sdk';
+import { deviceDirectoryRef, managedItemsPoint } from 'enrollment-gateway/sdk';
 import { parse as parsePlist } from 'plist';
 import {
   formatViolations,
@@ -12,6 +12,7 @@ import {
   validateProfile,
 } from '../../../test/support/apple-schema.js';
 import { type AnsweredCommand, SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
@@ -37,8 +38,9 @@ async function enrolledDevice(gw: TestGateway) {
   const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
   await device.downloadProfile(((await mint.json()) as { profileUrl: string }).profileUrl);
   await device.enroll();
-  const record = await gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid: device.udid });
-  return { device, id: String(record?._id) };
+  await eventsDelivered(gw.gateway);
+  const record = await gw.gateway.context('web-clip').resolve(deviceDirectoryRef).getByUdid(device.udid);
+  return { device, id: String(record?.id) };
 }
 
 describe('web-clip: the Company Portal icon on enrolled devices', function () {

@@ -10,7 +10,12 @@ import {
 } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import { WEBHOOK_EVENTS } from './config.js';
-import type { DeadLetterDoc, DeadLetters } from './dead-letters.js';
+import {
+  type DeadLetterDoc,
+  type DeadLetterReader,
+  type DeadLetterRemovals,
+  deliveryIdOf,
+} from './storage/dead-letters.js';
 import type { WebhookService } from './webhook-service.js';
 
 export const WEBHOOKS_READ = 'webhooks:read';
@@ -26,7 +31,8 @@ const endpointView = z.object({
 });
 
 const deadLetterView = z.object({
-  id: z.string().describe('The delivery: <event id>.<endpoint>'),
+  id: z.string().describe('This dead letter: the delivery id, then .r<n> when it died again after n replays'),
+  deliveryId: z.string().describe('The delivery: <event id>.<endpoint>'),
   eventId: z.string().describe('Webhook-Id of every attempt and replay'),
   endpoint: z.string(),
   url: z.string(),
@@ -47,12 +53,13 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 const deadLetterParams = z.object({
-  id: z.string().regex(/^[0-9a-f-]{36}\.[a-z0-9-]{1,40}$/, 'not a dead letter id'),
+  id: z.string().regex(/^[0-9a-f-]{36}\.[a-z0-9-]{1,40}(\.r[0-9]{1,9})?$/, 'not a dead letter id'),
 });
 const endpointParams = z.object({ name: z.string().max(40) });
 
 const view = (doc: DeadLetterDoc): z.output<typeof deadLetterView> => ({
   id: doc._id,
+  deliveryId: deliveryIdOf(doc),
   eventId: doc.eventId,
   endpoint: doc.endpoint,
   url: doc.url,
@@ -70,7 +77,7 @@ const view = (doc: DeadLetterDoc): z.output<typeof deadLetterView> => ({
 export function mountWebhookRoutes(
   router: Router,
   ctx: PluginContext<unknown>,
-  deps: { webhooks: WebhookService; deadLetters: DeadLetters },
+  deps: { webhooks: WebhookService; deadLetters: DeadLetterReader & DeadLetterRemovals },
 ): void {
   const api = adminApi(router, ctx, { tags: ['webhooks'] });
 
@@ -188,7 +195,7 @@ export function mountWebhookRoutes(
     },
     async (koa, { params }) => {
       const doc = await deps.deadLetters.get(params.id);
-      if (!doc || !(await deps.deadLetters.discard(params.id))) throw new NotFoundProblem('no such dead letter');
+      if (!doc || !(await deps.deadLetters.remove(params.id))) throw new NotFoundProblem('no such dead letter');
       await auditAdminAction(
         ctx,
         koa,

@@ -2,19 +2,27 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { ConflictProblem, NotFoundProblem, type PluginContext, type QueueHandle } from 'enrollment-gateway/sdk';
 import type { WebhookEndpoint, WebhookEventType, WebhooksConfig } from './config.js';
-import type { DeadLetterDoc, DeadLetters } from './dead-letters.js';
 import { type DeliveryJob, deliverOnce, toJsonSafe } from './delivery.js';
+import {
+  type DeadLetterBurials,
+  type DeadLetterDoc,
+  type DeadLetterReader,
+  type DeadLetterRemovals,
+  deliveryIdOf,
+} from './storage/dead-letters.js';
 
-/** BullMQ refuses ':' in job ids; the other characters of ours are safe. */
-const jobIdFor = (deliveryId: string, replays: number) => (replays === 0 ? deliveryId : `${deliveryId}.r${replays}`);
+/** One try of a delivery: its BullMQ job id and, if it dies, its dead letter's id. BullMQ refuses ':'; ours are safe. */
+export const jobIdFor = (deliveryId: string, replays: number) =>
+  replays === 0 ? deliveryId : `${deliveryId}.r${replays}`;
 
 /**
- * The event id: random, unless the payload names the fact it reports (`eventId`, e.g. one unenrollment). Then
+ * The event id: random, unless the payload (`eventId`, e.g. one unenrollment) or the gateway event (its durable
+ * event id, which every delivery of it carries) names the fact it reports. Then
  * a repeat of the same fact (an emitter that crashed after raising it) gets the same id, so the Webhook-Id
  * header repeats and the delivery job id too (BullMQ keeps one job per id).
  */
-export function eventIdFor(type: string, payload: unknown): string {
-  const stable = (payload as { eventId?: unknown } | null)?.eventId;
+export function eventIdFor(type: string, payload: unknown, sourceEventId?: string): string {
+  const stable = (payload as { eventId?: unknown } | null)?.eventId ?? sourceEventId;
   if (typeof stable !== 'string' || stable.length === 0) return randomUUID();
   const h = createHash('sha256').update(`${type}\n${stable}`).digest('hex');
   // Shaped as a version-8 (custom) UUID, like the random ones.
@@ -32,7 +40,9 @@ export class WebhookService {
 
   constructor(
     private readonly ctx: PluginContext<WebhooksConfig>,
-    private readonly deadLetters: DeadLetters,
+    private readonly deadLetters: DeadLetterBurials &
+      Pick<DeadLetterReader, 'get'> &
+      Pick<DeadLetterRemovals, 'remove'>,
     private readonly queue: () => QueueHandle<DeliveryJob>,
   ) {
     this.endpoints = new Map(ctx.config.endpoints.map((endpoint) => [endpoint.name, endpoint]));
@@ -63,8 +73,8 @@ export class WebhookService {
   }
 
   /** One job per subscribed endpoint; the event id is shared so receivers can correlate and de-duplicate. */
-  async publish(type: WebhookEventType, payload: unknown, only?: string): Promise<string[]> {
-    const eventId = eventIdFor(type, payload);
+  async publish(type: WebhookEventType, payload: unknown, only?: string, sourceEventId?: string): Promise<string[]> {
+    const eventId = eventIdFor(type, payload, sourceEventId);
     const occurredAt = new Date().toISOString();
     const data = toJsonSafe(payload);
     const targets = [...this.endpoints.values()].filter((endpoint) =>
@@ -132,13 +142,12 @@ export class WebhookService {
     for (const job of failed) {
       if (!job?.data?.deliveryId) continue;
       if (!job.data.buried) {
-        const existing = await this.deadLetters.get(job.data.deliveryId);
-        if (!existing || existing.replays < job.data.replays) {
-          await this.bury(job.data, {
-            url: this.endpoints.get(job.data.endpoint)?.url ?? '(removed)',
-            attempts: Math.max(job.attemptsMade, 1),
-            error: job.failedReason || 'the delivery job failed',
-          });
+        const fresh = await this.bury(job.data, {
+          url: this.endpoints.get(job.data.endpoint)?.url ?? '(removed)',
+          attempts: Math.max(job.attemptsMade, 1),
+          error: job.failedReason || 'the delivery job failed',
+        });
+        if (fresh) {
           this.deliveries.inc({ endpoint: job.data.endpoint, outcome: 'dead' });
           this.ctx.logger.warn(
             { deliveryId: job.data.deliveryId, reason: job.failedReason },
@@ -152,13 +161,15 @@ export class WebhookService {
     return buried;
   }
 
+  /** Stores this try's dead letter; false when it was stored before (by the worker, or an earlier sweep). */
   private async bury(
     data: DeliveryJob,
     outcome: { url: string; attempts: number; status?: number; error: string },
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
-      await this.deadLetters.record({
-        _id: data.deliveryId,
+      return await this.deadLetters.bury({
+        _id: jobIdFor(data.deliveryId, data.replays),
+        deliveryId: data.deliveryId,
         eventId: data.eventId,
         endpoint: data.endpoint,
         url: outcome.url,
@@ -180,18 +191,20 @@ export class WebhookService {
 
   /**
    * Queues a dead letter again with a fresh set of attempts and takes it off the list. Two replays at once
-   * add the same job id, which BullMQ keeps once, so the receiver gets one delivery.
+   * add the same job id, which BullMQ keeps once, so the receiver gets one delivery. If the replay dies too, its
+   * dead letter is a new entry (the next try's id), so removing this one can never remove that one.
    */
   async replay(id: string): Promise<{ deadLetter: DeadLetterDoc; jobId: string }> {
     const deadLetter = await this.deadLetters.get(id);
     if (!deadLetter) throw new NotFoundProblem('no such dead letter');
+    const deliveryId = deliveryIdOf(deadLetter);
     if (!this.endpoints.has(deadLetter.endpoint)) {
       throw new ConflictProblem(`endpoint "${deadLetter.endpoint}" is no longer configured; discard the dead letter`);
     }
     const replays = deadLetter.replays + 1;
-    const jobId = jobIdFor(deadLetter._id, replays);
+    const jobId = jobIdFor(deliveryId, replays);
     const job: DeliveryJob = {
-      deliveryId: deadLetter._id,
+      deliveryId,
       eventId: deadLetter.eventId,
       endpoint: deadLetter.endpoint,
       type: deadLetter.type,
@@ -200,7 +213,7 @@ export class WebhookService {
       replays,
     };
     await this.queue().add(deadLetter.type, job, this.jobOptions(jobId));
-    await this.deadLetters.removeReplayed(deadLetter._id, deadLetter.replays);
+    await this.deadLetters.remove(deadLetter._id);
     return { deadLetter, jobId };
   }
 }

@@ -27,7 +27,7 @@ const SECRETS = {
 const unenrollmentStandIn = definePlugin({
   name: 'unenrollment-standin',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.0.0',
   emits: ['device.unenrolled'],
   register() {},
 });
@@ -42,6 +42,7 @@ function closedPort(): Promise<number> {
 }
 
 interface DeadLetterView {
+  deliveryId: string;
   id: string;
   eventId: string;
   endpoint: string;
@@ -241,6 +242,34 @@ describe('webhooks: signed deliveries through BullMQ, retries, dead letters and 
     expect(audit?.action).to.equal('webhooks.deadLetter.discard');
   });
 
+  it('a replay that dies again comes back as a new entry (….r1), and the replayed one is gone', async () => {
+    receiver.respond('/down', () => 503);
+    const pinged = await h.adminFetch('/api/webhooks/endpoints/down/ping', { method: 'POST' });
+    expect(pinged.status).to.equal(202);
+    const { deliveryId } = (await pinged.json()) as { deliveryId: string };
+    const first = await eventually(async () => {
+      const found = (await deadLetters('down')).filter((d) => d.deliveryId === deliveryId);
+      expect(found).to.have.length(1);
+      return found[0];
+    }, 20_000);
+    expect(first).to.include({ id: deliveryId, replays: 0 });
+    const replay = await h.adminFetch(`/api/webhooks/dead-letters/${deliveryId}/replay`, { method: 'POST' });
+    expect(replay.status).to.equal(202);
+    const again = await eventually(async () => {
+      const found = (await deadLetters('down')).filter((d) => d.deliveryId === deliveryId);
+      expect(found.map((d) => d.id)).to.deep.equal([`${deliveryId}.r1`]);
+      return found[0];
+    }, 20_000);
+    expect(again).to.include({ eventId: first.eventId, replays: 1, attempts: 3 });
+    expect((await h.adminFetch(`/api/webhooks/dead-letters/${deliveryId}`)).status).to.equal(404);
+    const one = await h.adminFetch(`/api/webhooks/dead-letters/${deliveryId}.r1`);
+    expect(one.status).to.equal(200);
+    expect((await h.adminFetch(`/api/webhooks/dead-letters/${deliveryId}.r1`, { method: 'DELETE' })).status).to.equal(
+      204,
+    );
+    receiver.respond('/down', () => 204);
+  });
+
   it('sends command results (with a secret read from a file) and check-outs, honouring each event filter', async () => {
     const enqueue = await h.adminFetch(`/api/mdm/devices/${enrolled.deviceId}/commands`, {
       method: 'POST',
@@ -274,12 +303,13 @@ describe('webhooks: signed deliveries through BullMQ, retries, dead letters and 
   });
 
   it('sends device.unenrolled', async () => {
-    await h.context('unenrollment-standin').events.emit('device.unenrolled', {
-      deviceId: enrolled.deviceId,
-      udid: enrolled.device.udid,
-      reason: 'checkout',
-      unreachable: false,
-    });
+    await h
+      .context('unenrollment-standin')
+      .events.emit(
+        'device.unenrolled',
+        { deviceId: enrolled.deviceId, udid: enrolled.device.udid, reason: 'checkout', unreachable: false },
+        { eventId: 'unenrolled:webhooks-test' },
+      );
     const delivery = await eventually(() => {
       const found = ofType(receiver.on('/all'), 'device.unenrolled');
       expect(found).to.have.length(1);
@@ -306,22 +336,22 @@ describe('webhooks: signed deliveries through BullMQ, retries, dead letters and 
     const center = await h.adminFetch('/admin/audit', { headers: { accept: 'text/html' } });
     expect(center.status).to.equal(200);
     expect(await center.text(), 'the admin center lists the entry').to.include(
-      '<a href="/api/webhooks/dead-letters">Webhooks</a>',
+      '<a href="/admin/webhooks">Webhooks</a>',
     );
     expect(entries.map((c) => c.value)).to.deep.equal([
-      { id: 'webhooks', label: 'Webhooks', path: '/api/webhooks/dead-letters', scope: 'webhooks:read', order: 200 },
+      { id: 'webhooks', label: 'Webhooks', path: '/admin/webhooks', scope: 'webhooks:read', order: 200 },
     ]);
   });
 
   it('a fact raised twice (its emitter crashed after raising it) keeps its event id: one delivery, one Webhook-Id', async () => {
     const emit = (eventId: string) =>
-      h.context('unenrollment-standin').events.emit('device.unenrolled', {
-        deviceId: enrolled.deviceId,
-        udid: enrolled.device.udid,
-        reason: 'admin',
-        unreachable: false,
-        eventId,
-      });
+      h
+        .context('unenrollment-standin')
+        .events.emit(
+          'device.unenrolled',
+          { deviceId: enrolled.deviceId, udid: enrolled.device.udid, reason: 'admin', unreachable: false, eventId },
+          { eventId },
+        );
     await emit('unenrolled:repeat-test');
     const first = await eventually(() => {
       const found = ofType(receiver.on('/all'), 'device.unenrolled').filter((d) => d.envelope.data.reason === 'admin');

@@ -65,9 +65,18 @@ export function renderEnroll(ctx: Koa.Context, kit: PageKit, parsed: ParsedUserA
 <p>${t('enroll.privacy.erase', { org })}</p></section>
 <form method="post" action="/enroll/download">${hiddenCsrf(kit)}
 <button class="button" type="submit">${extras.pendingStatusPath ? t('enroll.downloadAgain') : t('enroll.download')}</button></form>
-${installSteps(kit)}
+${simulateForm(kit)}${installSteps(kit)}
 <p><a href="/help">${t('status.help')}</a> · <a href="/help/home-screen">${t('enroll.homeScreen')}</a></p>`,
   });
+}
+
+/** `npm run preview` only: the same form, answered by the preview, which enrolls a simulated iPhone with it. */
+function simulateForm(kit: PageKit) {
+  const path = kit.config.previewSimulatePath;
+  if (!path) return '';
+  return html`<form method="post" action="${path}" data-preview-simulate>${hiddenCsrf(kit)}
+<button class="button secondary" type="submit">${kit.t('enroll.simulate')}</button>
+<span class="muted">${kit.t('enroll.simulateNote')}</span></form>`;
 }
 
 /** iOS 14.x and older, or an app-based profile: the Company Portal app. */
@@ -110,6 +119,16 @@ export function renderDeviceLimit(ctx: Koa.Context, kit: PageKit, resolution: Re
     body: html`<h1>${t('limit.title')}</h1><p class="lead">${t('limit.body')}</p>
 ${limit ? html`<p>${t('limit.count', { active: limit.active, limit: limit.limit })}</p>` : ''}
 <a class="button" href="/devices">${t('limit.action')}</a>${supportCard(kit)}`,
+  });
+}
+
+/** An account-driven profile: enrollment happens in Settings, not in Safari. */
+export function renderAccountDriven(ctx: Koa.Context, kit: PageKit) {
+  const { t } = kit;
+  renderPage(ctx, kit, {
+    id: 'account-driven',
+    title: t('accountDriven.title'),
+    body: html`<h1>${t('accountDriven.title')}</h1><p class="lead">${t('accountDriven.body', { org: kit.config.organizationName })}</p>${supportCard(kit)}`,
   });
 }
 

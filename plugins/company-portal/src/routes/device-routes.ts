@@ -153,7 +153,7 @@ export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
       return page(ctx, kit, device, alert, 400);
     }
     await deps.names.set(device.id, device.userId as string, name);
-    await deps.hub.publish({ deviceId: device.id });
+    await deps.live.publish({ deviceId: device.id });
     seeOther(ctx, `${base}?renamed=1`);
   });
 
@@ -224,7 +224,7 @@ export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
       const alert = html`<p class="alert" role="alert">${error.detail ?? error.title}</p>`;
       return page(ctx, kit, device, alert, error.status);
     }
-    await deps.hub.publish({ deviceId: device.id, userId: user.id });
+    await deps.live.publish({ deviceId: device.id, userId: user.id });
     seeOther(ctx, base);
   });
 
@@ -234,13 +234,13 @@ export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
     const user = await deps.sessions()?.currentUser(ctx);
     const release = await takeStreamSlot(deps, ctx, user?.id);
     const kit = kitOf(deps, { user });
-    openEventStream(ctx, {
+    await openEventStream(ctx, {
       onClose: release,
-      hub: deps.hub,
+      live: deps.live,
       refreshMs: deps.config.liveRefreshSeconds * 1000,
       maxMs: deps.config.liveStreamSeconds * 1000,
       logger: deps.ctx.logger,
-      concerns: (n) => n.deviceId === id || (n.userId !== undefined && n.userId === user?.id),
+      concerns: () => ({ deviceId: id, userId: user?.id }),
       render: async () => {
         const device = user ? await deps.directory().get(id) : undefined;
         if (!device || device.userId !== user?.id) return { signin: signInPage(path) };

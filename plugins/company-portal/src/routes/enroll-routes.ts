@@ -24,8 +24,9 @@ import {
 } from '../deps.js';
 import type { PageKit } from '../layout.js';
 import { openEventStream } from '../live.js';
-import { renderHomeScreen, renderTroubleshooting } from '../pages/help.js';
+import { type LastAttemptView, renderHomeScreen, renderTroubleshooting } from '../pages/help.js';
 import {
+  renderAccountDriven,
   renderDeviceLimit,
   renderEnroll,
   renderFallback,
@@ -79,6 +80,7 @@ async function landing(ctx: Koa.Context, deps: PortalDeps, kit: PageKit): Promis
   const user = kit.user as SignedInUser;
   const device = deviceOf(ctx);
   const resolution = await resolve(deps, user, device);
+  await deps.attempts.landed(user, device, resolution);
   switch (resolution.outcome) {
     case 'web-enrollment': {
       const pending = await pendingSession(deps, user.id);
@@ -92,6 +94,8 @@ async function landing(ctx: Koa.Context, deps: PortalDeps, kit: PageKit): Promis
       return renderDeviceLimit(ctx, kit, resolution);
     case 'no-profile':
       return renderNoProfile(ctx, kit);
+    case 'account-driven-enrollment':
+      return renderAccountDriven(ctx, kit);
     case 'setup-incomplete':
       return renderSetupIncomplete(ctx, kit);
   }
@@ -105,6 +109,25 @@ function refusalOf(error: unknown): { message?: string; setup?: boolean; status:
   if (error.status === 403) return { message: error.detail, status: 403 };
   if (error.status >= 500) return { status: 503 };
   return undefined;
+}
+
+/** The user's latest enrollment attempt in plain words, when enrollment-insights records attempts. */
+async function lastAttempt(deps: PortalDeps, userId: string): Promise<LastAttemptView | undefined> {
+  const attempts = deps.attemptsReport();
+  const latest = await attempts?.latestFor(userId);
+  if (!attempts || !latest) return undefined;
+  return {
+    startedAt: latest.startedAt,
+    completed: latest.completed,
+    ...(latest.failure ? { explanation: attempts.userExplanation(latest.failure.reason) } : {}),
+  };
+}
+
+/** The plugin that refused the session, as mdm names it (or the veto itself). */
+function vetoingPlugin(error: unknown): string | undefined {
+  if (VetoError.is(error)) return error.plugin;
+  const named = ProblemError.is(error) ? error.extensions.vetoedBy : undefined;
+  return typeof named === 'string' ? named : undefined;
 }
 
 export async function loadStatus(deps: PortalDeps, userId: string, id: string): Promise<StatusView | undefined> {
@@ -138,7 +161,10 @@ export function mountEnrollRoutes(router: Router, deps: PortalDeps): void {
     const user = sessions ? await sessions.currentUser(ctx) : undefined;
     return kitOf(deps, user && sessions ? { user, csrf: await sessions.csrfToken(ctx) } : {});
   };
-  router.get('/help', async (ctx) => renderTroubleshooting(ctx, await publicKit(ctx)));
+  router.get('/help', async (ctx) => {
+    const kit = await publicKit(ctx);
+    renderTroubleshooting(ctx, kit, kit.user ? await lastAttempt(deps, kit.user.id) : undefined);
+  });
   router.get('/help/home-screen', async (ctx) => renderHomeScreen(ctx, await publicKit(ctx)));
 
   for (const path of ['/', '/enroll']) {
@@ -163,7 +189,9 @@ export function mountEnrollRoutes(router: Router, deps: PortalDeps): void {
     if (resolution.outcome !== 'web-enrollment') return seeOther(ctx, '/');
     const enrollments = deps.enrollments();
     // iOS keeps one downloaded profile: an earlier download that was not installed can never complete.
+    const replaced = await pendingSession(deps, user.id);
     await enrollments.cancelPending(user.id, 'replaced by a newer download in the portal');
+    if (replaced) await deps.attempts.cancelled(user, replaced);
     let session: EnrollmentSession;
     try {
       session = await enrollments.create({
@@ -175,12 +203,15 @@ export function mountEnrollRoutes(router: Router, deps: PortalDeps): void {
     } catch (error) {
       const refusal = refusalOf(error);
       if (!refusal) throw error;
+      if (refusal.status === 403)
+        await deps.attempts.vetoed(user, resolution.profile?.id, vetoingPlugin(error), refusal.message);
       if (refusal.setup) return renderSetupIncomplete(ctx, kit, refusal.status);
       return renderEnroll(ctx, kit, device, {
         refusal: refusal.message ?? kit.t('enroll.unavailable'),
         status: refusal.status,
       });
     }
+    await deps.attempts.sessionCreated(user, device, session);
     await deps.state.rememberDownload(user.id, session.id, session.profileUrl, session.expiresAt);
     seeOther(ctx, `/enroll/status/${session.id}`);
   });
@@ -213,14 +244,13 @@ export function mountEnrollRoutes(router: Router, deps: PortalDeps): void {
     const release = await takeStreamSlot(deps, ctx, user?.id);
     let deviceId: string | undefined;
     const kit = kitOf(deps, { user });
-    openEventStream(ctx, {
+    await openEventStream(ctx, {
       onClose: release,
-      hub: deps.hub,
+      live: deps.live,
       refreshMs: deps.config.liveRefreshSeconds * 1000,
       maxMs: deps.config.liveStreamSeconds * 1000,
       logger: deps.ctx.logger,
-      concerns: (n) =>
-        n.enrollmentId === ctx.params.id || n.userId === user?.id || (!!deviceId && n.deviceId === deviceId),
+      concerns: () => ({ enrollmentId: ctx.params.id, userId: user?.id, deviceId }),
       render: async () => {
         const view = user ? await loadStatus(deps, user.id, ctx.params.id) : undefined;
         if (!view) return { signin: signInPage(statusPath) };

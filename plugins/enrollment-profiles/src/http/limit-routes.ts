@@ -11,11 +11,11 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import type { ProfileCatalog } from '../catalog.js';
 import type { ChangeLog } from '../change-log.js';
-import type { LimitPolicyStore } from '../limit-store.js';
+import type { LimitPolicyService } from '../limit-service.js';
 import { createLimitPolicyBody, updateLimitPolicyBody } from '../schemas.js';
 
 export interface LimitRouteDeps {
-  limits: LimitPolicyStore;
+  limits: LimitPolicyService;
   /** Every change moves the revision replicas compare their caches against. */
   log: ChangeLog;
   catalog: ProfileCatalog;

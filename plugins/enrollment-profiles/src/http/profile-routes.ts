@@ -16,12 +16,14 @@ import {
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { ProfileCatalog } from '../catalog.js';
-import type { ProfileStore } from '../profile-store.js';
+import type { ProfileService } from '../profile-service.js';
 import { createProfileBody, explainQuery, listQuery, moveBody, reorderBody, updateProfileBody } from '../schemas.js';
-import { createOnce, idempotencyHeader } from './idempotency.js';
+import type { IdempotencyKeys } from '../storage/idempotency-keys.js';
+import { createOnce, idempotencyHeader } from './create-once.js';
 
 export interface ProfileRouteDeps {
-  store: ProfileStore;
+  store: ProfileService;
+  idempotencyKeys: IdempotencyKeys;
   catalog: ProfileCatalog;
   resolver: ProfileResolver;
   users: () => UserDirectory | undefined;
@@ -36,7 +38,7 @@ const profileSchema = z.object({
   id: z.string(),
   name: z.string(),
   description: z.string(),
-  enrollmentType: z.enum(['web-based', 'app-based']),
+  enrollmentType: z.enum(['web-based', 'app-based', 'account-driven']),
   assignments: z.object({
     allUsers: z.boolean(),
     includedGroups: z.array(z.string()),
@@ -101,7 +103,7 @@ export function mountProfileRoutes(router: Router, ctx: PluginContext<unknown>, 
       },
     },
     async (koa, { body }) => {
-      await createOnce(ctx.mongo, koa, 'enrollment-profile.create', async () => {
+      await createOnce(deps.idempotencyKeys, koa, 'enrollment-profile.create', async () => {
         const { view, order } = await store.create(body);
         await catalog.announce(order._id);
         await audit(koa, 'enrollment-profile.create', { type: 'enrollment-profile', id: view.id }, { after: view });

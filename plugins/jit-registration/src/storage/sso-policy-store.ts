@@ -1,6 +1,6 @@
 import { type StoredSettings, VersionedSettingsStore } from 'enrollment-gateway/sdk';
 import type { Connection } from 'mongoose';
-import { type SsoPolicy, ssoPolicySchema } from './sso-policy.js';
+import { type SsoPolicy, ssoPolicySchema } from '../sso-policy.js';
 
 export type StoredSsoPolicy = StoredSettings<SsoPolicy>;
 

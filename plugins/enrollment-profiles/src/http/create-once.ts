@@ -1,17 +1,9 @@
 import { ProblemError, ValidationProblem } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
-import type { Connection } from 'mongoose';
+import type { IdempotencyKeys } from '../storage/idempotency-keys.js';
 
 const KEY = /^[A-Za-z0-9_-]{8,100}$/;
 const RETENTION_MS = 24 * 3_600_000;
-
-interface IdempotencyDoc {
-  _id: string;
-  at: Date;
-  status?: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
 
 export const idempotencyHeader = {
   'Idempotency-Key': {
@@ -27,7 +19,7 @@ export const idempotencyHeader = {
  * it, or gets 409 while the first is still running. Without the header the request simply runs.
  */
 export async function createOnce(
-  mongo: Connection,
+  keys: IdempotencyKeys,
   koa: Koa.Context,
   scope: string,
   run: () => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>,
@@ -49,18 +41,14 @@ export async function createOnce(
       { path: 'Idempotency-Key', message: 'invalid' },
     ]);
   }
-  const claims = mongo.collection<IdempotencyDoc>('idempotency_keys');
   const id = `${scope}:${key}`;
-  await claims.deleteMany({ at: { $lt: new Date(Date.now() - RETENTION_MS) } });
-  try {
-    await claims.insertOne({ _id: id, at: new Date() });
-  } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
-    const first = await claims.findOne({ _id: id });
-    if (first?.status === undefined) {
+  await keys.prune(new Date(Date.now() - RETENTION_MS));
+  if (!(await keys.claim(id, new Date()))) {
+    const first = await keys.answerOf(id);
+    if (!first) {
       throw new ProblemError(409, 'Already in progress', 'a request with this Idempotency-Key is still running');
     }
-    for (const [name, value] of Object.entries(first.headers ?? {})) koa.set(name, value);
+    for (const [name, value] of Object.entries(first.headers)) koa.set(name, value);
     koa.set('Idempotent-Replayed', 'true');
     koa.status = first.status;
     koa.body = first.body;
@@ -68,13 +56,14 @@ export async function createOnce(
   }
   try {
     const result = await answer();
-    await claims.updateOne(
-      { _id: id },
-      { $set: { status: result.status, body: JSON.parse(JSON.stringify(result.body)), headers: result.headers ?? {} } },
-    );
+    await keys.answer(id, {
+      status: result.status,
+      body: JSON.parse(JSON.stringify(result.body)),
+      headers: result.headers ?? {},
+    });
   } catch (error) {
     // A refused create did not happen: the same key may try again with a corrected body.
-    await claims.deleteOne({ _id: id });
+    await keys.release(id);
     throw error;
   }
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundProblem, ProblemError, type UserDirectory, ValidationProblem } from 'enrollment-gateway/sdk';
 import type { ChangeLog } from './change-log.js';
-import { type EnrollmentModels, isDuplicateKey, type LimitPolicyDoc } from './models.js';
-import { assertKnownGroups, nameKey } from './profile-store.js';
+import { assertKnownGroups, nameKey } from './profile-service.js';
 import type { CreateLimitPolicyInput, UpdateLimitPolicyInput } from './schemas.js';
+import type { LimitPolicyDoc, LimitPolicyRecords } from './storage/enrollment-records.js';
 
 export interface LimitPolicyView {
   id: string;
@@ -34,9 +34,9 @@ function duplicateOf(field: 'name' | 'priority'): ValidationProblem {
 }
 
 /** Device limit policies per group; the first policy (lowest priority number) naming a user's group applies. */
-export class LimitPolicyStore {
+export class LimitPolicyService {
   constructor(
-    private readonly models: EnrollmentModels,
+    private readonly records: LimitPolicyRecords,
     private readonly log: ChangeLog,
     private readonly groups: () => UserDirectory | undefined,
   ) {}
@@ -44,35 +44,30 @@ export class LimitPolicyStore {
   /** Name and priority are both unique, and not every server names the index in the error: look. */
   private async duplicate(input: { priority?: number }, exceptId?: string): Promise<ValidationProblem> {
     if (input.priority === undefined) return duplicateOf('name');
-    const holder = await this.models.limitPolicies.findOne({ priority: input.priority }, { _id: 1 }).lean();
-    return duplicateOf(holder && holder._id !== exceptId ? 'priority' : 'name');
+    const holder = await this.records.policyWithPriority(input.priority);
+    return duplicateOf(holder && holder !== exceptId ? 'priority' : 'name');
   }
 
   async list(): Promise<LimitPolicyView[]> {
-    const docs = (await this.models.limitPolicies.find().sort({ priority: 1 }).lean()) as LimitPolicyDoc[];
-    return docs.map(view);
+    return (await this.records.allPolicies()).map(view);
   }
 
   async get(id: string): Promise<LimitPolicyView> {
-    const doc = (await this.models.limitPolicies.findById(id).lean()) as LimitPolicyDoc | null;
+    const doc = await this.records.policy(id);
     if (!doc) throw new NotFoundProblem('no such device limit policy');
     return view(doc);
   }
 
   async create(input: CreateLimitPolicyInput): Promise<LimitPolicyView> {
     await assertKnownGroups(this.groups(), 'groups', input.groups);
-    try {
-      const doc = await this.models.limitPolicies.create({
-        _id: randomUUID(),
-        ...input,
-        nameKey: nameKey(input.name),
-        version: 1,
-      });
-      return view(doc.toObject() as LimitPolicyDoc);
-    } catch (error) {
-      if (isDuplicateKey(error)) throw await this.duplicate(input);
-      throw error;
-    }
+    const doc = await this.records.insertPolicy({
+      _id: randomUUID(),
+      ...input,
+      nameKey: nameKey(input.name),
+      version: 1,
+    });
+    if (doc === 'duplicate') throw await this.duplicate(input);
+    return view(doc);
   }
 
   async update(
@@ -86,17 +81,18 @@ export class LimitPolicyStore {
     const { version: _ignored, ...fields } = input;
     const entity = `limit-policy:${id}`;
     if (!(await this.log.claim(entity, expectedVersion + 1))) throw stale(expectedVersion + 1);
-    const set: Record<string, unknown> = { ...fields, version: expectedVersion + 1 };
+    const set: Partial<LimitPolicyDoc> = { ...fields, version: expectedVersion + 1 };
     if (input.name !== undefined) set.nameKey = nameKey(input.name);
-    let doc: LimitPolicyDoc | null;
+    let doc: LimitPolicyDoc | 'duplicate' | undefined;
     try {
-      doc = (await this.models.limitPolicies
-        .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
-        .lean()) as LimitPolicyDoc | null;
+      doc = await this.records.updatePolicy(id, set);
     } catch (error) {
       await this.log.release(entity, expectedVersion + 1);
-      if (isDuplicateKey(error)) throw await this.duplicate(input, id);
       throw error;
+    }
+    if (doc === 'duplicate') {
+      await this.log.release(entity, expectedVersion + 1);
+      throw await this.duplicate(input, id);
     }
     if (!doc) throw new NotFoundProblem('no such device limit policy');
     return { before, after: view(doc) };
@@ -106,7 +102,7 @@ export class LimitPolicyStore {
     const before = await this.get(id);
     if (expectedVersion !== undefined && before.version !== expectedVersion) throw stale(before.version);
     if (!(await this.log.claim(`limit-policy:${id}`, before.version + 1))) throw stale(before.version + 1);
-    await this.models.limitPolicies.deleteOne({ _id: id });
+    await this.records.deletePolicy(id);
     return before;
   }
 }

@@ -1,10 +1,16 @@
+import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
-import type { DeliveryJob } from './delivery.js';
+import type { DeliveryJob } from '../delivery.js';
 
 /** A delivery that used up its attempts: everything needed to look at it and send it again. */
 export interface DeadLetterDoc {
-  /** The delivery id, `<eventId>.<endpoint>`. */
+  /**
+   * One try of one delivery: its job id, `<eventId>.<endpoint>` for the first try and `….r<n>` after the n-th
+   * replay. A replay that dies again is a new document, never an update of the one the replay removes.
+   */
   _id: string;
+  /** `<eventId>.<endpoint>`; missing in entries stored before replays had their own id (then it is `_id`). */
+  deliveryId?: string;
   eventId: string;
   endpoint: string;
   url: string;
@@ -18,9 +24,46 @@ export interface DeadLetterDoc {
   deadAt: Date;
 }
 
+export interface DeadLetterPage {
+  items: DeadLetterDoc[];
+  /** More entries follow the last item. */
+  more: boolean;
+}
+
+/**
+ * The dead-letter list (`webhook_dead_letters`) changes only by insert and delete, so no two of its writers can
+ * lose each other's change on a database that applies an update as read-change-write (FerretDB):
+ * - burying (the delivery worker, and the sweep of jobs BullMQ failed on its own): a unique insert per try;
+ * - replay, discard (admin requests) and the prune job: deletes.
+ */
+export interface DeadLetterBurials {
+  /** False when this try was buried before (the worker and the sweep both saw it). */
+  bury(doc: DeadLetterDoc): Promise<boolean>;
+}
+
+export interface DeadLetterReader {
+  get(id: string): Promise<DeadLetterDoc | undefined>;
+  /** Newest first; `after` is the last item of the previous page. */
+  list(filter: { endpoint?: string; after?: { deadAt: Date; id: string }; limit: number }): Promise<DeadLetterPage>;
+  countByEndpoint(): Promise<Record<string, number>>;
+}
+
+export interface DeadLetterRemovals {
+  /** True when this call removed it. */
+  remove(id: string): Promise<boolean>;
+  /** Removes entries that died before `olderThan`; returns how many. */
+  prune(olderThan: Date): Promise<number>;
+}
+
+export type DeadLetters = DeadLetterBurials & DeadLetterReader & DeadLetterRemovals;
+
+/** The delivery a dead letter is a try of. */
+export const deliveryIdOf = (doc: DeadLetterDoc) => doc.deliveryId ?? doc._id;
+
 const schema = new Schema<DeadLetterDoc>(
   {
     _id: { type: String, required: true },
+    deliveryId: { type: String },
     eventId: { type: String, required: true },
     endpoint: { type: String, required: true },
     url: { type: String, required: true },
@@ -38,14 +81,8 @@ const schema = new Schema<DeadLetterDoc>(
 schema.index({ endpoint: 1, deadAt: -1 });
 schema.index({ deadAt: -1 });
 
-export interface DeadLetterPage {
-  items: DeadLetterDoc[];
-  /** More entries follow the last item. */
-  more: boolean;
-}
-/** The dead-letter list in MongoDB, newest first. */
-export class DeadLetters {
-  readonly model: Model<DeadLetterDoc>;
+export class MongoDeadLetters implements DeadLetters {
+  private readonly model: Model<DeadLetterDoc>;
 
   constructor(connection: Connection) {
     this.model =
@@ -57,16 +94,20 @@ export class DeadLetters {
     await this.model.createIndexes();
   }
 
-  /** Replaces an older dead letter of the same delivery: a replay that died again is one entry, not two. */
-  async record(doc: DeadLetterDoc): Promise<void> {
-    await this.model.replaceOne({ _id: doc._id }, doc, { upsert: true });
+  async bury(doc: DeadLetterDoc): Promise<boolean> {
+    try {
+      await this.model.create(doc);
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
   }
 
-  get(id: string): Promise<DeadLetterDoc | null> {
-    return this.model.findById(id).lean<DeadLetterDoc>().exec();
+  async get(id: string): Promise<DeadLetterDoc | undefined> {
+    return (await this.model.findById(id).lean<DeadLetterDoc>().exec()) ?? undefined;
   }
 
-  /** Newest first; `after` is the last item of the previous page. */
   async list(filter: {
     endpoint?: string;
     after?: { deadAt: Date; id: string };
@@ -94,16 +135,7 @@ export class DeadLetters {
     return Object.fromEntries(rows.map((row) => [row._id, row.count]));
   }
 
-  /**
-   * Removes the entry only if it is still the one that was replayed: when the replayed delivery has
-   * already died again (and bumped `replays`), the new entry stays.
-   */
-  async removeReplayed(id: string, replays: number): Promise<boolean> {
-    const result = await this.model.deleteOne({ _id: id, replays });
-    return result.deletedCount === 1;
-  }
-
-  async discard(id: string): Promise<boolean> {
+  async remove(id: string): Promise<boolean> {
     const result = await this.model.deleteOne({ _id: id });
     return result.deletedCount === 1;
   }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundProblem, ProblemError, type UserDirectory, ValidationProblem } from 'enrollment-gateway/sdk';
 import type { ChangeLog } from './change-log.js';
-import { type ChangeDoc, type EnrollmentModels, isDuplicateKey, type ProfileDoc } from './models.js';
 import type { CreateProfileInput, UpdateProfileInput } from './schemas.js';
+import type { ChangeDoc, ProfileDoc, ProfileRecords } from './storage/enrollment-records.js';
 
 /** A profile as the admin API shows it: priority comes from the ordering document. */
 export interface ProfileView {
@@ -49,9 +49,9 @@ const duplicateName = (name: string) =>
  * never leave gaps or duplicates. A client's stale reorder gets 409; server-side inserts and
  * deletes decide again from the newer order.
  */
-export class ProfileStore {
+export class ProfileService {
   constructor(
-    private readonly models: EnrollmentModels,
+    private readonly records: ProfileRecords,
     private readonly log: ChangeLog,
     private readonly groups: () => UserDirectory | undefined,
   ) {}
@@ -81,7 +81,7 @@ export class ProfileStore {
   async list(): Promise<{ items: ProfileView[]; order: ChangeDoc }> {
     const order = await this.ordering();
     // One scan beats $in on FerretDB; profiles missing from the order (a failed create) are skipped.
-    const docs = (await this.models.profiles.find().lean()) as ProfileDoc[];
+    const docs = await this.records.allProfiles();
     const byId = new Map(docs.map((doc) => [doc._id, doc]));
     const items = order.ids.flatMap((id) => {
       const doc = byId.get(id);
@@ -91,10 +91,7 @@ export class ProfileStore {
   }
 
   async get(id: string): Promise<{ view: ProfileView; order: ChangeDoc }> {
-    const [doc, order] = await Promise.all([
-      this.models.profiles.findById(id).lean() as Promise<ProfileDoc | null>,
-      this.ordering(),
-    ]);
+    const [doc, order] = await Promise.all([this.records.profile(id), this.ordering()]);
     if (!doc || !order.ids.includes(id)) throw new NotFoundProblem('no such enrollment profile');
     return { view: this.view(doc, order), order };
   }
@@ -103,22 +100,16 @@ export class ProfileStore {
     await assertKnownGroups(this.groups(), 'assignments.includedGroups', input.assignments.includedGroups);
     await assertKnownGroups(this.groups(), 'assignments.excludedGroups', input.assignments.excludedGroups);
     const id = randomUUID();
-    let doc: ProfileDoc;
-    try {
-      const created = await this.models.profiles.create({
-        _id: id,
-        name: input.name,
-        nameKey: nameKey(input.name),
-        description: input.description,
-        enrollmentType: input.enrollmentType,
-        assignments: input.assignments,
-        version: 1,
-      });
-      doc = created.toObject() as ProfileDoc;
-    } catch (error) {
-      if (isDuplicateKey(error)) throw duplicateName(input.name);
-      throw error;
-    }
+    const doc = await this.records.insertProfile({
+      _id: id,
+      name: input.name,
+      nameKey: nameKey(input.name),
+      description: input.description,
+      enrollmentType: input.enrollmentType,
+      assignments: input.assignments,
+      version: 1,
+    });
+    if (doc === 'duplicate') throw duplicateName(input.name);
     let order: ChangeDoc;
     try {
       order = await this.log.append((latest) => {
@@ -128,7 +119,7 @@ export class ProfileStore {
       });
     } catch (error) {
       // Not in the order means not visible; remove it so its name is free again.
-      await this.models.profiles.deleteOne({ _id: id });
+      await this.records.deleteProfile(id);
       throw error;
     }
     return { view: this.view(doc, order), order };
@@ -147,20 +138,21 @@ export class ProfileStore {
     }
     const entity = `profile:${id}`;
     if (!(await this.log.claim(entity, expectedVersion + 1))) throw staleProfile(expectedVersion + 1);
-    const set: Record<string, unknown> = { version: expectedVersion + 1 };
+    const set: Partial<ProfileDoc> = { version: expectedVersion + 1 };
     if (input.name !== undefined) Object.assign(set, { name: input.name, nameKey: nameKey(input.name) });
     if (input.description !== undefined) set.description = input.description;
     if (input.enrollmentType !== undefined) set.enrollmentType = input.enrollmentType;
     if (input.assignments !== undefined) set.assignments = input.assignments;
-    let doc: ProfileDoc | null;
+    let doc: ProfileDoc | 'duplicate' | undefined;
     try {
-      doc = (await this.models.profiles
-        .findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' })
-        .lean()) as ProfileDoc | null;
+      doc = await this.records.updateProfile(id, set);
     } catch (error) {
       await this.log.release(entity, expectedVersion + 1);
-      if (isDuplicateKey(error) && input.name !== undefined) throw duplicateName(input.name);
       throw error;
+    }
+    if (doc === 'duplicate') {
+      await this.log.release(entity, expectedVersion + 1);
+      throw duplicateName(input.name ?? before.name);
     }
     if (!doc) throw new NotFoundProblem('no such enrollment profile');
     const change = await this.log.touch('profile.update', id);
@@ -179,7 +171,7 @@ export class ProfileStore {
       kind: 'profile.delete',
       target: id,
     }));
-    await this.models.profiles.deleteOne({ _id: id });
+    await this.records.deleteProfile(id);
     return { before, order };
   }
 
