@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { deviceDirectoryRef } from 'enrollment-gateway/sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { SimulatedDevice } from '../support/device-simulator.js';
 import { PORTAL_URL, type PortalHarness, startPortalHarness } from '../support/portal-harness.js';
@@ -157,7 +158,7 @@ describe('browser: the device user journey in the Company Portal', function () {
       await poller;
     }
     expect(phone.enrolled).to.equal(false);
-    const record = await portal.gw.gateway.context('mdm').mongo.collection('mdm_devices').findOne({ udid: phone.udid });
+    const record = await portal.gw.gateway.context('mdm').resolve(deviceDirectoryRef).getByUdid(phone.udid);
     expect(record?.state).to.equal('retired');
   });
 

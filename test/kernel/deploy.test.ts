@@ -56,6 +56,32 @@ describe('deployment files (docker cannot run here, so they are checked statical
     }
   });
 
+  it('lets through the proxy exactly what each route family of the gateway accepts', async () => {
+    const caddyfile = readFileSync(path.join(repoRoot, 'config/caddy/Caddyfile'), 'utf8');
+    const mebibytes = (matcher: string) => {
+      const size = caddyfile.match(new RegExp(`request_body @${matcher} \\{\\s*max_size (\\d+)MiB`))?.[1];
+      if (!size) throw new Error(`Caddyfile: no request_body max_size for @${matcher}`);
+      return Number(size) * 1024 * 1024;
+    };
+    expect(caddyfile).to.match(/@device path \/mdm\/\*/);
+    expect(caddyfile).to.match(/@other not path \/mdm\/\*/);
+    const gateway = await loadGateway({
+      role: 'serve',
+      env: { GATEWAY_SECURITY__MASTER_KEY_FILE: path.join(repoRoot, 'test', 'fixtures', 'master-key') },
+    });
+    const families = gateway.plugins.flatMap((plugin) =>
+      plugin.routes.map((route) => ({
+        prefix: route.prefix,
+        limit: route.bodyLimitBytes ?? gateway.config.http.bodyLimitBytes,
+      })),
+    );
+    const device = families.filter((family) => family.prefix === '/mdm');
+    const other = families.filter((family) => family.prefix !== '/mdm');
+    expect(device).to.have.length(1);
+    expect(mebibytes('device')).to.equal(device[0].limit);
+    expect(mebibytes('other')).to.equal(Math.max(...other.map((family) => family.limit)));
+  });
+
   it('builds a multi-stage image whose entry point is the gateway command', () => {
     const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
     expect(dockerfile.match(/^FROM /gm)).to.have.length(2);

@@ -38,7 +38,7 @@ describe('kernel: a fixture plugin written against the SDK', () => {
     expect(body).to.deep.equal({ text: 'PING', processedBy: 'hello' });
     // The worker's 'completed' event (which the metric counts) fires just after the job's own write.
     await eventually(async () => {
-      const metrics = await (await gw.fetch('/metrics')).text();
+      const metrics = await gw.metrics();
       expect(metrics).to.match(/gateway_queue_jobs_total\{plugin="hello",queue="hello-echo",outcome="completed"\} 1/);
     });
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { finished, spawnTs, waitForLine } from '../support/process.js';
-import { testServices, uniqueDatabaseUri } from '../support/services.js';
+import { testMasterKey, testServices, uniqueDatabaseUri } from '../support/services.js';
 
 describe('kernel: start-up failures and graceful shutdown (real processes)', function () {
   this.timeout(60_000);
@@ -66,5 +66,33 @@ describe('kernel: start-up failures and graceful shutdown (real processes)', fun
     expect(refused).to.equal('refused');
     const result = await done;
     expect(result.code, result.stderr).to.equal(0);
+  });
+
+  it('ends open event streams first on SIGTERM and exits well inside the grace period', async () => {
+    // The admin center's device page stream: it never ends by itself, so before the fix the drain waited the
+    // whole http.shutdownGraceMs (25 s).
+    const child = spawnTs('test/fixtures/serve-mdm.ts', [], {
+      ...base(),
+      ENABLE_PLUGINS: 'mdm,admin-access,admin-center',
+      GATEWAY_SECURITY__MASTER_KEY: testMasterKey,
+    });
+    const done = finished(child, 60_000);
+    const [, url] = await waitForLine(child, /listening (http:\S+)/);
+    const res = await fetch(`${url}/api/admin-center/devices/${'a'.repeat(24)}/events`, {
+      headers: { authorization: 'Bearer admin-all' },
+    });
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).to.include('retry:');
+
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    // The client sees its stream end (EventSource then reconnects, to a replica that stays up).
+    for (;;) if ((await reader.read()).done) break;
+    const result = await done;
+    const seconds = (Date.now() - signalled) / 1000;
+    expect(result.code, result.stderr).to.equal(0);
+    expect(seconds, 'exit time after SIGTERM').to.be.lessThan(5);
   });
 });

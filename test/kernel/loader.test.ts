@@ -1,11 +1,18 @@
 import { expect } from 'chai';
 import { z } from 'zod';
 import { loadGateway } from '../../core/gateway.js';
-import { createExtensionPoint, createServiceRef, definePlugin, type PluginDefinition } from '../../core/sdk/index.js';
+import {
+  CORE_API_VERSION,
+  createExtensionPoint,
+  createServiceRef,
+  definePlugin,
+  type PluginDefinition,
+} from '../../core/sdk/index.js';
+import { eventually } from '../support/eventually.js';
 import { startTestGateway } from '../support/gateway.js';
 
 function plugin(name: string, extra: Partial<PluginDefinition> = {}): PluginDefinition {
-  return definePlugin({ name, version: '1.0.0', coreApi: '^1.0.0', register() {}, ...extra });
+  return definePlugin({ name, version: '1.0.0', coreApi: '^2.0.0', register() {}, ...extra });
 }
 
 async function loadError(plugins: PluginDefinition[], overrides: Record<string, unknown> = {}): Promise<string> {
@@ -45,8 +52,8 @@ describe('kernel: plugin loader checks', () => {
   });
 
   it('refuses an unsupported core API range', async () => {
-    expect(await loadError([plugin('future', { coreApi: '^2.0.0' })])).to.equal(
-      'plugin "future": supports core API ^2.0.0, but this gateway provides 1.1.0; upgrade the gateway',
+    expect(await loadError([plugin('future', { coreApi: '^3.0.0' })])).to.equal(
+      `plugin "future": supports core API ^3.0.0, but this gateway provides ${CORE_API_VERSION}; upgrade the gateway`,
     );
   });
 
@@ -202,11 +209,21 @@ describe('kernel: plugin start order, services and extension points', () => {
     });
     try {
       const ctx = gw.gateway.context('emitter');
-      await ctx.events.emit('device.checkedOut', { deviceId: 'd1', udid: 'U1' });
-      expect(seen).to.deep.equal(['U1']);
-      const metrics = await (await gw.fetch('/metrics')).text();
-      expect(metrics).to.include('gateway_hook_failures_total{plugin="bad-listener",hook="event:device.checkedOut"} 1');
-      const error = await ctx.events.emit('device.enrolled', { deviceId: 'd', udid: 'U' }).catch((e: Error) => e);
+      expect(
+        await ctx.events.emit('device.checkedOut', { deviceId: 'd1', udid: 'U1' }, { eventId: 'e1' }),
+      ).to.deep.equal({
+        recorded: true,
+      });
+      await eventually(() => expect(seen).to.deep.equal(['U1']));
+      await eventually(async () => {
+        const metrics = await gw.metrics();
+        expect(metrics).to.include(
+          'gateway_hook_failures_total{plugin="bad-listener",hook="event:device.checkedOut"} 1',
+        );
+      });
+      const error = await ctx.events
+        .emit('device.enrolled', { deviceId: 'd', udid: 'U' }, { eventId: 'e2' })
+        .catch((e: Error) => e);
       expect((error as Error).message).to.equal(
         'plugin "emitter" emitted "device.enrolled" without declaring it in "emits"',
       );

@@ -108,7 +108,7 @@ describe('kernel: operations endpoints', function () {
 
     it('exposes Prometheus metrics with a plugin label', async () => {
       await gw.fetch('/hello/greet/metrics');
-      const text = await (await gw.fetch('/metrics')).text();
+      const text = await gw.metrics();
       const line = text
         .split('\n')
         .find(

@@ -21,11 +21,15 @@ async function loadError(plugins: PluginDefinition[], options: { appRoot?: strin
   throw new Error('expected loading to fail');
 }
 
+// Written against the running version, so a minor bump (which only adds) needs no edit here.
+const [MAJOR, MINOR] = CORE_API_VERSION.split('.').map(Number);
+const NEXT_MINOR = `^${MAJOR}.${MINOR + 1}.0`;
+
 describe('kernel: the SDK is versioned with semver and the loader checks each plugin range', () => {
-  it('is at 1.1.0, the same through the package export and in every plugin context', async () => {
-    expect(CORE_API_VERSION).to.equal('1.1.0');
+  it('is a 2.x version, the same through the package export and in every plugin context', async () => {
+    expect(CORE_API_VERSION).to.match(/^2\.\d+\.\d+$/);
     expect(PUBLIC_CORE_API_VERSION).to.equal(CORE_API_VERSION);
-    const gw = await startTestGateway({ label: 'version', plugins: [plugin('reader', '^1.0.0')] });
+    const gw = await startTestGateway({ label: 'version', plugins: [plugin('reader', '^2.0.0')] });
     try {
       expect(gw.gateway.context('reader').gateway.coreApiVersion).to.equal(CORE_API_VERSION);
     } finally {
@@ -33,8 +37,8 @@ describe('kernel: the SDK is versioned with semver and the loader checks each pl
     }
   });
 
-  it('loads plugins built for 1.0 and for 1.1 alike (a minor version only adds)', async () => {
-    const ranges = ['^1.0.0', '^1.1.0', '1.x', '>=1.0.0 <2.0.0', '~1.1.0'];
+  it('loads every plugin whose range holds this version, including ranges written for 2.0 (a later minor only adds)', async () => {
+    const ranges = ['^2.0.0', '^2.1.0', `^2.${MINOR}.0`, '2.x', '>=1.0.0 <3.0.0', `~2.${MINOR}.0`, '^1.1.0 || ^2.0.0'];
     const gateway = await loadGateway({
       role: 'cli',
       env: {},
@@ -44,17 +48,17 @@ describe('kernel: the SDK is versioned with semver and the loader checks each pl
   });
 
   it('refuses a plugin that needs a newer minor or major, and says to upgrade the gateway', async () => {
-    expect(await loadError([plugin('needs-newer', '^1.2.0')])).to.equal(
-      'plugin "needs-newer": supports core API ^1.2.0, but this gateway provides 1.1.0; upgrade the gateway',
+    expect(await loadError([plugin('needs-newer', NEXT_MINOR)])).to.equal(
+      `plugin "needs-newer": supports core API ${NEXT_MINOR}, but this gateway provides ${CORE_API_VERSION}; upgrade the gateway`,
     );
-    expect(await loadError([plugin('future', '^2.0.0')])).to.equal(
-      'plugin "future": supports core API ^2.0.0, but this gateway provides 1.1.0; upgrade the gateway',
+    expect(await loadError([plugin('future', '^3.0.0')])).to.equal(
+      `plugin "future": supports core API ^3.0.0, but this gateway provides ${CORE_API_VERSION}; upgrade the gateway`,
     );
   });
 
-  it('refuses a plugin pinned to an older version, and says to install one built for this core API', async () => {
-    expect(await loadError([plugin('pinned', '~1.0.0')])).to.equal(
-      'plugin "pinned": supports core API ~1.0.0, but this gateway provides 1.1.0; install a version of the plugin built for this core API',
+  it('refuses a plugin built for 1.x (events changed in 2.0), and says to install one built for this core API', async () => {
+    expect(await loadError([plugin('pinned', '^1.1.0')])).to.equal(
+      `plugin "pinned": supports core API ^1.1.0, but this gateway provides ${CORE_API_VERSION}; install a version of the plugin built for this core API`,
     );
     expect(await loadError([plugin('ancient', '<1.0.0')])).to.match(/install a version of the plugin built for this/);
   });
@@ -63,7 +67,7 @@ describe('kernel: the SDK is versioned with semver and the loader checks each pl
     expect(await loadError([plugin('odd', 'banana')])).to.equal('plugin "odd": coreApi "banana" is not a semver range');
     const missing = { name: 'bare', version: '1.0.0', register() {} } as unknown as PluginDefinition;
     expect(await loadError([missing])).to.equal(
-      'plugin "bare": coreApi is missing: declare the core API range it supports, e.g. "^1.1.0"',
+      `plugin "bare": coreApi is missing: declare the core API range it supports, e.g. "^2.${MINOR}.0"`,
     );
   });
 
@@ -88,10 +92,10 @@ describe('kernel: the SDK is versioned with semver and the loader checks each pl
       );
       writeFileSync(
         path.join(pkg, 'index.js'),
-        "export default { name: 'acme', version: '2.0.0', coreApi: '^1.4.0', register() {} };\n",
+        `export default { name: 'acme', version: '2.0.0', coreApi: '^2.${MINOR + 2}.0', register() {} };\n`,
       );
       expect(await loadError([], { appRoot })).to.equal(
-        'plugin "acme": supports core API ^1.4.0, but this gateway provides 1.1.0; upgrade the gateway',
+        `plugin "acme": supports core API ^2.${MINOR + 2}.0, but this gateway provides ${CORE_API_VERSION}; upgrade the gateway`,
       );
     } finally {
       rmSync(appRoot, { recursive: true, force: true });

@@ -150,7 +150,12 @@ describe('device simulator: command answers', () => {
   });
 
   it('refuses a garbage InstallProfile payload with an Error, not a crash', () => {
-    const report = roundTrip(enrolledState(), buildCommand('InstallProfile', { Payload: Buffer.from('nonsense') }));
+    // The gateway's builder refuses such a payload; another MDM server might send it, so build it by hand.
+    const garbage = {
+      CommandUUID: 'garbage-1',
+      Command: { RequestType: 'InstallProfile', Payload: Buffer.from('nonsense') },
+    };
+    const report = roundTrip(enrolledState(), garbage);
     expect(report.status).to.equal('Error');
     expect(report.errorChain?.[0].ErrorDomain).to.equal('MCProfileErrorDomain');
   });

@@ -54,7 +54,7 @@ describe('device simulator over HTTP (stub server)', function () {
 
   it('downloads and verifies the profile, enrolls by SCEP and checks in with signed, schema-valid messages', async () => {
     const profile = await device.downloadProfile(`${PUBLIC_URL}/enroll/profile`);
-    expect(profile.scep.subject).to.deep.equal([
+    expect(profile.scep?.subject).to.deep.equal([
       { type: 'O', value: 'Example' },
       { type: 'CN', value: 'enrollment-42' },
     ]);

@@ -1,6 +1,7 @@
 /**
- * Conformance checks against Apple's device-management YAML schemas (github.com/apple/device-management, vendored
- * read-only in ../shared/apple-device-management; override with APPLE_SCHEMA_DIR).
+ * Conformance checks against Apple's device-management YAML schemas (github.com/apple/device-management, found
+ * through APPLE_SCHEMA_DIR, ../shared/apple-device-management or .cache/; see apple-schema-dir.ts). Without them
+ * the tests that use them are reported pending, with one line saying how to get them.
  *
  * Usage from any plugin's tests:
  *   import { validatePayload, formatViolations } from '../../../test/support/apple-schema.js';
@@ -23,6 +24,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { APPLE_SCHEMA_HOWTO, findAppleSchemaDir } from './apple-schema-dir.js';
+import { skipWithoutSchemas } from './apple-schema-gate.js';
 
 export type ApplePlatform = 'iOS' | 'macOS' | 'tvOS' | 'visionOS' | 'watchOS';
 
@@ -93,9 +96,16 @@ interface SchemaFile {
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The schema checkout: $APPLE_SCHEMA_DIR, else `<repo>/../shared/apple-device-management`. */
+/**
+ * The schema checkout (see apple-schema-dir.ts for where it is looked for). Without one, the calling test is
+ * marked pending and stops here; `.ci/run` sets APPLE_SCHEMAS_REQUIRED=1, which turns that into a failure.
+ */
 export function appleSchemaDir(): string {
-  return process.env.APPLE_SCHEMA_DIR ?? path.resolve(REPO_ROOT, '../shared/apple-device-management');
+  const lookup = findAppleSchemaDir(REPO_ROOT);
+  if (lookup.found) return lookup.dir;
+  const where = `looked in ${lookup.tried.join(', ')}`;
+  if (process.env.APPLE_SCHEMAS_REQUIRED === '1') throw new Error(`${APPLE_SCHEMA_HOWTO} (${where})`);
+  return skipWithoutSchemas();
 }
 
 interface SchemaIndex {
@@ -107,7 +117,7 @@ let cached: { dir: string; index: SchemaIndex } | undefined;
 
 function loadFolder(dir: string, idKey: 'payloadtype' | 'requesttype'): Map<string, SchemaFile> {
   const out = new Map<string, SchemaFile>();
-  if (!existsSync(dir)) throw new Error(`Apple schema folder not found: ${dir} (set APPLE_SCHEMA_DIR)`);
+  if (!existsSync(dir)) throw new Error(`Apple schema folder not found: ${dir}`);
   for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith('.yaml')) continue;
     const file = YAML.parse(readFileSync(path.join(dir, name), 'utf8')) as SchemaFile;
@@ -239,6 +249,25 @@ export function validateCheckin(messageType: string, dict: unknown, ctx: SchemaC
   const file = schemas().checkins.get(messageType);
   if (!file) return [{ path: '', kind: 'unknown-schema', message: `no schema for check-in ${messageType}` }];
   return validateRoot(file, file.payloadkeys ?? [], dict, ctx, {});
+}
+
+/** Validates a dictionary against one of the schemas in other/ (e.g. 'machineinfo', the MachineInfo a device POSTs). */
+export function validateOther(name: string, dict: unknown, ctx: SchemaContext = {}): SchemaViolation[] {
+  const file = YAML.parse(readFileSync(path.join(appleSchemaDir(), 'other', `${name}.yaml`), 'utf8')) as SchemaFile;
+  return validateRoot(file, file.payloadkeys ?? [], dict, ctx, {});
+}
+
+/**
+ * Validates a dictionary against the payload keys of any schema file of Apple's repository, e.g. the declarative
+ * ones (apple-schema-declarative.ts loads those).
+ */
+export function validateWithSchemaFile(
+  file: { title: string; payload: { supportedOS?: unknown }; payloadkeys?: unknown[] },
+  dict: unknown,
+  ctx: SchemaContext = {},
+): SchemaViolation[] {
+  const schema = file as SchemaFile;
+  return validateRoot(schema, schema.payloadkeys ?? [], dict, ctx, {});
 }
 
 export function formatViolations(violations: readonly SchemaViolation[]): string {

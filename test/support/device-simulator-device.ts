@@ -19,6 +19,8 @@ import {
   type PlistInput,
   parseDevicePlist,
 } from '../../plugins/mdm/src/protocol/index.js';
+import { type AcmeTampering, runAcmeEnrollment, type TestAttestationRoot } from './device-simulator-acme.js';
+import { PropertiesAttester, replaceEnrollmentProfile } from './device-simulator-attest.js';
 import {
   DeviceHttpClient,
   DeviceHttpError,
@@ -56,6 +58,14 @@ export interface SimulatedDeviceOptions extends DeviceInfoOptions {
    * iPhone leaves them out by default; turn on to exercise servers that store them when present.
    */
   authenticateWithNames?: boolean;
+  /** Signs attestations for ACME (device-attest-01): the test stand-in for Apple's attestation CA. */
+  attestation?: TestAttestationRoot;
+  /**
+   * User Enrollment (account-driven, device-simulator-adde.ts): check-ins and reports carry EnrollmentID instead of
+   * UDID, and Authenticate leaves out the serial number. (EnrollmentUserID belongs to the user channel, which
+   * iPhones do not open.)
+   */
+  userEnrollment?: { enrollmentId: string };
   /** Clock for checking the profile signer's validity. */
   now?: () => Date;
   agents?: { http?: http.Agent; https?: https.Agent };
@@ -113,12 +123,19 @@ export class SimulatedDevice {
    * Default: a valid detached signature over the exact body.
    */
   signatureOverride?: (body: Buffer) => string | undefined;
+  /** Answers DevicePropertiesAttestation (iOS 16+) when the device has an attestation root. */
+  readonly propertiesAttester?: PropertiesAttester;
+  /** Sent as `Authorization: Bearer …` on check-ins and reports, as account-driven enrollments do after sign-in. */
+  bearerToken?: string;
+  /** Run after each poll session, while the device is still enrolled (device-simulator-ddm.ts syncs here). */
+  readonly afterSession: (() => Promise<void>)[] = [];
   private currentIdentity?: DeviceIdentity;
   private keyPair?: RsaKeyPair;
 
   private constructor(private readonly options: SimulatedDeviceOptions) {
     this.info = defaultDeviceInfo(options);
     this.state = new DeviceState(this.info, options.installPolls ?? 1);
+    if (options.attestation) this.propertiesAttester = new PropertiesAttester(options.attestation, this.info);
     this.http = new DeviceHttpClient(options.baseUrl, options.publicUrl, options.agents);
     this.keyPair = options.keyPair;
   }
@@ -132,6 +149,12 @@ export class SimulatedDevice {
 
   get udid(): string {
     return this.info.udid;
+  }
+
+  /** How the device names itself in check-ins and reports: its UDID, or with User Enrollment its EnrollmentID. */
+  get deviceKeys(): { UDID: string } | { EnrollmentID: string } {
+    const ue = this.options.userEnrollment;
+    return ue ? { EnrollmentID: ue.enrollmentId } : { UDID: this.info.udid };
   }
 
   /** The SCEP-issued identity; throws before enroll(). */
@@ -164,7 +187,11 @@ export class SimulatedDevice {
 
   /** Installs an enrollment profile from its bytes (e.g. a file a browser test downloaded). Verifies it first. */
   installProfileFile(bytes: Buffer | Uint8Array): EnrollmentProfile {
-    const enrollment = readEnrollmentProfile(Buffer.from(bytes), this.options.now?.() ?? new Date());
+    return this.adoptEnrollment(readEnrollmentProfile(Buffer.from(bytes), this.options.now?.() ?? new Date()));
+  }
+
+  /** Makes a verified enrollment profile the installed one (first install, or its replacement by InstallProfile). */
+  adoptEnrollment(enrollment: EnrollmentProfile): EnrollmentProfile {
     if (this.state.enrollmentProfileId) this.state.profiles.delete(this.state.enrollmentProfileId);
     this.enrollment = enrollment;
     this.state.profiles.set(enrollment.profile.identifier, enrollment.profile);
@@ -190,16 +217,41 @@ export class SimulatedDevice {
     };
   }
 
-  /** SCEP PKCSReq with the profile's challenge and subject. */
+  /** SCEP PKCSReq with the profile's challenge and subject, or ACME when the profile carries an ACME payload. */
   async obtainIdentity(): Promise<DeviceIdentity> {
     const enrollment = this.requireProfile();
-    const keyPair = await this.keyForScep(enrollment.scep.keySize, this.keyPair);
+    if (enrollment.acme) return this.obtainAcmeIdentity(enrollment.acme);
+    const scep = this.requireScep();
+    const keyPair = await this.keyForScep(scep.keySize, this.keyPair);
     this.keyPair = keyPair;
     const result = await runScepEnrollment({
       client: this.http,
-      settings: enrollment.scep,
+      settings: scep,
       keyPair,
       record: (phase, method, r, n) => this.record(phase, method, r, n),
+    });
+    this.adoptIdentity(result.identity, result.caCertPem);
+    return result.identity;
+  }
+
+  /**
+   * ACME with device-attest-01 for `settings` (the enrollment profile's payload, or a renewal payload): the new
+   * identity replaces the current one.
+   */
+  async obtainAcmeIdentity(
+    settings: NonNullable<EnrollmentProfile['acme']>,
+    tamper?: AcmeTampering,
+  ): Promise<DeviceIdentity> {
+    const attestation = this.options.attestation;
+    if (!attestation)
+      throw new DeviceSimulatorError('not-ready', 'ACME needs an attestation root (options.attestation)');
+    const result = await runAcmeEnrollment({
+      client: this.http,
+      settings,
+      device: { serialNumber: this.info.serialNumber, udid: this.info.udid, osVersion: this.info.osVersion },
+      attestation,
+      record: (phase, method, r, n) => this.record(phase, method, r, n),
+      tamper,
     });
     this.adoptIdentity(result.identity, result.caCertPem);
     return result.identity;
@@ -216,12 +268,12 @@ export class SimulatedDevice {
 
   /** SCEP RenewalReq for a fresh key, signed with the current identity; the new identity replaces it. */
   async renewIdentity(): Promise<DeviceIdentity> {
-    const enrollment = this.requireProfile();
     const previous = this.identity;
-    const keyPair = await this.keyForScep(enrollment.scep.keySize, undefined);
+    const scep = this.requireScep();
+    const keyPair = await this.keyForScep(scep.keySize, undefined);
     const result = await runScepEnrollment({
       client: this.http,
-      settings: enrollment.scep,
+      settings: scep,
       keyPair,
       renewWith: previous,
       record: (phase, method, r, n) => this.record(phase, method, r, n),
@@ -236,12 +288,13 @@ export class SimulatedDevice {
     const names = this.options.authenticateWithNames;
     return this.checkIn({
       MessageType: 'Authenticate',
-      UDID: i.udid,
+      ...this.deviceKeys,
       Topic: this.requireProfile().mdm.topic,
       OSVersion: i.osVersion,
       BuildVersion: i.buildVersion,
       ProductName: i.productName,
-      SerialNumber: i.serialNumber,
+      // User Enrollment keeps the serial number from the organisation.
+      SerialNumber: this.options.userEnrollment ? undefined : i.serialNumber,
       Model: names ? i.model : undefined,
       ModelName: names ? i.modelName : undefined,
       DeviceName: names ? i.deviceName : undefined,
@@ -252,19 +305,20 @@ export class SimulatedDevice {
     const mdm = this.requireProfile().mdm;
     await this.checkIn({
       MessageType: 'TokenUpdate',
-      UDID: this.info.udid,
+      ...this.deviceKeys,
       Topic: mdm.topic,
       Token: this.pushToken,
       PushMagic: this.pushMagic,
       // iOS only hands out the UnlockToken when the server may clear the passcode (AccessRights bit 4).
-      UnlockToken: mdm.accessRights & 4 ? this.unlockToken : undefined,
+      // Never with User Enrollment, which ignores AccessRights.
+      UnlockToken: mdm.accessRights & 4 && !this.options.userEnrollment ? this.unlockToken : undefined,
     });
     this.enrolled = true;
   }
 
   /** What the device sends when the user removes the enrollment profile. Local MDM state goes with it. */
   async checkOut(): Promise<void> {
-    await this.checkIn({ MessageType: 'CheckOut', UDID: this.info.udid, Topic: this.requireProfile().mdm.topic });
+    await this.checkIn({ MessageType: 'CheckOut', ...this.deviceKeys, Topic: this.requireProfile().mdm.topic });
     this.enrolled = false;
     this.state.unenroll();
   }
@@ -300,7 +354,7 @@ export class SimulatedDevice {
     const max = options.maxCommands ?? this.options.maxCommandsPerPoll ?? 100;
     this.state.advanceTime();
     const answered: AnsweredCommand[] = [];
-    let report: Record<string, PlistInput | undefined> = { UDID: this.info.udid, Status: 'Idle' };
+    let report: Record<string, PlistInput | undefined> = { ...this.deviceKeys, Status: 'Idle' };
     let unenrolled = false;
     for (;;) {
       const result = await this.sendReport(report);
@@ -309,7 +363,7 @@ export class SimulatedDevice {
       if (unenrolled) {
         this.enrolled = false;
         if (this.enrollment?.mdm.checkOutWhenRemoved) {
-          await this.checkIn({ MessageType: 'CheckOut', UDID: this.info.udid, Topic: this.requireProfile().mdm.topic });
+          await this.checkIn({ MessageType: 'CheckOut', ...this.deviceKeys, Topic: this.requireProfile().mdm.topic });
         }
         break;
       }
@@ -320,10 +374,12 @@ export class SimulatedDevice {
         throw new DeviceSimulatorError('too-many-commands', `server sent more than ${max} commands in one session`);
       }
       const { commandUuid, command } = parseCommandEnvelope(result.body);
-      const answer = this.state.answer(command);
+      this.state.propertiesAttestation = await this.propertiesAttester?.chainFor(command);
+      let answer = this.state.answer(command);
+      if (answer.replaceEnrollment) answer = await replaceEnrollmentProfile(this, answer.replaceEnrollment);
       unenrolled = answer.unenrolled === true;
       report = {
-        UDID: this.info.udid,
+        ...this.deviceKeys,
         CommandUUID: commandUuid,
         Status: answer.status,
         ...answer.keys,
@@ -338,6 +394,7 @@ export class SimulatedDevice {
         errorChain: answer.errorChain,
       });
     }
+    if (this.enrolled) for (const hook of this.afterSession) await hook();
     return answered;
   }
 
@@ -370,9 +427,16 @@ export class SimulatedDevice {
         ? this.signBody(body)
         : undefined;
     if (signature !== undefined) headers['mdm-signature'] = signature;
+    if (this.bearerToken) headers.authorization = `Bearer ${this.bearerToken}`;
     const result = await this.http.request(url, { method: 'PUT', headers, body });
     this.record(phase, 'PUT', result, body.length, message);
     return result;
+  }
+
+  private requireScep(): NonNullable<EnrollmentProfile['scep']> {
+    const scep = this.requireProfile().scep;
+    if (!scep) throw new DeviceSimulatorError('not-ready', 'the enrollment profile has no SCEP payload');
+    return scep;
   }
 
   private requireProfile(): EnrollmentProfile {

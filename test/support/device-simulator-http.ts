@@ -22,6 +22,7 @@ export type SimulatorFailureReason =
   | 'scep-ca'
   | 'scep-failure'
   | 'scep-pending'
+  | 'acme-refused'
   | 'bad-command'
   | 'too-many-commands'
   | 'mint';
@@ -56,7 +57,7 @@ export class DeviceHttpError extends DeviceSimulatorError {
   }
 }
 
-export type ExchangePhase = 'profile' | 'scep' | 'checkin' | 'command' | 'mint';
+export type ExchangePhase = 'profile' | 'scep' | 'acme' | 'checkin' | 'command' | 'mint';
 
 export interface HttpResult {
   status: number;

@@ -13,6 +13,7 @@ import {
   verifyAttachedSignature,
 } from '../../plugins/mdm/src/pki/index.js';
 import { type PlistDict, type PlistNode, parseDevicePlist } from '../../plugins/mdm/src/protocol/index.js';
+import type { AcmeSettings } from './device-simulator-acme.js';
 import { DeviceSimulatorError } from './device-simulator-http.js';
 
 export interface ProfilePayloadSummary {
@@ -76,7 +77,9 @@ export interface EnrollmentProfile {
   caCertDer: Buffer;
   signerCertDer: Buffer;
   signerSubject: string;
-  scep: ScepSettings;
+  /** The identity payload: SCEP (iOS 15 and SCEP-only profiles) or ACME (iOS/iPadOS 16+). */
+  scep?: ScepSettings;
+  acme?: AcmeSettings;
   mdm: MdmSettings;
 }
 
@@ -237,13 +240,15 @@ export function readEnrollmentProfile(bytes: Buffer, now = new Date()): Enrollme
     });
   }
 
-  const scepPayload = payloadOfType(payloads, 'com.apple.security.scep');
-  const scep = scepPayload.PayloadContent;
-  if (!isDict(scep)) invalid('com.apple.security.scep PayloadContent must be a dictionary');
   const mdm = payloadOfType(payloads, 'com.apple.mdm');
-  const scepUuid = str(scepPayload, 'PayloadUUID', 'scep');
   const identityCertificateUuid = str(mdm, 'IdentityCertificateUUID', 'mdm');
-  if (identityCertificateUuid !== scepUuid) invalid('IdentityCertificateUUID does not name the SCEP payload');
+  const identity = payloads.filter((p) => p.PayloadUUID === identityCertificateUuid);
+  if (identity.length !== 1) invalid('IdentityCertificateUUID does not name exactly one payload');
+  const acmePayloads = payloads.filter((p) => p.PayloadType === 'com.apple.security.acme');
+  const scepPayloads = payloads.filter((p) => p.PayloadType === 'com.apple.security.scep');
+  if (acmePayloads.length + scepPayloads.length !== 1) invalid('expected exactly one SCEP or ACME identity payload');
+  if (identity[0] !== (acmePayloads[0] ?? scepPayloads[0]))
+    invalid('IdentityCertificateUUID does not name the identity payload');
   const accessRights = mdm.AccessRights;
   if (typeof accessRights !== 'number' || !Number.isInteger(accessRights)) invalid('AccessRights must be an integer');
   const capabilities = Array.isArray(mdm.ServerCapabilities) ? mdm.ServerCapabilities : [];
@@ -255,17 +260,8 @@ export function readEnrollmentProfile(bytes: Buffer, now = new Date()): Enrollme
     caCertDer: ca.raw,
     signerCertDer: signerCertDer as Buffer,
     signerSubject: new X509Certificate(signerCertDer as Buffer).subject.split('\n').join(', '),
-    scep: {
-      url: str(scep, 'URL', 'scep'),
-      challenge: optStr(scep, 'Challenge'),
-      subject: flattenScepSubject(scep.Subject),
-      keySize: typeof scep.Keysize === 'number' ? scep.Keysize : 1024,
-      keyType: optStr(scep, 'Key Type') ?? 'RSA',
-      keyUsage: typeof scep['Key Usage'] === 'number' ? scep['Key Usage'] : 0,
-      caIdentifier: optStr(scep, 'Name'),
-      caFingerprint: Buffer.isBuffer(scep.CAFingerprint) ? scep.CAFingerprint : undefined,
-      payloadUuid: scepUuid,
-    },
+    scep: scepPayloads[0] ? readScepSettings(scepPayloads[0]) : undefined,
+    acme: acmePayloads[0] ? readAcmeSettings(acmePayloads[0]) : undefined,
     mdm: {
       serverUrl: str(mdm, 'ServerURL', 'mdm'),
       checkInUrl: optStr(mdm, 'CheckInURL') ?? str(mdm, 'ServerURL', 'mdm'),
@@ -276,5 +272,36 @@ export function readEnrollmentProfile(bytes: Buffer, now = new Date()): Enrollme
       accessRights,
       serverCapabilities: capabilities.filter((c): c is string => typeof c === 'string'),
     },
+  };
+}
+
+function readScepSettings(scepPayload: PlistDict): ScepSettings {
+  const scep = scepPayload.PayloadContent;
+  if (!isDict(scep)) invalid('com.apple.security.scep PayloadContent must be a dictionary');
+  return {
+    url: str(scep, 'URL', 'scep'),
+    challenge: optStr(scep, 'Challenge'),
+    subject: flattenScepSubject(scep.Subject),
+    keySize: typeof scep.Keysize === 'number' ? scep.Keysize : 1024,
+    keyType: optStr(scep, 'Key Type') ?? 'RSA',
+    keyUsage: typeof scep['Key Usage'] === 'number' ? scep['Key Usage'] : 0,
+    caIdentifier: optStr(scep, 'Name'),
+    caFingerprint: Buffer.isBuffer(scep.CAFingerprint) ? scep.CAFingerprint : undefined,
+    payloadUuid: str(scepPayload, 'PayloadUUID', 'scep'),
+  };
+}
+
+/** com.apple.security.acme keys sit at the top level of the payload (no PayloadContent). */
+export function readAcmeSettings(acme: PlistDict): AcmeSettings {
+  if (typeof acme.KeySize !== 'number') invalid('acme.KeySize must be an integer');
+  return {
+    directoryUrl: str(acme, 'DirectoryURL', 'acme'),
+    clientIdentifier: str(acme, 'ClientIdentifier', 'acme'),
+    keyType: str(acme, 'KeyType', 'acme'),
+    keySize: acme.KeySize,
+    hardwareBound: acme.HardwareBound === true,
+    attest: acme.Attest === true,
+    subject: flattenScepSubject(acme.Subject),
+    payloadUuid: str(acme, 'PayloadUUID', 'acme'),
   };
 }

@@ -38,6 +38,8 @@ export interface CommandAnswer {
   errorChain?: ErrorChainEntry[];
   /** The command removed the enrollment profile: the device reports, then checks out and stops talking MDM. */
   unenrolled?: boolean;
+  /** InstallProfile carried the enrollment profile: the device replaces it (and its identity) before answering. */
+  replaceEnrollment?: Buffer;
 }
 
 export interface ManagedApp {
@@ -97,6 +99,12 @@ export class DeviceState {
   /** Identity used to open encrypted profiles (set once SCEP succeeded). */
   identity?: { certDer: Buffer; key: KeyObject };
   lockCount = 0;
+  /** Apple's DevicePropertiesAttestation chain for the DeviceInformation being answered (set by the device). */
+  propertiesAttestation?: Buffer[];
+  /** Answers for request types an add-on handles (device-simulator-ddm.ts: DeclarativeManagement), before the rest. */
+  readonly commandHandlers = new Map<string, (command: PlistDict) => CommandAnswer>();
+  /** Run when MDM state goes (the add-ons' state goes with it). */
+  readonly onUnenroll: (() => void)[] = [];
 
   constructor(
     readonly info: DeviceInfo,
@@ -122,12 +130,15 @@ export class DeviceState {
     // ManagementFlags bit 1: remove the app when the MDM profile goes.
     for (const [id, app] of this.apps) if (app.managementFlags & 1) this.apps.delete(id);
     this.enrollmentProfileId = undefined;
+    for (const hook of this.onUnenroll) hook();
   }
 
   answer(command: PlistDict): CommandAnswer {
     const requestType = typeof command.RequestType === 'string' ? command.RequestType : '';
     const scripted = this.takeScript(requestType, command);
     if (scripted) return scripted;
+    const handler = this.commandHandlers.get(requestType);
+    if (handler) return handler(command);
     const right = REQUIRED_RIGHT[requestType];
     if (right === undefined) {
       return {
@@ -210,8 +221,12 @@ export class DeviceState {
     if (!Array.isArray(queries) || !queries.every((q) => typeof q === 'string')) {
       return formatError('Queries must be an array of strings');
     }
+    const nonce = command.DeviceAttestationNonce;
+    if (nonce !== undefined && (!Buffer.isBuffer(nonce) || nonce.length === 0 || nonce.length > 32))
+      return formatError('DeviceAttestationNonce must be 1 to 32 bytes of data');
     const i = this.info;
     const known: Record<string, PlistInput | undefined> = {
+      DevicePropertiesAttestation: this.propertiesAttestation,
       UDID: i.udid,
       DeviceName: i.deviceName,
       OSVersion: i.osVersion,
@@ -252,6 +267,8 @@ export class DeviceState {
       const message = error instanceof DeviceSimulatorError ? error.message : String(error);
       return { status: 'Error', keys: {}, errorChain: errorChain(1000, 'MCProfileErrorDomain', message) };
     }
+    // The enrollment profile again (same identifier): iOS replaces it if its MDM settings are unchanged.
+    if (profile.identifier === this.enrollmentProfileId) return { ...ack(), replaceEnrollment: command.Payload };
     if (profile.payloads.some((p) => p.PayloadType === 'com.apple.mdm')) {
       return {
         status: 'Error',

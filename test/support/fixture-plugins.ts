@@ -24,7 +24,7 @@ export const TEST_TOPIC = 'com.apple.mgmt.External.00000000-1111-2222-3333-44444
 export const testAdminTokens = definePlugin({
   name: 'test-admin-tokens',
   version: '1.0.0',
-  coreApi: '^1.0.0',
+  coreApi: '^2.0.0',
   dependsOn: ['admin-access'],
   register(api) {
     const principals: Record<string, AdminPrincipal> = {
@@ -50,7 +50,7 @@ export function recordingPush(options: { topic?: string } = {}) {
   const plugin = definePlugin({
     name: 'apns',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     register(api) {
       api.provide(pushTopicRef, () => ({ currentTopic: async () => options.topic }));
       api.provide(
@@ -81,7 +81,7 @@ export function fixtureUserDirectory(options: { users?: DirectoryUser[]; groups?
   const plugin = definePlugin({
     name: 'identity-entra',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     register(api) {
       api.provide(userDirectoryRef, () => ({
         get: async (userId) => users.get(userId),
@@ -89,6 +89,11 @@ export function fixtureUserDirectory(options: { users?: DirectoryUser[]; groups?
           known: ids.filter((id) => groups.has(id)),
           unknown: ids.filter((id) => !groups.has(id)),
         }),
+        membersOf: async (group, limit) =>
+          [...users.values()]
+            .filter((user) => user.groups.includes(group))
+            .map((user) => user.id)
+            .slice(0, limit),
       }));
     },
   });
@@ -105,7 +110,7 @@ export function fixtureDeviceDirectory() {
   const plugin = definePlugin({
     name: 'mdm',
     version: '1.0.0',
-    coreApi: '^1.0.0',
+    coreApi: '^2.0.0',
     register(api) {
       api.provide(deviceDirectoryRef, () => ({
         get: async (id) => devices.find((d) => d.id === id),

@@ -27,6 +27,10 @@ export interface TestGateway {
   /** Log lines the gateway wrote, parsed. */
   logs: Record<string, unknown>[];
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** The ops listener (/healthz, /readyz, /metrics), never the public one. */
+  opsUrl: string;
+  /** Prometheus text of the ops listener's /metrics. */
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -53,10 +57,12 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       {
         publicUrl: 'https://gateway.test',
         http: { host: '127.0.0.1', port: 0, shutdownGraceMs: 5_000 },
-        ops: { port: 0 },
+        ops: { host: '127.0.0.1', port: 0 },
         redis: { prefix: redisPrefix },
         security: { masterKey: testMasterKey },
         log: { level: process.env.TEST_LOG_LEVEL ?? 'info' },
+        // Every test client is 127.0.0.1; rate-limit tests turn the limits on with the figures they test.
+        rateLimits: { enabled: false },
         // Only the built-ins a test names run; config/default.yaml enables them all for production.
         plugins: Object.fromEntries([
           ...listBuiltInPlugins()
@@ -80,6 +86,12 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     redisPrefix,
     logs,
     fetch: (path, init) => fetch(`${url}${path}`, init),
+    opsUrl: gateway.opsUrl,
+    metrics: async () => {
+      const res = await fetch(`${gateway.opsUrl}/metrics`);
+      if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+      return res.text();
+    },
     stop: () => gateway.stop(),
   };
 }

@@ -20,11 +20,13 @@ import {
   type PluginDefinition,
 } from '../../core/sdk/index.js';
 import { SimulatedDevice, type SimulatedDeviceOptions } from './device-simulator.js';
+import { eventsDelivered } from './events.js';
 import { eventually } from './eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from './fixture-plugins.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 
 export { type AnsweredCommand, type CommandScript, SimulatedDevice } from './device-simulator.js';
+export { eventsDelivered } from './events.js';
 export { eventually } from './eventually.js';
 export { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 
@@ -71,7 +73,10 @@ export interface PluginHarness {
   contributions<T>(point: ExtensionPointRef<T>): readonly { plugin: string; value: T }[];
   /** Prometheus text of /metrics. */
   metrics(): Promise<string>;
-  /** Mints an enrollment link through the admin API and enrolls a simulated iPhone with it. */
+  /**
+   * Mints an enrollment link through the admin API and enrolls a simulated iPhone with it; resolves once every
+   * plugin has handled device.enrolled (event handlers run in workers, after the TokenUpdate was answered).
+   */
   enrollDevice(options?: { userId?: string } & Partial<SimulatedDeviceOptions>): Promise<EnrolledDevice>;
   stop(): Promise<void>;
 }
@@ -113,6 +118,8 @@ export async function startPluginHarness(options: PluginHarnessOptions): Promise
       if (!found) throw new Error(`device ${device.info.udid} is not recorded`);
       return found.id;
     });
+    // Every plugin has handled device.enrolled (queued its commands) before the test polls.
+    await eventsDelivered(gw.gateway);
     return { device, deviceId };
   };
 
@@ -125,7 +132,7 @@ export async function startPluginHarness(options: PluginHarnessOptions): Promise
     adminFetch,
     context: <C>(plugin: string) => gw.gateway.context(plugin) as PluginContext<C>,
     contributions: <T>(point: ExtensionPointRef<T>) => gw.gateway.context('mdm').extensions(point),
-    metrics: async () => (await gw.fetch('/metrics')).text(),
+    metrics: () => gw.metrics(),
     enrollDevice,
     stop: () => gw.stop(),
   };

@@ -51,6 +51,8 @@ const b64url = (input: Buffer | string) => Buffer.from(input).toString('base64ur
 
 export class OidcStandin {
   readonly graphCalls: GraphCall[] = [];
+  /** The tenant's groups for Graph's /groups ($search and $filter=id in): object id → displayName. */
+  readonly directoryGroups = new Map<string, string>();
   /** Object id of the account the interaction signs in without a form; undefined shows the login form. */
   autoLogin: string | undefined;
   /** Applied once to the next id token the token endpoint hands out. */
@@ -316,28 +318,60 @@ export class OidcStandin {
     );
   }
 
-  /** POST /graph/v1.0/users/{id}/getMemberGroups with an app-only token from this provider. */
+  /**
+   * POST /graph/v1.0/users/{id}/getMemberGroups, GET /graph/v1.0/groups?$search="displayName:…" (400 without
+   * ConsistencyLevel: eventual, as Graph answers) or ?$filter=id in ('…',…) (at most 15), each with an app-only
+   * token from this provider.
+   */
   private async graph(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const match = /^\/graph\/v1\.0\/users\/([^/]+)\/getMemberGroups$/.exec(url.pathname);
     const reply = (status: number, body: unknown) => {
       res.statusCode = status;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(body));
     };
-    if (!match || req.method !== 'POST') return reply(404, { error: { code: 'Request_ResourceNotFound' } });
-    const userId = decodeURIComponent(match[1]);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ? await this.provider.ClientCredentials.find(bearer) : undefined;
     const authorized = Boolean(
       token && token.clientId === this.clientId && token.scope?.split(' ').includes(GRAPH_SCOPE),
     );
+    const unauthorized = () =>
+      reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token is invalid' } });
+    if (url.pathname === '/graph/v1.0/groups' && req.method === 'GET') {
+      if (!authorized) return unauthorized();
+      return reply(...this.groupsQuery(req, url));
+    }
+    const match = /^\/graph\/v1\.0\/users\/([^/]+)\/getMemberGroups$/.exec(url.pathname);
+    if (!match || req.method !== 'POST') return reply(404, { error: { code: 'Request_ResourceNotFound' } });
+    const userId = decodeURIComponent(match[1]);
     this.graphCalls.push({ userId, authorized });
-    if (!authorized)
-      return reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token is invalid' } });
+    if (!authorized) return unauthorized();
     await readBody(req);
     const account = this.accounts.get(userId);
     if (!account) return reply(404, { error: { code: 'Request_ResourceNotFound' } });
     return reply(200, { value: account.groups ?? [] });
+  }
+
+  /** What Graph's GET /groups answers: [status, body]. */
+  private groupsQuery(req: IncomingMessage, url: URL): [number, unknown] {
+    if (url.searchParams.has('$search') && req.headers.consistencylevel !== 'eventual') {
+      const message = "$search needs the header 'ConsistencyLevel: eventual'";
+      return [400, { error: { code: 'Request_UnsupportedQuery', message } }];
+    }
+    const filter = /^id in \((.*)\)$/.exec(url.searchParams.get('$filter') ?? '');
+    if (filter) {
+      const ids = filter[1].split(',').map((v) => v.trim().replace(/^'(.*)'$/, '$1'));
+      if (ids.length > 15) return [400, { error: { code: 'Request_UnsupportedQuery', message: 'too many values' } }];
+      return [200, { value: ids.filter((id) => this.directoryGroups.has(id)).map((id) => ({ id })) }];
+    }
+    const search = /^"displayName:(.*)"$/.exec(url.searchParams.get('$search') ?? '');
+    if (!search) return [400, { error: { code: 'Request_BadRequest', message: 'Invalid $search' } }];
+    const words = search[1].replace(/\\(.)/g, '$1').toLowerCase();
+    const top = Number(url.searchParams.get('$top') ?? 100);
+    const value = [...this.directoryGroups]
+      .filter(([, name]) => name.toLowerCase().includes(words))
+      .slice(0, top)
+      .map(([id, displayName]) => ({ id, displayName }));
+    return [200, { value }];
   }
 }
 

@@ -11,10 +11,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { PluginDefinition } from '../../core/sdk/index.js';
-import { TestBrowser } from '../../plugins/identity-entra/test/http-client.js';
 import { recordingPush, TEST_TOPIC, testAdminTokens } from './fixture-plugins.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { GRAPH_SCOPE, OidcStandin, type StandinAccount } from './oidc-standin.js';
+import { TestBrowser } from './test-browser.js';
 
 export const PORTAL_URL = 'https://gateway.test';
 export const STAFF_GROUP = 'b0000000-0000-0000-0000-00000000057a';
@@ -103,6 +103,35 @@ export interface PortalHarnessOptions {
   unenrollment?: boolean;
   /** The push certificate's topic; null = none installed (setup incomplete). */
   pushTopic?: string | null;
+  /** Sign in through identity-entra's Entra provider (default) or the generic OpenID Connect plugin. */
+  identityProvider?: 'entra' | 'oidc';
+}
+
+/** The identity plugins' config for the stand-in, as Entra or as a generic OpenID Connect provider. */
+function identityPlugins(standin: OidcStandin, provider: 'entra' | 'oidc'): Record<string, Record<string, unknown>> {
+  const sessionSecrets = [randomUUID() + randomUUID()];
+  if (provider === 'oidc') {
+    return {
+      'identity-entra': { provider: 'oidc', sessionSecrets },
+      'identity-oidc': {
+        issuer: standin.issuer,
+        clientId: standin.clientId,
+        clientSecret: standin.clientSecret,
+        tokenEndpointAuthMethod: 'client_secret_post',
+      },
+    };
+  }
+  return {
+    'identity-entra': {
+      tenantId: standin.tenantId,
+      clientId: standin.clientId,
+      clientSecret: standin.clientSecret,
+      authority: standin.authority,
+      graphUrl: standin.graphUrl,
+      graphScope: GRAPH_SCOPE,
+      sessionSecrets,
+    },
+  };
 }
 
 export async function startPortalHarness(label: string, options: PortalHarnessOptions = {}): Promise<PortalHarness> {
@@ -118,10 +147,13 @@ export async function startPortalHarness(label: string, options: PortalHarnessOp
   };
   const push = recordingPush({ topic: options.pushTopic === null ? undefined : (options.pushTopic ?? TEST_TOPIC) });
   const plugins = options.plugins ?? {};
+  const provider = options.identityProvider ?? 'entra';
+  const identity = identityPlugins(standin, provider);
   const gatewayOptions = {
     enable: options.enable ?? [
       'admin-access',
       'identity-entra',
+      ...(provider === 'oidc' ? ['identity-oidc'] : []),
       'mdm',
       'enrollment-profiles',
       'jit-registration',
@@ -135,16 +167,8 @@ export async function startPortalHarness(label: string, options: PortalHarnessOp
       http: { trustProxy: true },
       plugins: {
         ...plugins,
-        'identity-entra': {
-          tenantId: standin.tenantId,
-          clientId: standin.clientId,
-          clientSecret: standin.clientSecret,
-          authority: standin.authority,
-          graphUrl: standin.graphUrl,
-          graphScope: GRAPH_SCOPE,
-          sessionSecrets: [randomUUID() + randomUUID()],
-          ...plugins['identity-entra'],
-        },
+        ...identity,
+        'identity-entra': { ...identity['identity-entra'], ...plugins['identity-entra'] },
         'jit-registration': { readinessAttempts: 30, readinessBackoffMs: 100, ...plugins['jit-registration'] },
         'enrollment-profiles': { refreshIntervalSeconds: 1, ...plugins['enrollment-profiles'] },
         'company-portal': {

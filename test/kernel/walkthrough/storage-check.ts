@@ -9,6 +9,7 @@ import {
   deviceStatusItemsPoint,
   NotFoundProblem,
   requireAdminScope,
+  stableUuid,
 } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import { z } from 'zod';
@@ -32,7 +33,7 @@ const reports = (mongo: Connection): Model<StorageDoc> =>
 export default definePlugin({
   name: 'storage-check',
   version: '1.0.0',
-  coreApi: '^1.1.0',
+  coreApi: '^2.0.0',
   description: 'Warns device users whose iPhone is nearly full',
   dependsOn: ['mdm'], // we use its command service
   optionalDependsOn: ['admin-access'], // our admin route is guarded by it
@@ -41,8 +42,10 @@ export default definePlugin({
   }),
   register(api) {
     // Step 3: after enrollment, ask the device how much storage is free.
-    api.on('device.enrolled', async (event, ctx) => {
+    // A repeat delivery of the same event queues nothing twice: the CommandUUID comes from the event id.
+    api.on('device.enrolled', async (event, ctx, meta) => {
       await ctx.resolve(deviceCommandsRef).enqueue([event.deviceId], {
+        commandUuid: stableUuid(meta.eventId, 'storage check'),
         requestType: 'DeviceInformation',
         payload: { Queries: ['AvailableDeviceCapacity'] },
         origin: ctx.plugin.name,
