@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 
 const file = process.env.DB_OPS_FILE;
 const counts = new Map<string, { calls: number; ms: number }>();
@@ -17,8 +18,9 @@ function count(key: string, startedAt: number): void {
   counts.set(key, entry);
 }
 
-// The same module instances mongoose and ioredis load, not copies next to this file.
-const require = createRequire(createRequire(import.meta.url).resolve('mongoose'));
+// The same module instances mongoose and ioredis load, not copies next to this file: resolved from the gateway's
+// own checkout (its working directory), which is another tree when the bench compares with --gateway-dir.
+const require = createRequire(createRequire(path.join(process.cwd(), 'package.json')).resolve('mongoose'));
 const { Collection } = require('mongodb') as { Collection: { prototype: Record<string, unknown> } };
 const methods = [
   'findOne',

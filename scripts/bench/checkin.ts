@@ -3,7 +3,9 @@
  * the real HTTP endpoints and the real database, the gateway's RSS, the CPU each part used, the
  * requests' latency, the database and Redis operations per round trip by type, what PostgreSQL did behind
  * FerretDB, and the database's own ceiling for the same operations (see _database-floor.ts; --floor 0 skips it).
- *   npm run bench -- checkin [--devices 1000] [--commands 3] [--concurrency 48] [--floor 0]
+ *   npm run bench -- checkin [--devices 1000] [--commands 3] [--concurrency 48] [--floor 0] [--gateway-dir DIR]
+ * --gateway-dir runs the gateway from another checkout (e.g. the code before a change, with its own node_modules)
+ * while this checkout's simulator drives it: run both back to back for a side-by-side ratio.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import mongoose from 'mongoose';
 import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
-import { finished, spawnTs, waitForLine } from '../../test/support/process.js';
+import { finished, waitForLine } from '../../test/support/process.js';
 import {
   ensureLocalServices,
   ferretDbBackendInUse,
@@ -23,7 +25,7 @@ import {
 import { databaseFloor } from './_database-floor.js';
 import { counterDelta, postgresCpuSeconds, postgresUrlOf, rowSizes, tableCounters } from './_ferretdb-pg.js';
 import { cpuSeconds, samplePeakRss } from './_proc.js';
-import { option, percentiles } from './_stats.js';
+import { ONE_CLIENT_MANY_DEVICES, option, percentiles, spawnGateway, textOption } from './_stats.js';
 
 const headers = { authorization: 'Bearer admin-all', 'content-type': 'application/json' };
 
@@ -40,13 +42,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const devices = option(args, 'devices', 1000);
   const commandsPerDevice = option(args, 'commands', 3);
   const concurrency = option(args, 'concurrency', 48);
+  const gatewayDir = textOption(args, 'gateway-dir');
   const services = await ensureLocalServices();
   const mongodbUri = new URL(services.mongodbUri);
   const databaseName = `bench_checkin_${randomBytes(3).toString('hex')}`;
   mongodbUri.pathname = `/${databaseName}`;
   const opsFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-checkin-')), 'ops.json');
-  const server = spawnTs(
-    'test/fixtures/serve-mdm.ts',
+  const server = spawnGateway(
+    gatewayDir,
     [],
     {
       MONGODB_URI: mongodbUri.toString(),
@@ -56,6 +59,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
       PROFILE_DIR: process.env.PROFILE_DIR,
       DB_OPS_FILE: opsFile,
+      ...ONE_CLIENT_MANY_DEVICES,
     },
     [
       // tsx first: the counter is TypeScript too (spawnTs puts these before its own --import tsx).
@@ -157,7 +161,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       simulator: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
     };
     const tables = pgUrl ? counterDelta(tableCounters(pgUrl, databaseName), tablesBefore) : {};
-    const rows = pgUrl ? rowSizes(pgUrl, databaseName, ['mdm_devices', 'mdm_commands']) : {};
+    const rows = pgUrl ? rowSizes(pgUrl, databaseName, ['mdm_devices', 'mdm_commands', 'mdm_command_results']) : {};
     const ops = existsSync(opsFile)
       ? (JSON.parse(readFileSync(opsFile, 'utf8')) as Record<string, { calls: number; ms: number }>)
       : {};
@@ -197,6 +201,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       option(args, 'floor', 1) > 0
         ? await databaseFloor({
             sourceUri: mongodbUri.toString(),
+            redisUrl: services.redisUrl,
             concurrency,
             pids,
             postgresCpu: pgUrl ? () => postgresCpuSeconds(pgUrl) : undefined,
@@ -256,6 +261,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       httpCeilingRequestsPerSecond: ceilingPerSecond,
       databaseReadsPerSecond: dbReadsPerSecond,
       databaseFloor: floor,
+      ratioToFloor: floor ? +(perSecond / floor.roundTripsPerSecond).toFixed(3) : null,
+      seqScansPerRoundTrip: Object.fromEntries(
+        Object.entries(tables).map(([name, t]) => [
+          name,
+          { scans: perRoundTrip(t.seqScan), rowsRead: perRoundTrip(t.seqTupRead) },
+        ]),
+      ),
       latencyMs: { p50: latency.p50, p99: latency.p99 },
       databaseOpsPerRoundTrip: perRoundTrip(databaseOps.reduce((sum, [, o]) => sum + o.calls, 0)),
       redisOpsPerRoundTrip: perRoundTrip(redisOps.reduce((sum, [, o]) => sum + o.calls, 0)),
