@@ -116,6 +116,7 @@ export class AttemptRecorder {
       ...(platform ? { platform } : {}),
       ...(osVersion ? { osVersion } : {}),
       ...(input.enrollmentId ? { enrollmentId: input.enrollmentId } : {}),
+      ...(attempt.groups.length ? { groups: attempt.groups } : {}),
     });
   }
 

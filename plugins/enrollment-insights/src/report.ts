@@ -75,6 +75,8 @@ export interface FailureFilter {
   /** A user id or (part of) the user's name. */
   user?: string;
   profileId?: string;
+  /** Attempts of this group's members, as the user's groups were at sign-in. */
+  groupId?: string;
   osVersion?: string;
 }
 
@@ -86,6 +88,7 @@ export function failureQuery(filter: FailureFilter, before?: { at: Date; id: str
   if (filter.to) and.push({ at: { $lt: new Date(Date.parse(`${filter.to}T00:00:00Z`) + 86_400_000) } });
   if (filter.reason) and.push({ reason: filter.reason });
   if (filter.profileId) and.push({ profileId: filter.profileId });
+  if (filter.groupId) and.push({ groups: filter.groupId });
   if (filter.osVersion) and.push({ osVersion: { $regex: `^${escapeRegExp(filter.osVersion)}(\\.|$)` } });
   if (filter.user)
     and.push({ $or: [{ userId: filter.user }, { userName: { $regex: escapeRegExp(filter.user), $options: 'i' } }] });
@@ -111,7 +114,7 @@ export interface FailureItem {
 }
 
 export function failureItem(doc: FailureDoc): FailureItem {
-  const { _id, at, reason, ...rest } = doc;
+  const { _id, at, reason, groups: _groups, ...rest } = doc;
   return {
     attemptId: _id,
     at: at.toISOString(),

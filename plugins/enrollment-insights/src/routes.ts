@@ -36,6 +36,7 @@ const failureQuery = z.object({
   reason: z.enum(ENROLLMENT_FAILURE_REASONS).optional(),
   user: z.string().min(1).max(200).optional().describe('A user id, or part of the user name'),
   profileId: z.string().min(1).max(100).optional(),
+  groupId: z.string().min(1).max(100).optional().describe("Only attempts of this group's members (at sign-in)"),
   osVersion: z
     .string()
     .regex(/^\d+(\.\d+){0,2}$/)
@@ -154,6 +155,7 @@ export function mountInsightsRoutes(
     reason: query.reason,
     user: query.user,
     profileId: query.profileId,
+    groupId: query.groupId,
     osVersion: query.osVersion,
   });
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ENROLLMENT_FAILURE_REASONS, type EnrollmentFailureReason } from 'enrollment-gateway/sdk';
 import { eventually } from '../../../test/support/eventually.js';
 import type { StandinAccount } from '../../../test/support/oidc-standin.js';
-import { IOS_14, type PortalHarness } from '../../../test/support/portal-harness.js';
+import { IOS_14, LIMITED_GROUP, type PortalHarness, STAFF_GROUP } from '../../../test/support/portal-harness.js';
 import {
   adminGet,
   ageSession,
@@ -172,11 +172,21 @@ describe('enrollment-insights: every failure reason, through the portal and a si
     expect(items.some((i) => i.userId === readyUser && i.reason !== 'device-limit')).to.equal(false);
   });
 
-  it('filters failures by reason, user, profile and OS version', async () => {
+  it('filters failures by reason, user, group, profile and OS version', async () => {
     const byReason = await failures(portal, '&reason=os-too-old');
     expect(byReason.map((i) => i.reason)).to.deep.equal(['os-too-old']);
     const byUser = await failures(portal, `&user=${encodeURIComponent('nora')}`);
     expect(byUser.map((i) => i.reason)).to.deep.equal(['no-profile']);
+    // Lena alone is in the limited group; every staff account but Nora is in the staff group.
+    const byGroup = await failures(portal, `&groupId=${LIMITED_GROUP}`);
+    expect(byGroup.map((i) => i.reason)).to.deep.equal(['device-limit']);
+    const staff = await failures(portal, `&groupId=${STAFF_GROUP}`);
+    expect(staff.map((i) => i.reason)).to.include.members(['os-too-old', 'device-limit', 'not-installed']);
+    expect(staff.map((i) => i.reason)).not.to.include('no-profile');
+    expect(
+      staff.every((i) => !('groups' in i)),
+      'groups stay internal',
+    ).to.equal(true);
     expect(await failures(portal, '&osVersion=14')).to.have.length(1);
     expect((await failures(portal, '&osVersion=17')).length).to.be.greaterThan(3);
     const profileId = (await failures(portal, '&reason=vetoed'))[0].profileId;

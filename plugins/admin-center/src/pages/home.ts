@@ -109,11 +109,11 @@ async function failuresSection(
   funnel: Funnel,
   filters: ReturnType<typeof filtersOf>,
 ): Promise<SafeHtml> {
-  const q = query({ ...filters, groupId: undefined, limit: '50' });
+  const q = query({ ...filters, limit: '50' });
   const page = await api.get<{ items: Failure[] }>(`/api/enrollment-insights/failures${q}`);
   const items = page.ok ? page.body.items : [];
   const reasons = funnel.failures;
-  const csv = `/api/enrollment-insights/failures.csv${query({ ...filters, groupId: undefined })}`;
+  const csv = `/api/enrollment-insights/failures.csv${query(filters)}`;
   return html`<section aria-labelledby="failures-heading"><h2 id="failures-heading">Failures</h2>
 <table class="list compact"><caption>Failed attempts by reason, with what to do</caption><thead><tr><th scope="col">Reason</th><th scope="col" class="num">Attempts</th><th scope="col">What to do</th></tr></thead>
 <tbody>${reasons.map((r) => html`<tr data-reason="${r.reason}"><td>${r.label}</td><td class="num">${r.count}</td><td>${r.remediation}</td></tr>`)}</tbody></table>

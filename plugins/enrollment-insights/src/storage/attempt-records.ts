@@ -40,6 +40,8 @@ export interface FailureDoc {
   platform?: string;
   osVersion?: string;
   enrollmentId?: string;
+  /** The user's groups at sign-in (the failures table filters by group). */
+  groups?: string[];
 }
 
 /** Enrollment session → attempt, inserted by the session-created step. */
