@@ -80,6 +80,7 @@ function attemptDocs(i: number, day: number, now: number) {
       profileId,
       platform: 'iOS',
       osVersion,
+      groups,
     };
     break;
   }
@@ -127,16 +128,23 @@ async function seed(gw: TestGateway, attempts: number, days: number) {
   return { steps, failures, seedSeconds: insertMs / 1000, rollupSeconds: rollupMs / 1000 };
 }
 
-/** Runs the insights sweep job until no step is pending. */
+/** Runs the insights sweep job until no step is pending; a failed sweep stops the bench with its reason. */
 async function sweepUntilFolded(gw: TestGateway): Promise<void> {
   const context = gw.gateway.context('enrollment-insights');
   const pending = context.mongo.collection('insights_pending');
   const queue = context.queue('enrollment-insights-sweep');
   const started = performance.now();
+  let reported = started;
   while ((await pending.countDocuments({}, { limit: 1 })) > 0) {
+    const [failed] = await queue.queue.getFailed(0, 0);
+    if (failed) throw new Error(`the sweep failed: ${failed.failedReason}`);
     if ((await queue.queue.getActiveCount()) + (await queue.queue.getWaitingCount()) === 0)
       await queue.add('sweep', { kind: 'sweep' });
     if (performance.now() - started > 10 * 60_000) throw new Error('the sweep did not fold every step in');
+    if (performance.now() - reported > 30_000) {
+      reported = performance.now();
+      console.log(`  still folding: ${await pending.countDocuments({})} steps pending`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -196,6 +204,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const funnelGroup = await timed(gw, `${base}/funnel?profileId=profile-2&groupId=group-5`, samples);
     const failuresPage = await timed(gw, `${base}/failures?limit=50`, Math.min(samples, 5));
     const failuresReason = await timed(gw, `${base}/failures?limit=50&reason=vetoed`, Math.min(samples, 5));
+    const failuresGroup = await timed(gw, `${base}/failures?limit=50&groupId=group-5`, Math.min(samples, 5));
     const csv = await timed(gw, `${base}/failures.csv?reason=not-installed`, 1);
     const report = (await (await gw.fetch(`${base}/funnel`, { headers: adminHeaders() })).json()) as {
       steps: { step: string; count: number }[];
@@ -213,7 +222,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       `funnel from counters: p50 ${funnelAll.p50} ms, p99 ${funnelAll.p99} ms; by scanning the steps: p50 ${scan.p50} ms (${(scan.p50 / funnelAll.p50).toFixed(0)}×); same counts: ${agree}`,
     );
     console.log(
-      `failures page: p50 ${failuresPage.p50} ms; by reason: p50 ${failuresReason.p50} ms; CSV: ${csv.p50} ms (${csv.bytes} bytes)`,
+      `failures page: p50 ${failuresPage.p50} ms; by reason: p50 ${failuresReason.p50} ms; by group: p50 ${failuresGroup.p50} ms; CSV: ${csv.p50} ms (${csv.bytes} bytes)`,
     );
     return {
       attempts,
@@ -229,6 +238,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       funnelByProfileAndGroupMs: funnelGroup,
       failuresPageMs: failuresPage,
       failuresByReasonMs: failuresReason,
+      failuresByGroupMs: failuresGroup,
       csvMs: csv,
       scanFunnelMs: scan,
       scanOverCountersP50: +(scan.p50 / funnelAll.p50).toFixed(1),

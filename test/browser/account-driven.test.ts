@@ -82,20 +82,23 @@ describe('browser: account-driven enrollment from Settings, signed in on the web
       }
     })();
     try {
-      // The same browser holds the portal session from the sign-in: My devices shows the phone ready for work.
-      await page.goto(`${PORTAL_URL}/devices`);
-      expect(await page.getAttribute('body', 'data-page')).to.equal('devices');
-      for (let i = 0; i < 120 && !(await page.textContent('main'))?.includes('Ready for work'); i++) {
-        await page.waitForTimeout(500);
-        await page.reload();
+      // Settings' sign-in sheet shares Safari's cookies: a Safari tab (a new page of the same context) holds the
+      // portal session from the sign-in. (The sheet's own page, whose last navigation was the custom-scheme
+      // callback, did not follow a link click in Chromium 156; a fresh tab does.) My devices shows the phone ready.
+      const safari = await context.newPage();
+      await safari.goto(`${PORTAL_URL}/devices`);
+      expect(await safari.getAttribute('body', 'data-page')).to.equal('devices');
+      for (let i = 0; i < 120 && !(await safari.textContent('main'))?.includes('Ready for work'); i++) {
+        await safari.waitForTimeout(500);
+        await safari.reload();
       }
-      expect(await page.textContent('main')).to.include('Ready for work');
-      expect(await accessibilityViolations(page)).to.deep.equal([]);
-      await page.click('ul.devices a');
-      await page.waitForSelector('[data-live] [data-device-state="enrolled"]');
-      await page.click('a:has-text("Remove device")');
-      await page.click('button:has-text("Remove device")');
-      await page.waitForSelector('[data-removal="completed"]', { timeout: 60_000 });
+      expect(await safari.textContent('main')).to.include('Ready for work');
+      expect(await accessibilityViolations(safari)).to.deep.equal([]);
+      await safari.click('ul.devices a');
+      await safari.waitForSelector('[data-live] [data-device-state="enrolled"]');
+      await safari.click('a:has-text("Remove device")');
+      await safari.click('button:has-text("Remove device")');
+      await safari.waitForSelector('[data-removal="completed"]', { timeout: 60_000 });
     } finally {
       polling = false;
       await poller;
