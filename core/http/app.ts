@@ -100,8 +100,8 @@ export function createHttpApp(options: {
       }
       await next();
     });
-    route.mount(router as never, context);
-    pluginRouters.push({ plugin, router: router as never });
+    route.mount(router, context);
+    pluginRouters.push({ plugin, router: router });
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));
   }

@@ -101,7 +101,7 @@ export interface RouteDefinition<C> {
    * Content-Length with 413 before any route runs, and `readRawBody`/`readJsonBody` read at most this much.
    */
   bodyLimitBytes?: number;
-  mount(router: Router<GatewayState, GatewayContext>, ctx: PluginContext<C>): void;
+  mount(router: PluginRouter, ctx: PluginContext<C>): void;
 }
 
 export interface CliCommand<C> {
@@ -213,3 +213,6 @@ export interface GatewayState {
 }
 
 export type GatewayContext = Koa.DefaultContext;
+
+/** The router a plugin's `routes({ mount })` receives; route modules take this type, so no cast is needed. */
+export type PluginRouter = Router<GatewayState, GatewayContext>;

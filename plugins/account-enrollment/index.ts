@@ -63,19 +63,19 @@ export default definePlugin({
     };
     api.routes({
       prefix: '',
-      mount: (router, ctx) => mountDiscoveryRoutes(router as never, deps(ctx)),
+      mount: (router, ctx) => mountDiscoveryRoutes(router, deps(ctx)),
     });
     api.routes({
       prefix: '/account-enrollment',
       bodyLimitBytes: MAX_MACHINE_INFO_BYTES,
       mount(router, ctx) {
-        mountWebRoutes(router as never, deps(ctx));
-        mountDeviceRoutes(router as never, deps(ctx));
+        mountWebRoutes(router, deps(ctx));
+        mountDeviceRoutes(router, deps(ctx));
       },
     });
     api.routes({
       prefix: '/api/account-enrollment',
-      mount: (router, ctx) => mountAdminRoutes(router as never, ctx, deps(ctx).discovery),
+      mount: (router, ctx) => mountAdminRoutes(router, ctx, deps(ctx).discovery),
     });
     // The admin center's page runs the check: opening it asks every domain again.
     api.contribute(adminNavigationPoint, () => ({

@@ -110,8 +110,8 @@ export default definePlugin({
     api.routes({
       prefix: '/api/admin',
       mount: (router, ctx) => {
-        mountApiKeyRoutes(router as never, ctx, keyStore(ctx));
-        mountAuditRoutes(router as never, ctx, () => new MongoAuditLog(ctx.mongo));
+        mountApiKeyRoutes(router, ctx, keyStore(ctx));
+        mountAuditRoutes(router, ctx, () => new MongoAuditLog(ctx.mongo));
       },
     });
     for (const command of apiKeyCommands((ctx) => ({ store: keyStore(ctx), audit: ctx.resolve(auditLogRef) }))) {

@@ -49,29 +49,29 @@ export default definePlugin({
           // Unreadable (an anonymous browser): the checklist page, which sends it to sign in and back there.
           koa.redirect(!checklist.ok || !checklist.body.complete ? '/admin/setup' : '/admin/home');
         });
-        mountAssets(router as never);
-        mountSetupPage(router as never, ctx);
-        mountHomePage(router as never, ctx);
-        mountProfilePages(router as never, ctx);
-        mountDevicesPage(router as never, ctx);
-        mountDevicePage(router as never, ctx);
-        mountUserPages(router as never, ctx);
-        mountPushPage(router as never, ctx);
-        mountPoliciesPage(router as never, ctx);
-        mountCompliancePage(router as never, ctx);
-        mountAccountEnrollmentPage(router as never, ctx);
-        mountDdmPage(router as never, ctx);
-        mountEnrollPage(router as never, ctx);
-        mountAuditPage(router as never, ctx);
-        mountSignInPage(router as never, ctx);
-        mountAdministratorsPage(router as never, ctx);
-        mountWebhooksPage(router as never, ctx);
-        mountBulkPages(router as never, ctx);
+        mountAssets(router);
+        mountSetupPage(router, ctx);
+        mountHomePage(router, ctx);
+        mountProfilePages(router, ctx);
+        mountDevicesPage(router, ctx);
+        mountDevicePage(router, ctx);
+        mountUserPages(router, ctx);
+        mountPushPage(router, ctx);
+        mountPoliciesPage(router, ctx);
+        mountCompliancePage(router, ctx);
+        mountAccountEnrollmentPage(router, ctx);
+        mountDdmPage(router, ctx);
+        mountEnrollPage(router, ctx);
+        mountAuditPage(router, ctx);
+        mountSignInPage(router, ctx);
+        mountAdministratorsPage(router, ctx);
+        mountWebhooksPage(router, ctx);
+        mountBulkPages(router, ctx);
       },
     });
     api.routes({
       prefix: '/api/admin-center',
-      mount: (router, ctx) => mountLiveRoutes(router as never, ctx, liveEvents(ctx)),
+      mount: (router, ctx) => mountLiveRoutes(router, ctx, liveEvents(ctx)),
     });
     api.on('command.result', async (event, ctx) => {
       await liveEvents(ctx).publish({

@@ -72,7 +72,7 @@ export default definePlugin({
       prefix: '/admin-auth',
       bodyLimitBytes: 64 * 1024,
       mount: (router, ctx) =>
-        mountBrowserRoutes(router as never, {
+        mountBrowserRoutes(router, {
           ...services(ctx),
           organization: ctx.gateway.organizationName,
           audit: () => ctx.tryResolve(auditLogRef),
@@ -81,7 +81,7 @@ export default definePlugin({
     api.routes({
       prefix: '/api/admins',
       bodyLimitBytes: 4096,
-      mount: (router, ctx) => mountAdminApi(router as never, ctx, services(ctx).passkeys),
+      mount: (router, ctx) => mountAdminApi(router, ctx, services(ctx).passkeys),
     });
     for (const command of adminCommands<PasskeysConfig>((ctx) => ({
       passkeys: services(ctx).passkeys,

@@ -129,7 +129,7 @@ export default definePlugin({
       prefix: '/api/apns',
       mount: (router, ctx) => {
         const { certificates, control, metrics, scheduler, health, outcomes } = services(ctx);
-        mountCertificateRoutes(router as never, ctx as PluginContext<unknown>, {
+        mountCertificateRoutes(router, ctx, {
           certificates,
           control,
           health,

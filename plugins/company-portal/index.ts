@@ -92,9 +92,9 @@ export default definePlugin({
     api.routes({
       prefix: '',
       mount(router, ctx) {
-        mountAssetRoutes(router as never, deps(ctx).assets);
-        mountEnrollRoutes(router as never, deps(ctx));
-        mountDeviceRoutes(router as never, deps(ctx));
+        mountAssetRoutes(router, deps(ctx).assets);
+        mountEnrollRoutes(router, deps(ctx));
+        mountDeviceRoutes(router, deps(ctx));
       },
     });
 

@@ -80,7 +80,7 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/compliance',
-      mount: (router, ctx) => mountComplianceRoutes(router as never, ctx as PluginContext<unknown>, service(ctx)),
+      mount: (router, ctx) => mountComplianceRoutes(router, ctx, service(ctx)),
     });
   },
 });

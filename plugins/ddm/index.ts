@@ -98,7 +98,7 @@ export default definePlugin({
     api.routes({
       prefix: '/api/ddm',
       mount: (router, ctx) =>
-        mountDdmRoutes(router as never, ctx as PluginContext<unknown>, service(ctx), async () => {
+        mountDdmRoutes(router, ctx, service(ctx), async () => {
           await ctx.queue<ResyncJob>(RESYNC_QUEUE).add('resync', {});
         }),
     });

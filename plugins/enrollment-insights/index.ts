@@ -124,7 +124,7 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/enrollment-insights',
-      mount: (router, ctx) => mountInsightsRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => mountInsightsRoutes(router, ctx, services(ctx)),
     });
 
     api.onStart(async (ctx) => {

@@ -95,21 +95,21 @@ export default definePlugin({
     api.routes({
       prefix: '/api/enrollment-profiles',
       mount: (router, ctx) => {
-        mountGroupSearch(router as never, ctx as PluginContext<unknown>, services(ctx));
-        mountProfileRoutes(router as never, ctx as PluginContext<unknown>, services(ctx));
+        mountGroupSearch(router, ctx, services(ctx));
+        mountProfileRoutes(router, ctx, services(ctx));
       },
     });
     api.routes({
       prefix: '/api/device-limit-policies',
       mount: (router, ctx) =>
-        mountLimitRoutes(router as never, ctx as PluginContext<unknown>, {
+        mountLimitRoutes(router, ctx, {
           ...services(ctx),
           defaultLimit: ctx.config.defaultDeviceLimit,
         }),
     });
     api.routes({
       prefix: '/api/setup',
-      mount: (router, ctx) => mountSetupRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => mountSetupRoutes(router, ctx, services(ctx)),
     });
     api.readiness('profile-cache', async (ctx) => {
       if (services(ctx).catalog.revision === undefined) throw new Error('enrollment profiles not loaded yet');

@@ -96,7 +96,7 @@ export default definePlugin({
     api.routes({
       prefix: '/auth',
       mount: (router, ctx) =>
-        mountAuthRoutes(router as never, {
+        mountAuthRoutes(router, {
           config: ctx.config,
           ...services(ctx),
           signInState: new SignInStateCookie(ctx.config.sessionCookieName, ctx.config.sessionSecrets),
@@ -105,7 +105,7 @@ export default definePlugin({
     });
     api.routes({
       prefix: '/api/identity',
-      mount: (router, ctx) => mountIdentityAdminRoutes(router as never, ctx, { users: services(ctx).users }),
+      mount: (router, ctx) => mountIdentityAdminRoutes(router, ctx, { users: services(ctx).users }),
     });
     api.onStart(async (ctx) => {
       await new MongoUserStorage(ctx.mongo).prepare();

@@ -117,7 +117,7 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/jit',
-      mount: (router, ctx) => mountJitRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => mountJitRoutes(router, ctx, services(ctx)),
     });
   },
 });

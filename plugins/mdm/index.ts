@@ -65,25 +65,25 @@ export default definePlugin({
     api.routes({
       prefix: '/mdm',
       bodyLimitBytes: api.config.maxDeviceBodyBytes,
-      mount: (router, ctx) => mountDeviceRoutes(router as never, { ...services(ctx), rateLimits: ctx.rateLimits }),
+      mount: (router, ctx) => mountDeviceRoutes(router, { ...services(ctx), rateLimits: ctx.rateLimits }),
     });
     api.routes({
       prefix: '/scep',
       bodyLimitBytes: MAX_PKI_MESSAGE,
-      mount: (router, ctx) => mountScepRoutes(router as never, { ...services(ctx), rateLimits: ctx.rateLimits }),
+      mount: (router, ctx) => mountScepRoutes(router, { ...services(ctx), rateLimits: ctx.rateLimits }),
     });
     api.routes({
       prefix: '/api/mdm',
       mount: (router, ctx) => {
-        mountAdminRoutes(router as never, ctx as PluginContext<unknown>, services(ctx));
-        mountDeviceSummaryRoute(router as never, ctx as PluginContext<unknown>, services(ctx));
+        mountAdminRoutes(router, ctx, services(ctx));
+        mountDeviceSummaryRoute(router, ctx, services(ctx));
       },
     });
 
     api.routes({
       prefix: '/api/mdm/bulk',
       bodyLimitBytes: BULK_BODY_LIMIT,
-      mount: (router, ctx) => mountBulkRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => mountBulkRoutes(router, ctx, services(ctx)),
     });
 
     api.queue<{ kind: 'prune' }>({

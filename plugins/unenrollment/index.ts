@@ -156,7 +156,7 @@ export default definePlugin({
     api.routes({
       prefix: '/api/unenrollment',
       mount: (router, ctx) =>
-        mountUnenrollmentRoutes(router as never, ctx as PluginContext<unknown>, {
+        mountUnenrollmentRoutes(router, ctx, {
           unenrollments: services(ctx).unenrollments,
           directory: () => ctx.resolve(deviceDirectoryRef),
           users: () => ctx.tryResolve(userDirectoryRef),

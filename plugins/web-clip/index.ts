@@ -115,7 +115,7 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/web-clip',
-      mount: (router, ctx) => mountWebClipRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => mountWebClipRoutes(router, ctx, services(ctx)),
     });
 
     api.onStart(async (ctx) => {

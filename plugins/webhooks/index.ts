@@ -73,7 +73,7 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/webhooks',
-      mount: (router, ctx) => mountWebhookRoutes(router as never, ctx as PluginContext<unknown>, services(ctx)),
+      mount: (router, ctx) => mountWebhookRoutes(router, ctx, services(ctx)),
     });
 
     api.contribute(adminNavigationPoint, () => ({

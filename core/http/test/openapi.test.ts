@@ -66,7 +66,7 @@ describe('OpenAPI: /api/openapi.json describes every mounted admin route', funct
     routers = gw.gateway.plugins.flatMap((plugin) =>
       plugin.routes.map((route) => {
         const router = new Router(route.prefix ? { prefix: route.prefix } : {});
-        route.mount(router as never, gw.gateway.context(plugin.definition.name));
+        route.mount(router, gw.gateway.context(plugin.definition.name));
         return { plugin: plugin.definition.name, router };
       }),
     );

@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { adminApi, type PluginContext } from 'enrollment-gateway/sdk';
+import { adminApi, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import type { AccountEnrollmentConfig } from './config.js';
 import type { DiscoveryDocument } from './discovery.js';
@@ -27,7 +26,7 @@ const query = z.object({
 
 /** Admin API under /api/account-enrollment: the discovery document, and whether each domain serves it. */
 export function mountAdminRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<AccountEnrollmentConfig>,
   document: DiscoveryDocument,
 ): void {

@@ -1,7 +1,7 @@
-import type Router from '@koa/router';
 import {
   type BrowserSessions,
   type EnrollmentSessionService,
+  type PluginRouter,
   ProblemError,
   type ProfileResolver,
   type RateLimits,
@@ -37,7 +37,7 @@ export interface RouteDeps {
 }
 
 /** GET /.well-known/com.apple.remotemanagement: where Settings finds the enrollment servers. */
-export function mountDiscoveryRoutes(router: Router, deps: RouteDeps): void {
+export function mountDiscoveryRoutes(router: PluginRouter, deps: RouteDeps): void {
   const body = JSON.stringify(deps.discovery);
   router.get('/.well-known/com.apple.remotemanagement', (ctx) => {
     checkDiscoveryAccount(deps.config, ctx.query['user-identifier']);
@@ -71,7 +71,7 @@ function machineInfoOf(body: Buffer): MachineInfo {
 }
 
 /** POST BaseURL: the device's machine info; with a valid access token, the enrollment profile. */
-export function mountDeviceRoutes(router: Router, deps: RouteDeps): void {
+export function mountDeviceRoutes(router: PluginRouter, deps: RouteDeps): void {
   // Per client: the enrollment links' policy (a few tries a window), so guessing tokens goes nowhere fast.
   router.post('/:mode', rateLimit(deps, 'enrollmentLink'), async (ctx) => {
     const mode = ctx.params.mode;
@@ -165,7 +165,7 @@ function modeRefusal(c: Challenge): Page | undefined {
 }
 
 /** GET …/authenticate: the web sign-in Settings opens; ends by handing Settings the access token. */
-export function mountWebRoutes(router: Router, deps: RouteDeps): void {
+export function mountWebRoutes(router: PluginRouter, deps: RouteDeps): void {
   router.get('/authenticate', async (ctx) => {
     const read = (await deps.codec()).read(ctx.query.challenge);
     if ('refused' in read) {

@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   type AdminAuthenticator,
   type AdminPrincipal,
@@ -7,6 +6,7 @@ import {
   auditAdminAction,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   ProblemError,
   type RateLimits,
   refuseWhenLimited,
@@ -91,7 +91,7 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 const NOT_FOUND = { description: 'No such API key' };
 
 /** Admin API for keys under /api/admin: create (shown once), list (no secrets), revoke. */
-export function mountApiKeyRoutes(router: Router, ctx: PluginContext<unknown>, store: ApiKeyStore): void {
+export function mountApiKeyRoutes(router: PluginRouter, ctx: PluginContext<unknown>, store: ApiKeyStore): void {
   const api = adminApi(router, ctx, { tags: ['api-keys'] });
   api.post(
     '/api-keys',

@@ -1,5 +1,11 @@
-import type Router from '@koa/router';
-import { adminApi, decodeCursor, encodeCursor, type PluginContext, pageOf } from 'enrollment-gateway/sdk';
+import {
+  adminApi,
+  decodeCursor,
+  encodeCursor,
+  type PluginContext,
+  type PluginRouter,
+  pageOf,
+} from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import type { AuditEntries } from './storage/audit-log.js';
 
@@ -26,7 +32,7 @@ const listQuery = z.object({
 const cursorSchema = z.object({ id: z.string().regex(/^[0-9a-f]{24}$/) });
 
 /** GET /api/admin/audit-log: newest first, filtered by action, actor or target; read-only. */
-export function mountAuditRoutes(router: Router, ctx: PluginContext<unknown>, entries: () => AuditEntries): void {
+export function mountAuditRoutes(router: PluginRouter, ctx: PluginContext<unknown>, entries: () => AuditEntries): void {
   adminApi(router, ctx, { tags: ['audit'] }).get(
     '/audit-log',
     {

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type Router from '@koa/router';
-import { NotFoundProblem } from 'enrollment-gateway/sdk';
+import { NotFoundProblem, type PluginRouter } from 'enrollment-gateway/sdk';
 import { COMMON_JS } from './client/common.js';
 import { DEVICE_JS } from './client/device.js';
 import { GROUPS_JS } from './client/groups.js';
@@ -45,7 +44,7 @@ const ASSETS: Record<string, Asset> = {
 };
 
 /** The admin center's scripts and stylesheet: public (no data in them), revalidated by ETag. */
-export function mountAssets(router: Router): void {
+export function mountAssets(router: PluginRouter): void {
   router.get('/assets/:name', (koa) => {
     const found = Object.hasOwn(ASSETS, koa.params.name) ? ASSETS[koa.params.name] : undefined;
     if (!found) throw new NotFoundProblem('no such asset');

@@ -1,9 +1,9 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   LiveChannel,
   type LiveStream,
   type PluginContext,
+  type PluginRouter,
   type Unenrollment,
   unenrollmentRef,
 } from 'enrollment-gateway/sdk';
@@ -44,7 +44,11 @@ const progressOf = (unenrollment: Unenrollment | undefined) =>
     : '';
 
 /** GET /api/admin-center/devices/:id/events: server-sent events for one device's page. */
-export function mountLiveRoutes(router: Router, ctx: PluginContext<AdminCenterConfig>, live: LiveDeviceEvents): void {
+export function mountLiveRoutes(
+  router: PluginRouter,
+  ctx: PluginContext<AdminCenterConfig>,
+  live: LiveDeviceEvents,
+): void {
   adminApi(router, ctx, { tags: ['devices'] }).get(
     '/devices/:id/events',
     {

@@ -1,10 +1,10 @@
-import type Router from '@koa/router';
 import {
   type AdminNavigationEntry,
   adminNavigationPoint,
   adminPrincipal,
   browserSessionsRef,
   type PluginContext,
+  type PluginRouter,
   ProblemError,
   requireAdminScope,
   type SafeHtml,
@@ -49,7 +49,7 @@ function sendHtml(koa: Koa.Context, status: number, body: string): void {
  * (when an identity plugin offers sessions); refusals render as pages rather than problem+json.
  */
 export function pageRoute(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<AdminCenterConfig>,
   options: { path: string; scope: string; section: string },
   render: (koa: Koa.Context, tools: PageTools) => Promise<PageOutput>,

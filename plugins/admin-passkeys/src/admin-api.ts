@@ -1,10 +1,10 @@
-import type Router from '@koa/router';
 import {
   adminPrincipal,
   adminRoute,
   auditAdminAction,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   ProblemError,
 } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
@@ -24,7 +24,7 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
  * /api/admins: the local (passkey) administrators. Inviting a full admin needs a credential that holds "*"
  * itself, so a narrower key or a read-only admin cannot mint a wider account.
  */
-export function mountAdminApi(router: Router, ctx: PluginContext<unknown>, passkeys: PasskeyService): void {
+export function mountAdminApi(router: PluginRouter, ctx: PluginContext<unknown>, passkeys: PasskeyService): void {
   adminRoute(
     router,
     ctx,

@@ -2,9 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type Router from '@koa/router';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { type AuditLog, NotFoundProblem, ProblemError, readJsonBody, readRawBody } from 'enrollment-gateway/sdk';
+import {
+  type AuditLog,
+  NotFoundProblem,
+  type PluginRouter,
+  ProblemError,
+  readJsonBody,
+  readRawBody,
+} from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { AdminSessionStore } from './admin-sessions.js';
@@ -70,7 +76,7 @@ function sendPage(koa: Koa.Context, status: number, body: string): void {
 }
 
 /** Browser-facing routes under /admin-auth: sign-in, invite links, sign-out, and the two scripts. */
-export function mountBrowserRoutes(router: Router, deps: BrowserRouteDeps): void {
+export function mountBrowserRoutes(router: PluginRouter, deps: BrowserRouteDeps): void {
   const assets: Record<string, { body: string; etag: string }> = {};
   const asset = (name: string, body: string) => {
     assets[name] = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` };

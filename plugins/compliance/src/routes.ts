@@ -1,10 +1,10 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   adminPrincipal,
   auditAdminAction,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   ProblemError,
 } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
@@ -39,7 +39,11 @@ const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).defa
 const deviceParams = z.object({ deviceId: z.string().max(64) });
 
 /** Admin API under /api/compliance: the policy, one device's evaluation, the devices below the minimum. */
-export function mountComplianceRoutes(router: Router, ctx: PluginContext<unknown>, compliance: ComplianceService) {
+export function mountComplianceRoutes(
+  router: PluginRouter,
+  ctx: PluginContext<unknown>,
+  compliance: ComplianceService,
+) {
   const api = adminApi(router, ctx, { tags: ['compliance'] });
 
   api.get(

@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import { stringify } from 'csv-stringify/sync';
 import {
   adminApi,
@@ -8,6 +7,7 @@ import {
   encodeCursor,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   pageOf,
   ValidationProblem,
 } from 'enrollment-gateway/sdk';
@@ -129,7 +129,7 @@ const cell = (value: unknown) => {
 
 /** Admin API under /api/enrollment-insights: the funnel, the failures (JSON and CSV) and one attempt. */
 export function mountInsightsRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: { records: AttemptRecords; counters: DailyCounters },
 ): void {

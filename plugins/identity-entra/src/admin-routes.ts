@@ -1,5 +1,11 @@
-import type Router from '@koa/router';
-import { adminApi, auditAdminAction, NotFoundProblem, pageOf, type ServiceResolver } from 'enrollment-gateway/sdk';
+import {
+  adminApi,
+  auditAdminAction,
+  NotFoundProblem,
+  type PluginRouter,
+  pageOf,
+  type ServiceResolver,
+} from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import { type MongoUserDirectory, toDirectoryUser } from './users.js';
 
@@ -23,7 +29,7 @@ const userSchema = z.object({
 
 /** Admin API under /api/identity: list users, read one, enable or disable (audit-logged, before and after). */
 export function mountIdentityAdminRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: ServiceResolver,
   deps: { users: MongoUserDirectory },
 ): void {

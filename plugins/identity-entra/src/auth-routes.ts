@@ -1,8 +1,8 @@
-import type Router from '@koa/router';
 import {
   type AuditLog,
   type IdentityProvider,
   IdentityRefusedError,
+  type PluginRouter,
   ProblemError,
   type RateLimits,
   rateLimit,
@@ -52,7 +52,7 @@ export async function submittedCsrf(ctx: Koa.Context): Promise<string | undefine
 }
 
 /** Browser sign-in under /auth: signin → identity provider → callback → session; me; signout. */
-export function mountAuthRoutes(router: Router, deps: AuthDeps): void {
+export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps): void {
   const { sessions, users, config } = deps;
   router.use(sessions.routeMiddleware());
 

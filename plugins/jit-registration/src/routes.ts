@@ -1,5 +1,10 @@
-import type Router from '@koa/router';
-import { adminApi, mountVersionedSettingsRoutes, NotFoundProblem, type PluginContext } from 'enrollment-gateway/sdk';
+import {
+  adminApi,
+  mountVersionedSettingsRoutes,
+  NotFoundProblem,
+  type PluginContext,
+  type PluginRouter,
+} from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import type { RegistrationService } from './registration-service.js';
 import { type SsoPolicy, ssoPolicySchema } from './sso-policy.js';
@@ -22,7 +27,7 @@ const readinessSchema = z.object({
 
 /** Admin API under /api/jit: the SSO policy and each device's readiness. */
 export function mountJitRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: { policies: SsoPolicyStore; registration: RegistrationService },
 ): void {

@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   adminPrincipal,
@@ -8,6 +7,7 @@ import {
   type EnrollmentSessionService,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   type Unenrollment,
   type UnenrollmentActor,
   type UserDirectory,
@@ -70,7 +70,7 @@ export interface RouteDeps {
 }
 
 /** Admin API under /api/unenrollment: retire one device or every device of a disabled user; progress. */
-export function mountUnenrollmentRoutes(router: Router, ctx: PluginContext<unknown>, deps: RouteDeps): void {
+export function mountUnenrollmentRoutes(router: PluginRouter, ctx: PluginContext<unknown>, deps: RouteDeps): void {
   const api = adminApi(router, ctx, { tags: TAGS });
 
   api.post(

@@ -1,12 +1,11 @@
-import type Router from '@koa/router';
-import { adminApi, mountVersionedSettingsRoutes, type PluginContext } from 'enrollment-gateway/sdk';
+import { adminApi, mountVersionedSettingsRoutes, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import { type WebClipSettings, webClipSettingsSchema } from './settings.js';
 import type { WebClipSettingsStore } from './storage/settings-store.js';
 
 /** Admin API under /api/web-clip: the settings new enrollments get. */
 export function mountWebClipRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: { settings: WebClipSettingsStore; portalUrl: () => string },
 ): void {

@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   auditAdminAction,
@@ -6,6 +5,7 @@ import {
   encodeCursor,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   pageOf,
 } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
@@ -75,7 +75,7 @@ const view = (doc: DeadLetterDoc): z.output<typeof deadLetterView> => ({
 
 /** Admin API under /api/webhooks: endpoints, the dead-letter list, replay and discard, a test ping. */
 export function mountWebhookRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: { webhooks: WebhookService; deadLetters: DeadLetterReader & DeadLetterRemovals },
 ): void {

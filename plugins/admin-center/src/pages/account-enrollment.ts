@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 
@@ -20,7 +19,7 @@ interface Discovery {
  * The account-enrollment plugin's service discovery (GET /api/account-enrollment/discovery): opening the page asks
  * every configured email domain again whether it serves the document Settings looks for.
  */
-export function mountAccountEnrollmentPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountAccountEnrollmentPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { when } from './devices.js';
@@ -16,7 +15,7 @@ interface LocalAdmin {
  * Local administrators (the admin-passkeys plugin's /api/admins): who can sign in with a passkey, an invite form
  * that shows the one-time link, and revocation. Entra/OIDC admins are managed at the identity provider.
  */
-export function mountAdministratorsPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountAdministratorsPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { when } from './devices.js';
@@ -16,7 +15,7 @@ interface AuditEntry {
 
 const FILTERS = ['action', 'actorId', 'targetType', 'targetId'] as const;
 
-export function mountAuditPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountAuditPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(router, ctx, { path: '/audit', scope: 'audit:read', section: '/admin/audit' }, async (koa, { api }) => {
     const params = new URLSearchParams();
     for (const name of [...FILTERS, 'cursor']) {

@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { when } from './devices.js';
@@ -25,7 +24,7 @@ const counts = (values: Record<string, number>) =>
   html`${Object.entries(values).map(([name, n]) => html`<span data-count="${name}">${name}: ${n}</span> `)}`;
 
 /** Bulk command operations (read-only): the list, and one operation's progress device by device. */
-export function mountBulkPages(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountBulkPages(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   const options = { scope: 'devices:read', section: '/admin/devices' };
   pageRoute(router, ctx, { ...options, path: '/bulk' }, async (koa, { api }) => {
     const cursor = typeof koa.query.cursor === 'string' ? `&cursor=${encodeURIComponent(koa.query.cursor)}` : '';

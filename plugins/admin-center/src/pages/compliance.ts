@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter, type SafeHtml } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { checkboxField, field, formAlert } from './fields.js';
@@ -52,7 +51,7 @@ ${checkboxField({
 }
 
 /** Compliance (compliance plugin): the minimum OS version form and the devices below it. */
-export function mountCompliancePage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountCompliancePage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter, type SafeHtml } from 'enrollment-gateway/sdk';
 import type { AdminApiClient } from '../api-client.js';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
@@ -107,7 +106,7 @@ ${field({
 }
 
 /** Declarative management (ddm plugin): OS update policies and built-in configurations, versioned. */
-export function mountDdmPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountDdmPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(router, ctx, { path: '/ddm', scope: 'policies:read', section: '/admin/ddm' }, async (_koa, { api }) => {
     const settings = await api.get<DdmSettingsView>('/api/ddm/settings');
     if (!settings.ok && settings.status === 404) {

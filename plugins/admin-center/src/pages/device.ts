@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type Router from '@koa/router';
-import { html, type PluginContext, type SafeHtml, type Unenrollment, unenrollmentRef } from 'enrollment-gateway/sdk';
+import {
+  html,
+  type PluginContext,
+  type PluginRouter,
+  type SafeHtml,
+  type Unenrollment,
+  unenrollmentRef,
+} from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { ddmDeviceSection } from './ddm.js';
@@ -69,7 +75,7 @@ ${formAlert}${extra}<button type="submit">${label}</button></form>`;
 }
 
 /** One device: details, status, profiles, apps, command history, actions, and retirement progress (live). */
-export function mountDevicePage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountDevicePage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

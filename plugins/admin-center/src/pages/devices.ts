@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { type DeviceRecord, html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
+import { type DeviceRecord, html, type PluginContext, type PluginRouter, type SafeHtml } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
@@ -46,7 +45,7 @@ function queryString(koa: Koa.Context): URLSearchParams {
 }
 
 /** The devices list: search, filters, sort and "next page", all as a plain GET form. */
-export function mountDevicesPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountDevicesPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

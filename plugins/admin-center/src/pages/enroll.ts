@@ -1,11 +1,10 @@
-import type Router from '@koa/router';
-import { html, type PluginContext, trustedHtml } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter, trustedHtml } from 'enrollment-gateway/sdk';
 import QRCode from 'qrcode';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 
 /** The portal deep link device users open in Safari, with a QR code to scan from the iPhone's camera. */
-export function mountEnrollPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountEnrollPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(router, ctx, { path: '/enroll', scope: 'profiles:read', section: '/admin/enroll' }, async () => {
     const url = `${ctx.gateway.publicUrl}${ctx.config.portalPath}`;
     // qrcode builds the SVG from the URL alone (paths, no script): safe to embed.

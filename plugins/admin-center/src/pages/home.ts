@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter, type SafeHtml } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { AdminApiClient } from '../api-client.js';
 import type { AdminCenterConfig } from '../config.js';
@@ -148,7 +147,7 @@ async function overview(api: AdminApiClient, filters: ReturnType<typeof filtersO
  * push health, certificate expiry), the enrollment funnel and daily series (Chart.js, with tables), and the
  * failures with their remediation, filterable and exportable as CSV.
  */
-export function mountHomePage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountHomePage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(router, ctx, { path: '/home', scope: 'devices:read', section: '/admin/home' }, async (koa, { api }) => {
     const checklist = await api.get<{ complete: boolean }>('/api/setup/checklist');
     const setupBanner =

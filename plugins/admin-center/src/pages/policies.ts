@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter, type SafeHtml } from 'enrollment-gateway/sdk';
 import type { ApiResult } from '../api-client.js';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
@@ -114,7 +113,7 @@ ${checkboxField({
  * Policies: the Enterprise SSO extension policy (jit-registration) and the web clip settings (web-clip),
  * each a form over its plugin's API. Saves carry the version the page read, so a stale page is told (409).
  */
-export function mountPoliciesPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountPoliciesPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { assignmentFields, basicsFields, formAlert, type ProfileFormValues, settingsFields } from './fields.js';
@@ -21,7 +20,7 @@ function assignedTo(profile: ProfileView): string {
 const encode = encodeURIComponent;
 
 /** Enrollment profiles: the priority list, the create wizard, and the edit page. */
-export function mountProfilePages(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountProfilePages(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   const section = '/admin/profiles';
 
   pageRoute(router, ctx, { path: '/profiles', scope: 'profiles:read', section }, async (_koa, { api }) => {

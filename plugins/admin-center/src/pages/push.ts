@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext, type SafeHtml } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter, type SafeHtml } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { field, formAlert } from './fields.js';
@@ -40,7 +39,7 @@ ${last ? html`<dt>Last failure</dt><dd>${last.reason}${last.detail ? html` — $
 }
 
 /** The Apple MDM push certificate: status, CSR, upload (PEM or .p12), topic and expiry. */
-export function mountPushPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountPushPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 
@@ -26,7 +25,7 @@ const ITEMS: Record<string, { label: string; fix: string; fixLabel: string }> = 
   },
 };
 
-export function mountSetupPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountSetupPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(router, ctx, { path: '/setup', scope: 'profiles:read', section: '/admin/setup' }, async (_koa, { api }) => {
     const checklist = await api.must<Checklist>('/api/setup/checklist');
     return {

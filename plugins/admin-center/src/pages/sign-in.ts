@@ -1,10 +1,10 @@
-import type Router from '@koa/router';
 import {
   type AdminSignInMethod,
   adminSignInMethodsPoint,
   browserSessionsRef,
   html,
   type PluginContext,
+  type PluginRouter,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { AdminCenterConfig } from '../config.js';
@@ -47,7 +47,7 @@ docs/identity-oidc.md);</li>
  * The admin center's door: an anonymous browser is sent here (never to a 401 answer). One sign-in method leads
  * straight to it; several are offered side by side; none explains how to set one up.
  */
-export function mountSignInPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountSignInPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   router.get('/sign-in', (koa: Koa.Context) => {
     const returnTo = returnPath(koa.query.returnTo);
     const methods = signInMethods(ctx);

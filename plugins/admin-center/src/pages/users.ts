@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { type DeviceRow, statusItems, when } from './devices.js';
@@ -20,7 +19,7 @@ Workspace or Keycloak (<code>identity-oidc</code>, see docs/identity-oidc.md).</
 <p>Enrolled devices are listed under <a href="/admin/devices">Devices</a>; a user's devices open by user id above.</p>`;
 
 /** Users from the identity plugin, each with their devices and their device limit. */
-export function mountUserPages(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountUserPages(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   const section = '/admin/users';
   pageRoute(router, ctx, { path: '/users', scope: 'users:read', section }, async (koa, { api }) => {
     const cursor = typeof koa.query.cursor === 'string' ? `&cursor=${encodeURIComponent(koa.query.cursor)}` : '';

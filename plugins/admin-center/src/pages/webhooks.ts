@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { html, type PluginContext } from 'enrollment-gateway/sdk';
+import { html, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { AdminCenterConfig } from '../config.js';
 import { pageRoute } from '../page.js';
 import { when } from './devices.js';
@@ -22,7 +21,7 @@ interface DeadLetter {
 }
 
 /** The webhooks plugin's receivers and its dead-letter list (GET /api/webhooks/…), with a replay button each. */
-export function mountWebhooksPage(router: Router, ctx: PluginContext<AdminCenterConfig>): void {
+export function mountWebhooksPage(router: PluginRouter, ctx: PluginContext<AdminCenterConfig>): void {
   pageRoute(
     router,
     ctx,

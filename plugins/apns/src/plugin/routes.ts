@@ -1,5 +1,11 @@
-import type Router from '@koa/router';
-import { adminApi, adminPrincipal, auditAdminAction, type PluginContext, ProblemError } from 'enrollment-gateway/sdk';
+import {
+  adminApi,
+  adminPrincipal,
+  auditAdminAction,
+  type PluginContext,
+  type PluginRouter,
+  ProblemError,
+} from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
 import { PushCertificateError } from '../cert/index.js';
@@ -123,7 +129,11 @@ const devicePushSchema = z.object({
 const REFUSED = { description: 'Refused: not a push certificate, wrong password, expired … (`reason` says which)' };
 
 /** Admin API under /api/apns: the push certificate lifecycle. */
-export function mountCertificateRoutes(router: Router, ctx: PluginContext<unknown>, deps: CertificateRouteDeps): void {
+export function mountCertificateRoutes(
+  router: PluginRouter,
+  ctx: PluginContext<unknown>,
+  deps: CertificateRouteDeps,
+): void {
   const { certificates, control } = deps;
   const api = adminApi(router, ctx, { tags: ['push-certificate'] });
 

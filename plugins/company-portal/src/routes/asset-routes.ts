@@ -1,10 +1,9 @@
-import type Router from '@koa/router';
-import { NotFoundProblem } from 'enrollment-gateway/sdk';
+import { NotFoundProblem, type PluginRouter } from 'enrollment-gateway/sdk';
 import type { PortalAssets } from '../assets.js';
 import { ASSET_PREFIX } from '../assets.js';
 
 /** The stylesheet, script, drawings and icon: content-hashed names, so they are cached for a year. */
-export function mountAssetRoutes(router: Router, assets: PortalAssets): void {
+export function mountAssetRoutes(router: PluginRouter, assets: PortalAssets): void {
   router.get(`${ASSET_PREFIX}:file`, (ctx) => {
     const asset = assets.byPath.get(ctx.path);
     if (!asset) throw new NotFoundProblem('no such portal asset');

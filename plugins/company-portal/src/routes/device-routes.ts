@@ -1,10 +1,10 @@
-import type Router from '@koa/router';
 import {
   collectExtensions,
   type DeviceRecord,
   type DeviceStatusItem,
   deviceStatusItemsPoint,
   html,
+  type PluginRouter,
   ProblemError,
   type SafeHtml,
   type SignedInUser,
@@ -105,7 +105,7 @@ async function loadDevice(deps: PortalDeps, device: DeviceRecord): Promise<Devic
   };
 }
 
-export function mountDeviceRoutes(router: Router, deps: PortalDeps): void {
+export function mountDeviceRoutes(router: PluginRouter, deps: PortalDeps): void {
   const page = async (ctx: Koa.Context, kit: PageKit, device: DeviceRecord, flash?: SafeHtml, status?: number) =>
     renderDevicePage(ctx, kit, await loadDevice(deps, device), flash, status);
 

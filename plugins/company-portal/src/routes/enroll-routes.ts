@@ -1,8 +1,8 @@
-import type Router from '@koa/router';
 import {
   deviceHintsFrom,
   type EnrollmentSession,
   type ParsedUserAgent,
+  type PluginRouter,
   ProblemError,
   parseDeviceUserAgent,
   type Resolution,
@@ -146,7 +146,7 @@ export async function loadStatus(deps: PortalDeps, userId: string, id: string): 
   };
 }
 
-export function mountEnrollRoutes(router: Router, deps: PortalDeps): void {
+export function mountEnrollRoutes(router: PluginRouter, deps: PortalDeps): void {
   router.get('/signin', async (ctx) => {
     const sessions = deps.sessions();
     if (!sessions) return renderSignInUnavailable(ctx, deps);

@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   adminPrincipal,
@@ -9,6 +8,7 @@ import {
   ifMatchHeader,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   type StoredSettings,
 } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
@@ -64,7 +64,7 @@ const viewOf = (stored: StoredSettings<DdmSettings>) => ({
 
 /** Admin API under /api/ddm: a device's declarations and last status, re-sync, the settings. */
 export function mountDdmRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   ddm: DdmService,
   resyncAll: () => Promise<void>,

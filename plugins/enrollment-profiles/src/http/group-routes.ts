@@ -1,5 +1,11 @@
-import type Router from '@koa/router';
-import { adminApi, GatewayError, type PluginContext, ProblemError, type UserDirectory } from 'enrollment-gateway/sdk';
+import {
+  adminApi,
+  GatewayError,
+  type PluginContext,
+  type PluginRouter,
+  ProblemError,
+  type UserDirectory,
+} from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 
 const groupSearchQuery = z.object({
@@ -23,7 +29,7 @@ const groupSearchAnswer = z.object({
  * (Microsoft Graph for Entra, the groups seen at sign-in otherwise). Mounted before /:id so "groups" is no id.
  */
 export function mountGroupSearch(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: { users: () => UserDirectory | undefined },
 ): void {

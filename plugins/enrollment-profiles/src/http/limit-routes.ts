@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   auditAdminAction,
@@ -6,6 +5,7 @@ import {
   expectedVersion,
   ifMatchHeader,
   type PluginContext,
+  type PluginRouter,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import { z } from 'zod';
@@ -38,7 +38,7 @@ const NOT_FOUND = { description: 'No such policy' };
 const STALE = { description: 'Stale: someone changed it since you read it' };
 
 /** Admin API under /api/device-limit-policies: per-group device limits with priority. */
-export function mountLimitRoutes(router: Router, ctx: PluginContext<unknown>, deps: LimitRouteDeps): void {
+export function mountLimitRoutes(router: PluginRouter, ctx: PluginContext<unknown>, deps: LimitRouteDeps): void {
   const api = adminApi(router, ctx, { tags: ['device-limits'] });
   const audit = (koa: Koa.Context, action: string, target: { type: string; id: string }, change: object) =>
     auditAdminAction(ctx, koa, action, target, change);

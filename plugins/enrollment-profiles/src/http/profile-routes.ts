@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   auditAdminAction,
@@ -8,6 +7,7 @@ import {
   ifMatchHeader,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   type ProfileResolver,
   pageOf,
   parseDeviceUserAgent,
@@ -55,7 +55,7 @@ const STALE = { description: 'Stale: someone changed it since you read it; reloa
 const NOT_FOUND = { description: 'No such enrollment profile' };
 
 /** Admin API under /api/enrollment-profiles: CRUD, priority order, and "why does this user get that profile?". */
-export function mountProfileRoutes(router: Router, ctx: PluginContext<unknown>, deps: ProfileRouteDeps): void {
+export function mountProfileRoutes(router: PluginRouter, ctx: PluginContext<unknown>, deps: ProfileRouteDeps): void {
   const { store, catalog } = deps;
   const api = adminApi(router, ctx, { tags: ['enrollment-profiles'] });
   const audit = (koa: Koa.Context, action: string, target: { type: string; id: string }, change: object) =>

@@ -1,8 +1,8 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   type MdmSetupStatus,
   type PluginContext,
+  type PluginRouter,
   type PushHealthSource,
   type UserDirectory,
 } from 'enrollment-gateway/sdk';
@@ -124,7 +124,7 @@ const checklistSchema = z.object({
 });
 
 /** GET /api/setup/checklist */
-export function mountSetupRoutes(router: Router, ctx: PluginContext<unknown>, deps: SetupDeps): void {
+export function mountSetupRoutes(router: PluginRouter, ctx: PluginContext<unknown>, deps: SetupDeps): void {
   adminApi(router, ctx, { tags: ['setup'] }).get(
     '/checklist',
     {

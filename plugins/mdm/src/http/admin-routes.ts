@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   adminPrincipal,
@@ -10,6 +9,7 @@ import {
   deviceStatusItemsPoint,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   ProblemError,
   pageOf,
   pushServiceRef,
@@ -99,7 +99,7 @@ function deviceOr404(id: string): Types.ObjectId {
 
 /** Admin API of the mdm plugin under /api/mdm: devices, command queue and history, enqueue, enrollment links. */
 export function mountAdminRoutes(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: {
     models: MdmModels;

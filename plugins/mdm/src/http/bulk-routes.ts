@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import {
   adminApi,
   adminPrincipal,
@@ -7,6 +6,7 @@ import {
   encodeCursor,
   NotFoundProblem,
   type PluginContext,
+  type PluginRouter,
   pageOf,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
@@ -109,7 +109,11 @@ function describeRun({ operation, outcomes }: BulkRun) {
 }
 
 /** Bulk commands under /api/mdm/bulk: one request, many devices, one audit entry, progress by operation id. */
-export function mountBulkRoutes(router: Router, ctx: PluginContext<unknown>, deps: { bulk: BulkCommandService }): void {
+export function mountBulkRoutes(
+  router: PluginRouter,
+  ctx: PluginContext<unknown>,
+  deps: { bulk: BulkCommandService },
+): void {
   const api = adminApi(router, ctx, { tags: ['devices'] });
   const actorOf = (koa: Koa.Context) => {
     const principal = adminPrincipal(koa);

@@ -1,8 +1,8 @@
-import type Router from '@koa/router';
 import {
   bodyLimitOf,
   type DeviceCheckinReply,
   deviceHintsFrom,
+  type PluginRouter,
   ProblemError,
   parseDeviceUserAgent,
   type RateLimits,
@@ -48,7 +48,7 @@ async function signedBody(ctx: Koa.Context, deps: DeviceRouteDeps) {
 }
 
 /** The endpoints enrolled devices talk to: check-in, command polling, and the profile download. */
-export function mountDeviceRoutes(router: Router, deps: DeviceRouteDeps): void {
+export function mountDeviceRoutes(router: PluginRouter, deps: DeviceRouteDeps): void {
   const perClient = rateLimit(deps, 'device');
   router.put('/checkin', perClient, async (ctx) => {
     let messageType = 'unparsed';

@@ -1,5 +1,11 @@
-import type Router from '@koa/router';
-import { ProblemError, type RateLimits, rateLimit, readRawBody, refuseWhenLimited } from 'enrollment-gateway/sdk';
+import {
+  type PluginRouter,
+  ProblemError,
+  type RateLimits,
+  rateLimit,
+  readRawBody,
+  refuseWhenLimited,
+} from 'enrollment-gateway/sdk';
 import { certificateFingerprintSha256, getCACapsResponse, getCACertResponse } from '../pki/index.js';
 import type { PkiService } from '../services/pki-service.js';
 import type { ScepService } from '../services/scep-service.js';
@@ -10,7 +16,7 @@ export const MAX_PKI_MESSAGE = 64 * 1024;
 
 /** SCEP (RFC 8894) at /scep: GetCACaps, GetCACert, and PKIOperation by POST or GET. */
 export function mountScepRoutes(
-  router: Router,
+  router: PluginRouter,
   deps: { pki: PkiService; scep: ScepService; metrics: MdmMetrics; rateLimits: RateLimits },
 ): void {
   const pkiOperation = async (der: Buffer) => {

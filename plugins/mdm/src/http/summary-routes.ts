@@ -1,5 +1,4 @@
-import type Router from '@koa/router';
-import { adminApi, type PluginContext } from 'enrollment-gateway/sdk';
+import { adminApi, type PluginContext, type PluginRouter } from 'enrollment-gateway/sdk';
 import { z } from 'zod';
 import type { DeviceViews } from '../storage/device-views.js';
 import { toDeviceRecord } from '../storage/device-views.js';
@@ -20,7 +19,7 @@ const count = (keys: readonly string[]) => {
  * enrolled devices expire (by month), for the admin center's overview. Reads what the device list reads.
  */
 export function mountDeviceSummaryRoute(
-  router: Router,
+  router: PluginRouter,
   ctx: PluginContext<unknown>,
   deps: { models: MdmModels; views: DeviceViews },
 ): void {
