@@ -24,19 +24,9 @@ import {
 } from '../lib/local-services.js';
 import { databaseFloor } from './_database-floor.js';
 import { counterDelta, postgresCpuSeconds, postgresUrlOf, rowSizes, tableCounters } from './_ferretdb-pg.js';
+import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
 import { cpuSeconds, samplePeakRss } from './_proc.js';
 import { ONE_CLIENT_MANY_DEVICES, option, percentiles, spawnGateway, textOption } from './_stats.js';
-
-const headers = { authorization: 'Bearer admin-all', 'content-type': 'application/json' };
-
-async function inBatches<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }),
-  );
-}
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const devices = option(args, 'devices', 1000);
@@ -84,14 +74,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       poll: false,
       keepDevices: true,
       deviceOptions: () => ({ agents }),
-      mint: async (index) => {
-        const res = await fetch(`${url}/api/mdm/enrollments`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({ userId: `bench-${index}` }),
-        });
-        return ((await res.json()) as { profileUrl: string }).profileUrl;
-      },
+      mint: mintEnrollment(url),
     });
     if (fleet.failed > 0)
       throw new Error(`${fleet.failed} devices failed to enroll: ${JSON.stringify(fleet.errors.slice(0, 3))}`);

@@ -13,18 +13,8 @@ import { SimulatedDdm } from '../../test/support/device-simulator-ddm.js';
 import { recordingPush, TEST_TOPIC, testAdminTokens } from '../../test/support/fixture-plugins.js';
 import { startTestGateway } from '../../test/support/gateway.js';
 import { ensureLocalServices, stopLocalServices } from '../lib/local-services.js';
+import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
 import { option, percentiles } from './_stats.js';
-
-const headers = { authorization: 'Bearer admin-all', 'content-type': 'application/json' };
-
-async function inBatches<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await work(items[next++]);
-    }),
-  );
-}
 
 type Phase = (ddm: SimulatedDdm) => Promise<void>;
 
@@ -100,14 +90,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       poll: false,
       keepDevices: true,
       deviceOptions: () => ({ agents, osVersion: '17.4', maxExchanges: 100_000 }),
-      mint: async (index) => {
-        const res = await fetch(`${url}/api/mdm/enrollments`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({ userId: `bench-${index}` }),
-        });
-        return ((await res.json()) as { profileUrl: string }).profileUrl;
-      },
+      mint: mintEnrollment(url),
     });
     if (fleet.failed > 0)
       throw new Error(`${fleet.failed} devices failed: ${JSON.stringify(fleet.errors.slice(0, 3))}`);

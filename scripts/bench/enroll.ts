@@ -17,10 +17,9 @@ import {
   stopLocalServices,
 } from '../lib/local-services.js';
 import { postgresCpuSeconds, postgresUrlOf } from './_ferretdb-pg.js';
+import { mintEnrollment } from './_fleet.js';
 import { cpuSeconds, samplePeakRss } from './_proc.js';
 import { ONE_CLIENT_MANY_DEVICES, option, spawnGateway, textOption } from './_stats.js';
-
-const headers = { authorization: 'Bearer admin-all', 'content-type': 'application/json' };
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const devices = option(args, 'devices', 200);
@@ -61,14 +60,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       publicUrl: 'https://gateway.test',
       poll: false,
       deviceOptions: () => ({ agents }),
-      mint: async (index) => {
-        const res = await fetch(`${url}/api/mdm/enrollments`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({ userId: `bench-${index}` }),
-        });
-        return ((await res.json()) as { profileUrl: string }).profileUrl;
-      },
+      mint: mintEnrollment(url),
     });
     const peakRssMb = rss.stop();
     if (fleet.failed > 0)
