@@ -30,6 +30,7 @@ export * from './plugin.js';
 export * from './rate-limit.js';
 export * from './refs.js';
 export * from './settings-routes.js';
+export * from './storage.js';
 export * from './timeout.js';
 export * from './version.js';
 export * from './versioning.js';

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { bulkWriteInChunks, isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import { type CompliancePolicy, compliancePolicySchema } from '../policy.js';
 import type { CompliancePlatform } from '../versions.js';
@@ -167,13 +167,14 @@ export class MongoDeviceRecords implements DeviceRequests, DeviceReports {
 
   async asked(requests: readonly { deviceId: string; commandUuid: string }[], at: Date): Promise<void> {
     if (requests.length === 0) return;
-    await this.models.requests.bulkWrite(
+    await bulkWriteInChunks(
       requests.map((r) => ({
         updateOne: {
           filter: { _id: r.deviceId },
           update: { $set: { requestedAt: at, pendingCommandUuid: r.commandUuid } },
         },
       })),
+      (chunk) => this.models.requests.bulkWrite(chunk),
     );
     // The answers to earlier questions have served; the new one's may already be in (a quick device), so it stays.
     await this.models.answers.deleteMany({

@@ -1,3 +1,4 @@
+import { bulkWriteInChunks } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -104,10 +105,9 @@ export class MongoStatusItems implements StatusItems {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
   async write(docs: readonly StatusItemDoc[]) {
-    if (docs.length === 0) return;
-    await this.docs.bulkWrite(
+    await bulkWriteInChunks(
       docs.map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } })),
-      { ordered: false },
+      (chunk) => this.docs.bulkWrite(chunk, { ordered: false }),
     );
   }
   async forget(deviceId: string, keepEnrollmentId?: string) {

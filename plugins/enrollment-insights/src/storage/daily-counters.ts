@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { bulkWriteInChunks } from 'enrollment-gateway/sdk';
 import type { Redis } from 'ioredis';
 import type { Collection, Connection } from 'mongoose';
 import type { AttemptRecords, PendingDoc } from './attempt-records.js';
@@ -137,8 +138,8 @@ export class DailyCounters {
       };
       return [{ replaceOne: { filter: { _id: delta.key }, replacement, upsert: true } }];
     });
-    // One round trip; each counter is still replaced whole by this one writer.
-    if (writes.length) await this.daily.bulkWrite(writes, { ordered: false });
+    // Few round trips (chunks keep FerretDB from deadlocking); each counter is still replaced whole by this writer.
+    await bulkWriteInChunks(writes, (chunk) => this.daily.bulkWrite(chunk, { ordered: false }));
     await this.batches.deleteOne({ _id: batch._id });
   }
 
