@@ -3,51 +3,30 @@
  * raw JSON), the minimum OS form saves (an emptied field clears the minimum), the API's validation error shows
  * next to its field, and axe-core finds no serious or critical violation.
  */
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import type { Browser, BrowserContext } from 'playwright-core';
 import { adminHeaders, testAdminTokens } from '../../../test/support/fixture-plugins.js';
-import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { adminContext, CHROMIUM, consoleErrors, launch, seriousViolations } from './support.js';
+import { consoleErrors, seriousViolations, useAdminBrowser } from './support.js';
 
 describe('admin center: the Compliance page in Chromium', function () {
   this.timeout(120_000);
-  let gw: TestGateway;
-  let browser: Browser;
-  let context: BrowserContext;
+  const rig = useAdminBrowser({
+    label: 'admincompliance',
+    enable: ['admin-access', 'mdm', 'compliance', 'admin-center'],
+    plugins: [testAdminTokens],
+  });
 
   const policy = async () => {
-    const res = await gw.fetch('/api/compliance/policy', { headers: adminHeaders() });
+    const res = await rig.gw.fetch('/api/compliance/policy', { headers: adminHeaders() });
     expect(res.status).to.equal(200);
     return (await res.json()) as Record<string, unknown>;
   };
 
-  before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
-    gw = await startTestGateway({
-      label: 'admincompliance',
-      enable: ['admin-access', 'mdm', 'compliance', 'admin-center'],
-      plugins: [testAdminTokens],
-    });
-    browser = await launch();
-  });
-  beforeEach(async () => {
-    context = await adminContext(browser);
-  });
-  afterEach(async () => {
-    await context?.close();
-  });
-  after(async () => {
-    await browser?.close();
-    await gw?.stop();
-  });
-
   it('the navigation entry opens the page, and the form saves the minimum OS versions', async () => {
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
-    await page.goto(`${gw.url}/admin/devices`);
+    await page.goto(`${rig.gw.url}/admin/devices`);
     await page.getByRole('link', { name: 'Compliance' }).click();
-    await page.waitForURL(`${gw.url}/admin/compliance`);
+    await page.waitForURL(`${rig.gw.url}/admin/compliance`);
     await page.getByRole('heading', { name: 'Minimum OS version' }).waitFor();
     expect(await page.getByText('No device is below the minimum.').count()).to.equal(1);
 
@@ -80,8 +59,8 @@ describe('admin center: the Compliance page in Chromium', function () {
 
   it("shows the API's refusal of a bad version next to the field and saves nothing", async () => {
     const before = await policy();
-    const page = await context.newPage();
-    await page.goto(`${gw.url}/admin/compliance`);
+    const page = await rig.context.newPage();
+    await page.goto(`${rig.gw.url}/admin/compliance`);
     const form = page.locator('#compliance-policy-form');
     await form.getByLabel('Minimum iPadOS version').fill('seventeen');
     await form.getByRole('button', { name: 'Save compliance policy' }).click();

@@ -4,47 +4,26 @@
  * to its field, the device page lists the device's declarations with what it reported, and axe-core finds no
  * serious or critical violation.
  */
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import type { Browser, BrowserContext } from 'playwright-core';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 import { eventsDelivered } from '../../../test/support/events.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
-import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { adminContext, CHROMIUM, consoleErrors, enrollDevice, launch, seriousViolations } from './support.js';
+import { consoleErrors, enrollDevice, seriousViolations, useAdminBrowser } from './support.js';
 
 describe('admin center: declarative management in Chromium', function () {
   this.timeout(120_000);
-  let gw: TestGateway;
-  let browser: Browser;
-  let context: BrowserContext;
-
-  before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
-    gw = await startTestGateway({
-      label: 'adminddm',
-      enable: ['admin-access', 'mdm', 'ddm', 'admin-center'],
-      plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
-    });
-    browser = await launch();
-  });
-  beforeEach(async () => {
-    context = await adminContext(browser);
-  });
-  afterEach(async () => {
-    await context?.close();
-  });
-  after(async () => {
-    await browser?.close();
-    await gw?.stop();
+  const rig = useAdminBrowser({
+    label: 'adminddm',
+    enable: ['admin-access', 'mdm', 'ddm', 'admin-center'],
+    plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
   });
 
   it('saves an OS update policy from the page, and refuses a wrong one next to its field', async () => {
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
-    await page.goto(`${gw.url}/admin/devices`);
+    await page.goto(`${rig.gw.url}/admin/devices`);
     await page.getByRole('link', { name: 'Declarative management' }).click();
-    await page.waitForURL(`${gw.url}/admin/ddm`);
+    await page.waitForURL(`${rig.gw.url}/admin/ddm`);
     const form = page.locator('#ddm-settings-form');
     const policies = form.getByLabel('OS update policies');
     await policies.fill(
@@ -64,7 +43,7 @@ describe('admin center: declarative management in Chromium', function () {
       form.getByRole('button', { name: 'Save declarative management settings' }).click(),
     ]);
     await page.getByText('Version 1, saved by test-admin').waitFor();
-    const saved = (await (await gw.fetch('/api/ddm/settings', { headers: adminHeaders() })).json()) as {
+    const saved = (await (await rig.gw.fetch('/api/ddm/settings', { headers: adminHeaders() })).json()) as {
       osUpdates: { targetOSVersion: string }[];
     };
     expect(saved.osUpdates.map((p) => p.targetOSVersion)).to.deep.equal(['18.1']);
@@ -74,14 +53,14 @@ describe('admin center: declarative management in Chromium', function () {
   });
 
   it("the device page lists the device's declarations, what it reported, and the pending OS update", async () => {
-    const { deviceId, device } = await enrollDevice(gw, { userId: 'alice', osVersion: '17.4' });
-    await eventsDelivered(gw.gateway);
+    const { deviceId, device } = await enrollDevice(rig.gw, { userId: 'alice', osVersion: '17.4' });
+    await eventsDelivered(rig.gw.gateway);
     const ddm = SimulatedDdm.attach(device, { rejectTypes: ['com.apple.configuration.passcode.settings'] });
     await device.poll();
     expect(ddm.itemSyncs).to.equal(1);
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
-    await page.goto(`${gw.url}/admin/devices/${deviceId}`);
+    await page.goto(`${rig.gw.url}/admin/devices/${deviceId}`);
     const section = page.locator('[data-ddm]');
     await section.getByRole('heading', { name: 'Declarative management' }).waitFor();
     expect(await section.getByText('gateway.ddm.os-update').count()).to.equal(1);

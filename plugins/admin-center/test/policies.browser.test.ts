@@ -3,30 +3,30 @@
  * once for a double click, the API's validation errors next to their fields, a stale edit answered 409 and
  * explained with a reload link, and axe-core with no serious or critical violation.
  */
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { adminHeaders, testAdminTokens } from '../../../test/support/fixture-plugins.js';
-import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { adminContext, CHROMIUM, consoleErrors, launch, seriousViolations } from './support.js';
+import { consoleErrors, seriousViolations, useAdminBrowser } from './support.js';
 
 type Json = Record<string, unknown> & { version: number };
 
 describe('admin center: the Policies page in Chromium', function () {
   this.timeout(120_000);
-  let gw: TestGateway;
-  let browser: Browser;
-  let context: BrowserContext;
+  const rig = useAdminBrowser({
+    label: 'adminpolicies',
+    enable: ['admin-access', 'mdm', 'apns', 'jit-registration', 'company-portal', 'web-clip', 'admin-center'],
+    plugins: [testAdminTokens],
+  });
 
   const read = async (path: string): Promise<Json> => {
-    const res = await gw.fetch(path, { headers: adminHeaders() });
+    const res = await rig.gw.fetch(path, { headers: adminHeaders() });
     expect(res.status).to.equal(200);
     return (await res.json()) as Json;
   };
   const ssoPolicy = () => read('/api/jit/sso-policy');
   const webClip = () => read('/api/web-clip/settings');
   const audited = (action: string) =>
-    gw.gateway.context('admin-center').mongo.collection('audit_log').countDocuments({ action });
+    rig.gw.gateway.context('admin-center').mongo.collection('audit_log').countDocuments({ action });
   /** PUTs the admin's form would send, seen from the browser's side. */
   const writesOf = (page: Page, path: string) => {
     const seen: string[] = [];
@@ -36,31 +36,11 @@ describe('admin center: the Policies page in Chromium', function () {
     return seen;
   };
 
-  before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
-    gw = await startTestGateway({
-      label: 'adminpolicies',
-      enable: ['admin-access', 'mdm', 'apns', 'jit-registration', 'company-portal', 'web-clip', 'admin-center'],
-      plugins: [testAdminTokens],
-    });
-    browser = await launch();
-  });
-  beforeEach(async () => {
-    context = await adminContext(browser);
-  });
-  afterEach(async () => {
-    await context?.close();
-  });
-  after(async () => {
-    await browser?.close();
-    await gw?.stop();
-  });
-
   it('saves the web clip settings from the form, once for a double click', async () => {
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
     const writes = writesOf(page, '/api/web-clip/settings');
-    await page.goto(`${gw.url}/admin/policies`);
+    await page.goto(`${rig.gw.url}/admin/policies`);
     const form = page.locator('#web-clip-form');
     expect(await form.getByLabel('Name under the icon').inputValue()).to.equal('Company Portal');
     await form.getByLabel('Name under the icon').fill('Contoso Portal');
@@ -83,9 +63,9 @@ describe('admin center: the Policies page in Chromium', function () {
 
   it('shows the API’s validation errors next to their fields and saves nothing', async () => {
     const [ssoBefore, clipBefore] = [await ssoPolicy(), await webClip()];
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
-    await page.goto(`${gw.url}/admin/policies`);
+    await page.goto(`${rig.gw.url}/admin/policies`);
 
     const sso = page.locator('#sso-policy-form');
     await sso.getByLabel('Sign-in URLs').fill('https://login.microsoftonline.com\nhttp://login.contoso.com');
@@ -122,15 +102,15 @@ describe('admin center: the Policies page in Chromium', function () {
   });
 
   it('tells the admin when someone else saved first (409), with a link that reloads the latest version', async () => {
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
-    await page.goto(`${gw.url}/admin/policies`);
+    await page.goto(`${rig.gw.url}/admin/policies`);
     const form = page.locator('#sso-policy-form');
     const pageVersion = Number(await form.getAttribute('data-if-match'));
 
     // Another admin saves while this page is open.
     const { version: _v, updatedBy: _b, updatedAt: _a, ...policy } = await ssoPolicy();
-    const elsewhere = await gw.fetch('/api/jit/sso-policy', {
+    const elsewhere = await rig.gw.fetch('/api/jit/sso-policy', {
       method: 'PUT',
       headers: { ...adminHeaders(), 'if-match': `"${pageVersion}"` },
       body: JSON.stringify({ ...policy, appPrefixAllowList: 'com.apple.,com.fabrikam.' }),
@@ -158,9 +138,9 @@ describe('admin center: the Policies page in Chromium', function () {
   });
 
   it('passes axe-core with both forms under the strict CSP', async () => {
-    const page = await context.newPage();
+    const page = await rig.context.newPage();
     const errors = consoleErrors(page);
-    const response = await page.goto(`${gw.url}/admin/policies`);
+    const response = await page.goto(`${rig.gw.url}/admin/policies`);
     expect(response?.status()).to.equal(200);
     expect(response?.headers()['content-security-policy']).to.include("script-src 'self'");
     expect(await page.locator('form[data-api]').count()).to.equal(2);

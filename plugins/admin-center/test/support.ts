@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { ApnsStandin, createTestPki } from '../../../test/support/apns-standin.js';
 import { type DeviceInfoOptions, SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders } from '../../../test/support/fixture-plugins.js';
-import type { TestGateway } from '../../../test/support/gateway.js';
+import { startTestGateway, type TestGateway, type TestGatewayOptions } from '../../../test/support/gateway.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -23,6 +23,53 @@ export async function launch(): Promise<Browser> {
 /** A browser context that authenticates as the test admin on every request, fetches and EventSource included. */
 export async function adminContext(browser: Browser): Promise<BrowserContext> {
   return browser.newContext({ extraHTTPHeaders: { authorization: 'Bearer admin-all' } });
+}
+
+/** What an admin-center browser test works with: its gateway, Chromium, and a fresh admin context per test. */
+export interface AdminBrowserRig {
+  readonly gw: TestGateway;
+  readonly browser: Browser;
+  readonly context: BrowserContext;
+}
+
+/**
+ * Registers the mocha hooks every admin-center browser test file needs (call it inside `describe`): a gateway with
+ * `options` and Chromium for the file, a new admin browser context for each test, everything closed afterwards.
+ */
+export function useAdminBrowser(options: TestGatewayOptions): AdminBrowserRig {
+  let gw: TestGateway | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install chromium)`);
+    gw = await startTestGateway(options);
+    browser = await launch();
+  });
+  beforeEach(async () => {
+    context = await adminContext(browser as Browser);
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+  });
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started: use the rig inside a test`);
+    return value;
+  };
+  return {
+    get gw() {
+      return ready(gw, 'the gateway');
+    },
+    get browser() {
+      return ready(browser, 'Chromium');
+    },
+    get context() {
+      return ready(context, 'the browser context');
+    },
+  };
 }
 
 /** Collects console errors (a CSP violation is one) while a page is used. */
