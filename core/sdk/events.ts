@@ -37,6 +37,12 @@ export interface DomainEvents {
     enrollmentId?: string;
     changes: { name: string; valueJson: string }[];
   };
+  /**
+   * Since 2.11: the groups the gateway knows for a user changed (a sign-in brought other groups than the last one;
+   * identity-entra). `groups` are now in force, `previous` were; both are group object ids. Plugins whose decisions
+   * follow groups (ddm's declaration sets) act on the user's devices.
+   */
+  'user.groupsChanged': { userId: string; groups: string[]; previous: string[] };
   /** A device answered a command. */
   'command.result': {
     deviceId: string;

@@ -10,6 +10,7 @@ import { type ComplianceConfig, complianceConfigSchema } from './src/config.js';
 import { defaultPolicy } from './src/policy.js';
 import { mountComplianceRoutes } from './src/routes.js';
 import { complianceModels, MongoDeviceRecords, PolicyStore } from './src/storage/compliance-records.js';
+import { MongoDdmReports } from './src/storage/ddm-reports.js';
 
 const REFRESH_QUEUE = 'compliance-refresh';
 
@@ -17,6 +18,7 @@ function buildService(ctx: PluginContext<ComplianceConfig>): ComplianceService {
   const models = complianceModels(ctx.mongo);
   return new ComplianceService(
     new MongoDeviceRecords(models),
+    new MongoDdmReports(ctx.mongo),
     new PolicyStore(models, () => defaultPolicy(ctx.config)),
     ctx,
   );
@@ -24,17 +26,19 @@ function buildService(ctx: PluginContext<ComplianceConfig>): ComplianceService {
 
 /**
  * Example plugin written only against the SDK: a minimum OS version policy, evaluated on every
- * DeviceInformation answer, shown as a status line on the portal's device page and in the admin devices
+ * DeviceInformation answer or declarative status report (where the ddm plugin runs), shown as a status line on the portal's device page and in the admin devices
  * list, and (when configured) a veto on new enrollments of users whose devices are out of date.
  */
 export default definePlugin({
   name: 'compliance',
   version: '1.0.0',
-  coreApi: '^2.0.0',
-  description: 'Minimum OS version policy: evaluates DeviceInformation results and shows devices that need an update',
+  coreApi: '^2.7.0',
+  description:
+    'Minimum OS version policy: evaluates DeviceInformation results or DDM status and shows devices that need an update',
   dependsOn: ['mdm'],
   // The status and navigation points belong to no plugin: contributing needs no dependency.
-  optionalDependsOn: ['admin-access'],
+  // ddm, when enabled, reports devices' OS versions by declarative status: no DeviceInformation needed for them.
+  optionalDependsOn: ['admin-access', 'ddm'],
   config: complianceConfigSchema,
   register(api) {
     let built: ComplianceService | undefined;
@@ -47,6 +51,8 @@ export default definePlugin({
     api.on('device.enrolled', (event, ctx, meta) => service(ctx).onEnrolled(event, meta.eventId));
     // On every command result: keep the OS version the device reported.
     api.on('command.result', (event, ctx) => service(ctx).onCommandResult(event));
+    // On every declarative status change of the OS version or model (devices that speak DDM).
+    api.on('ddm.statusChanged', (event, ctx) => service(ctx).onDdmStatus(event));
     // On check-out and unenrollment: forget the device.
     api.on('device.checkedOut', (event, ctx) => service(ctx).forget(event.deviceId));
     api.on('device.unenrolled', (event, ctx) => service(ctx).forget(event.deviceId));
@@ -68,6 +74,7 @@ export default definePlugin({
     });
     api.onStart(async (ctx) => {
       await new MongoDeviceRecords(complianceModels(ctx.mongo)).prepare();
+      await new MongoDdmReports(ctx.mongo).prepare();
       if (ctx.gateway.role === 'serve' || ctx.config.refreshHours === 0) return;
       await ctx
         .queue<{ kind: 'refresh' }>(REFRESH_QUEUE)

@@ -45,7 +45,7 @@ function build(ctx: PluginContext<DdmConfig>): DdmService {
 export default definePlugin({
   name: 'ddm',
   version: '1.0.0',
-  coreApi: '^2.7.0',
+  coreApi: '^2.11.0',
   description: 'Declarative device management: declarations, status reports and OS update enforcement',
   dependsOn: ['mdm'],
   optionalDependsOn: ['admin-access', 'identity-entra', 'enrollment-profiles'],
@@ -78,6 +78,11 @@ export default definePlugin({
 
     api.on('device.enrolled', async (event, ctx) => {
       if (ctx.config.syncOnEnrollment) await service(ctx).requestSync([event.deviceId]);
+    });
+    // A device's set follows its user's groups: a sign-in that brought other groups re-syncs the user's devices.
+    api.on('user.groupsChanged', async (event, ctx) => {
+      const queued = await service(ctx).resyncUser(event.userId);
+      if (queued > 0) ctx.logger.info({ userId: event.userId, queued }, "user's groups changed; devices re-sync");
     });
     // iOS removes every declaration with the management profile; the server forgets the device's DDM state.
     api.on('device.checkedOut', (event, ctx) => service(ctx).forget(event.deviceId));

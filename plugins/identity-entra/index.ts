@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   adminAuthenticatorsPoint,
   auditLogRef,
@@ -18,7 +19,7 @@ import { GraphGroupSource } from './src/graph.js';
 import { SessionManager } from './src/sessions.js';
 import { SignInStateCookie } from './src/signin-state.js';
 import { MongoUserStorage } from './src/storage/user-records.js';
-import { MongoUserDirectory } from './src/users.js';
+import { type GroupsChangeAnnouncer, MongoUserDirectory } from './src/users.js';
 
 /** Microsoft Graph with the app's credentials, when Entra is the provider (overage groups and group pickers). */
 function graphFor(config: IdentityConfig): GraphGroupSource | undefined {
@@ -33,6 +34,22 @@ function graphFor(config: IdentityConfig): GraphGroupSource | undefined {
   });
 }
 
+/**
+ * user.groupsChanged, named by the user, the change and the sign-in's time (the same change made again later is a
+ * new fact). Raised after the write, so a subscriber (ddm re-syncing the user's devices) reads the new groups.
+ */
+function groupsAnnouncer(ctx: PluginContext<IdentityConfig>): GroupsChangeAnnouncer {
+  return async (change) => {
+    const digest = createHash('sha256')
+      .update(JSON.stringify([[...change.previous].sort(), [...change.groups].sort()]))
+      .digest('hex')
+      .slice(0, 16);
+    await ctx.events.emit('user.groupsChanged', change, {
+      eventId: `user.groupsChanged:${change.userId}:${digest}:${Date.now()}`,
+    });
+  };
+}
+
 function buildServices(ctx: PluginContext<IdentityConfig>) {
   const { config } = ctx;
   const graph = graphFor(config);
@@ -40,6 +57,7 @@ function buildServices(ctx: PluginContext<IdentityConfig>) {
     new MongoUserStorage(ctx.mongo),
     (userId): Promise<void> => userCache.drop(userId),
     graph,
+    groupsAnnouncer(ctx),
   );
   const userCache: UserRecordCache = new UserRecordCache(ctx.redis, ctx.redisKeyPrefix, users);
   const sessions = new SessionManager({
@@ -67,10 +85,11 @@ function buildServices(ctx: PluginContext<IdentityConfig>) {
 export default definePlugin({
   name: 'identity-entra',
   version: '1.0.0',
-  coreApi: '^2.2.0',
+  coreApi: '^2.11.0',
   description: 'Entra ID sign-in, sessions, user directory and admin authentication',
   dependsOn: ['admin-access'],
   config: identityConfigSchema,
+  emits: ['user.groupsChanged'],
   register(api) {
     let built: ReturnType<typeof buildServices> | undefined;
     const services = (ctx: PluginContext<IdentityConfig>) => {

@@ -1,4 +1,6 @@
 import {
+  declarationsPoint,
+  declarativeManagementRef,
   definePlugin,
   deviceCommandsRef,
   deviceDirectoryRef,
@@ -7,6 +9,7 @@ import {
   type PluginContext,
 } from 'enrollment-gateway/sdk';
 import { defaultProfileIdentifierBase, type JitConfig, jitConfigSchema } from './src/config.js';
+import { appStatusSubscription } from './src/ddm-apps.js';
 import { RegistrationService } from './src/registration-service.js';
 import { mountJitRoutes } from './src/routes.js';
 import { defaultSsoPolicy } from './src/sso-policy.js';
@@ -44,6 +47,7 @@ function buildServices(ctx: PluginContext<JitConfig>) {
       organization: ctx.config.organizationName ?? ctx.gateway.organizationName,
     },
     ctx.logger,
+    () => ctx.tryResolve(declarativeManagementRef),
   );
   return { devices, policies, registration };
 }
@@ -68,12 +72,13 @@ async function queueCheck(
 export default definePlugin({
   name: 'jit-registration',
   version: '1.0.0',
-  coreApi: '^2.5.0',
+  coreApi: '^2.7.0',
   description:
     'Just-in-time Entra registration: installs Authenticator and the Enterprise SSO profile on enrolled devices',
   dependsOn: ['mdm'],
-  // unenrollment, when enabled, asks what this plugin installed so it can remove it.
-  optionalDependsOn: ['admin-access', 'unenrollment'],
+  // unenrollment, when enabled, asks what this plugin installed so it can remove it; ddm, when enabled, reports the
+  // device's managed apps by declarative status, so readiness needs no ManagedApplicationList.
+  optionalDependsOn: ['admin-access', 'unenrollment', 'ddm'],
   config: jitConfigSchema,
   register(api) {
     let built: ReturnType<typeof buildServices> | undefined;
@@ -91,6 +96,13 @@ export default definePlugin({
 
     api.on('command.result', async (event, ctx) => {
       await services(ctx).registration.onCommandResult(event);
+    });
+
+    // Devices that speak DDM report their MDM-installed apps (mdm.app) when they change: subscribe them to it, and
+    // record Authenticator's state from each change (an inserted observation, as for a ManagedApplicationList).
+    api.contribute(declarationsPoint, () => ({ declarationsFor: async (target) => appStatusSubscription(target) }));
+    api.on('ddm.statusChanged', async (event, ctx, meta) => {
+      await services(ctx).registration.onDdmStatus(event, meta.eventId);
     });
 
     api.queue<ReadinessJob>({

@@ -76,6 +76,8 @@ export class SimulatedDdm {
       const requested = ddm.syncRequested;
       ddm.syncRequested = undefined;
       if (requested) await ddm.sync(requested.token);
+      // iOS reports a subscribed item when it changes (an app finished installing during the session).
+      else if (ddm.token !== undefined) await ddm.reportStatus();
     });
     device.state.onUnenroll.push(() => ddm.reset());
     return ddm;
@@ -184,6 +186,7 @@ export class SimulatedDdm {
       ['passcode.is-compliant', info.passcodePresent],
       ['softwareupdate.install-state', this.installState],
       ['management.declarations', this.declarationStatus()],
+      ['mdm.app', this.mdmApps()],
     ]);
     // Reported while an update is pending; Apple's schema has no empty form.
     if (this.pendingVersion)
@@ -197,6 +200,17 @@ export class SimulatedDdm {
       for (const item of (d.Payload.StatusItems as { Name: string }[]) ?? []) subscribed.add(item.Name);
     }
     return new Map([...all].filter(([name]) => subscribed.has(name)));
+  }
+
+  /** The apps MDM installed (InstallApplication), as the status item mdm.app lists them (iOS 16+). */
+  private mdmApps(): Record<string, unknown>[] {
+    return [...this.device.state.apps.values()].map((app) => ({
+      identifier: app.bundleId,
+      name: app.name,
+      version: app.version,
+      // ManagedApplicationList's Status in kebab case: 'Installing' → 'installing', 'ManagedButUninstalled' → …
+      state: app.status.replace(/(?<=[a-z])(?=[A-Z])/g, '-').toLowerCase(),
+    }));
   }
 
   private declarationStatus(): Record<string, unknown[]> {

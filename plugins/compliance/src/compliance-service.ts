@@ -2,6 +2,7 @@ import {
   type DeviceRecord,
   type DeviceStatusItem,
   type DomainEvents,
+  declarativeManagementRef,
   deviceCommandsRef,
   deviceDirectoryRef,
   type EnrollmentPayloadContributor,
@@ -10,8 +11,10 @@ import {
   VetoError,
 } from 'enrollment-gateway/sdk';
 import type { ComplianceConfig } from './config.js';
+import { DDM_OS_ITEMS, ddmFacts, latestFacts } from './ddm-status.js';
 import { type CompliancePolicy, type Evaluation, evaluate, minimumFor, type OsFacts, statusItem } from './policy.js';
 import type { DeviceFactsDoc, DeviceReports, DeviceRequests, PolicyStore } from './storage/compliance-records.js';
+import type { DdmReports } from './storage/ddm-reports.js';
 import { type CompliancePlatform, osVersionSchema, platformOf, versionKey } from './versions.js';
 
 /**
@@ -21,6 +24,8 @@ import { type CompliancePlatform, osVersionSchema, platformOf, versionKey } from
 export const COMPLIANCE_QUERIES = ['OSVersion', 'BuildVersion', 'ProductName', 'Model', 'DeviceName'] as const;
 
 const REFRESH_BATCH = 500;
+/** Declarative status subscriptions exist from iOS 15 on (as the ddm plugin sends the DeclarativeManagement command). */
+const DDM_FROM = versionKey('15.0');
 
 /** Keeps each device's reported OS and evaluates it against the minimum-version policy. */
 export class ComplianceService {
@@ -28,6 +33,7 @@ export class ComplianceService {
 
   constructor(
     private readonly records: DeviceRequests & DeviceReports,
+    private readonly ddmRecords: DdmReports,
     readonly policies: PolicyStore,
     private readonly ctx: PluginContext<ComplianceConfig>,
   ) {
@@ -40,12 +46,48 @@ export class ComplianceService {
     if (known?.enrolledBy !== eventId) {
       // A new enrollment starts with an empty command queue (nothing of ours is pending) and reports nothing yet.
       await this.records.forget(event.deviceId);
+      // Declarative status of this enrollment may have arrived before this event: only older ones go.
+      await this.ddmRecords.forgetDdm(event.deviceId, event.enrollmentId);
       await this.records.register(event.deviceId, event.udid, eventId);
     }
-    if (this.ctx.config.queryOnEnrollment && (await this.hasMinimum())) {
+    // A device that reports by declarative status tells its OS version without being asked.
+    if (this.ctx.config.queryOnEnrollment && (await this.hasMinimum()) && !(await this.expectsDdm(event.deviceId))) {
       // The same CommandUUID on every delivery: mdm queues it once.
       await this.requestReports([event.deviceId], stableUuid(eventId, 'compliance DeviceInformation'));
     }
+  }
+
+  /** The ddm plugin runs and the device's OS (from Authenticate) speaks DDM: its status will carry the OS. */
+  private async expectsDdm(deviceId: string): Promise<boolean> {
+    if (!this.ctx.tryResolve(declarativeManagementRef)) return false;
+    const osVersion = (await this.ctx.resolve(deviceDirectoryRef).get(deviceId))?.osVersion;
+    return osVersionSchema.safeParse(osVersion).success && versionKey(osVersion ?? '') >= DDM_FROM;
+  }
+
+  /**
+   * A declarative status report changed the device's OS version or model: keeps what the device reports now
+   * (read from the ddm plugin, so a late or repeated event stores the latest, not its own values).
+   */
+  async onDdmStatus(event: DomainEvents['ddm.statusChanged']): Promise<void> {
+    if (!event.changes.some((c) => DDM_OS_ITEMS.includes(c.name))) return;
+    const ddm = this.ctx.tryResolve(declarativeManagementRef);
+    if (!ddm) return;
+    const facts = ddmFacts(await ddm.status(event.deviceId));
+    if (!facts.osVersion) return;
+    const [known] = await this.records.reports([event.deviceId]);
+    const platform = facts.platform ?? known?.platform;
+    const productName = facts.productName ?? known?.productName;
+    await this.ddmRecords.recordDdmReport({
+      _id: event.deviceId,
+      udid: event.udid,
+      ...(event.enrollmentId ? { enrollmentId: event.enrollmentId } : {}),
+      osVersion: facts.osVersion,
+      osVersionKey: versionKey(facts.osVersion),
+      reportedAt: new Date(),
+      ...(platform ? { platform } : {}),
+      ...(productName ? { productName } : {}),
+    });
+    await this.count(event.deviceId, platform, facts.osVersion);
   }
 
   /** Without a minimum the plugin stays quiet: no commands to devices, no status lines. */
@@ -98,25 +140,34 @@ export class ComplianceService {
       ...(platform ? { platform } : {}),
       ...(productName ? { productName } : {}),
     });
+    await this.count(event.deviceId, platform, reported.data);
+  }
+
+  private async count(deviceId: string, platform: CompliancePlatform | undefined, osVersion: string): Promise<void> {
     const { policy } = await this.policies.current();
-    const evaluation = evaluate(policy, { platform, osVersion: reported.data });
+    const evaluation = evaluate(policy, { platform, osVersion });
     this.reports.inc({ state: evaluation.state });
     if (evaluation.state === 'not-compliant') {
-      this.ctx.logger.info(
-        { deviceId: event.deviceId, osVersion: reported.data, minimum: evaluation.minimum },
-        'device is not compliant',
-      );
+      this.ctx.logger.info({ deviceId, osVersion, minimum: evaluation.minimum }, 'device is not compliant');
     }
   }
 
   async forget(deviceId: string): Promise<void> {
-    await this.records.forget(deviceId);
+    await Promise.all([this.records.forget(deviceId), this.ddmRecords.forgetDdm(deviceId)]);
+  }
+
+  /** Per device, the later of its command report and its declarative status report. */
+  private async latest(deviceIds: readonly string[]): Promise<Map<string, DeviceFactsDoc>> {
+    const [byCommand, byDdm] = await Promise.all([
+      this.records.reports(deviceIds),
+      this.ddmRecords.ddmReports(deviceIds),
+    ]);
+    return latestFacts(byCommand, byDdm);
   }
 
   /** Our own record first; the device directory's OS fields for devices enrolled before this plugin ran. */
   private async factsFor(devices: readonly DeviceRecord[]): Promise<Map<string, OsFacts>> {
-    const docs = await this.records.reports(devices.map((d) => d.id));
-    const byId = new Map(docs.map((doc) => [doc._id, doc]));
+    const byId = await this.latest(devices.map((d) => d.id));
     return new Map(
       devices.map((device) => {
         const doc = byId.get(device.id);
@@ -157,7 +208,16 @@ export class ComplianceService {
       const minimum = minimumFor(policy, platform);
       return minimum ? [{ platform, osVersionKey: versionKey(minimum) }] : [];
     });
-    return this.records.below(below, limit);
+    const [byCommand, byDdm] = await Promise.all([
+      this.records.below(below, limit),
+      this.ddmRecords.ddmBelow(below, limit),
+    ]);
+    // A device below by one channel may have reported a newer OS by the other.
+    const latest = await this.latest([...new Set([...byCommand, ...byDdm].map((d) => d._id))]);
+    return [...latest.values()]
+      .filter((doc) => evaluate(policy, doc).state === 'not-compliant')
+      .sort((a, b) => (a.osVersionKey ?? 0) - (b.osVersionKey ?? 0) || a._id.localeCompare(b._id))
+      .slice(0, limit);
   }
 
   /** Asks devices again whose last request is older than refreshHours, a batch at a time. */
@@ -167,7 +227,10 @@ export class ComplianceService {
     const cutoff = new Date(now.getTime() - hours * 3_600_000);
     // A device that never answers would otherwise collect one DeviceInformation per refresh.
     const due = await this.records.due(cutoff, REFRESH_BATCH);
-    return this.requestReports(due);
+    // Devices that report by declarative status tell every change themselves: not asked, and their turn moves on.
+    const byDdm = new Set((await this.ddmRecords.ddmReports(due)).map((doc) => doc._id));
+    await this.records.postpone([...byDdm], now);
+    return this.requestReports(due.filter((id) => !byDdm.has(id)));
   }
 
   /** With blockEnrollmentWhenNonCompliant, a user with a device below the minimum cannot enroll another. */

@@ -94,6 +94,25 @@ describe('ddm protocol: tokens, manifests, endpoints, status reports (pure)', ()
     expect(mergeItem('management.declarations', previous, incremental, true)).to.equal(incremental);
   });
 
+  it('merges incremental app lists (mdm.app, app.managed.list) by identifier; other arrays are replaced', () => {
+    const previous = [
+      { identifier: 'com.azure.authenticator', state: 'installing' },
+      { identifier: 'com.example.old', state: 'managed' },
+    ];
+    const incremental = [
+      { identifier: 'com.azure.authenticator', state: 'managed' },
+      { identifier: 'com.example.old', _removed: true },
+    ];
+    for (const name of ['mdm.app', 'app.managed.list']) {
+      expect(mergeItem(name, previous, incremental, false), name).to.deep.equal([
+        { identifier: 'com.azure.authenticator', state: 'managed' },
+      ]);
+      expect(mergeItem(name, previous, [incremental[0]], false), name).to.deep.equal([incremental[0], previous[1]]);
+      expect(mergeItem(name, previous, [incremental[0]], true), `${name}, full report`).to.deep.equal([incremental[0]]);
+    }
+    expect(mergeItem('security.certificate.list', previous, [incremental[0]], false)).to.deep.equal([incremental[0]]);
+  });
+
   it('assigns OS updates and passcodes by group or enrollment profile; enforcement only from iOS 17', () => {
     const settings = ddmSettingsSchema.parse({
       osUpdates: [

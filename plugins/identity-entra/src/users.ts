@@ -25,6 +25,12 @@ export function toDirectoryUser(user: StoredUser): DirectoryUser {
   return directoryUser;
 }
 
+/** A sign-in stored other groups than the user had: announces it (user.groupsChanged). */
+export type GroupsChangeAnnouncer = (change: { userId: string; groups: string[]; previous: string[] }) => Promise<void>;
+
+const sameGroups = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
 /**
  * The user directory (collections identity_users and identity_user_disabled), keyed by the provider's object id.
  * Sign-ins write the profile, admins the disabled mark: two records, so neither can overwrite the other.
@@ -36,6 +42,8 @@ export class MongoUserDirectory implements UserDirectory {
     private readonly changed: (userId: string) => Promise<void> = async () => undefined,
     /** Microsoft Graph when Entra is the provider with app credentials; other providers have only sign-ins. */
     private readonly graph?: GroupDirectory,
+    /** Raises user.groupsChanged after a sign-in stored other groups than the user had. */
+    private readonly announceGroups: GroupsChangeAnnouncer = async () => undefined,
   ) {}
 
   async get(userId: string): Promise<DirectoryUser | undefined> {
@@ -82,14 +90,17 @@ export class MongoUserDirectory implements UserDirectory {
    * per request, so a change in Entra takes effect at the user's next sign-in). Returns the stored record.
    */
   async recordSignIn(identity: VerifiedIdentity, provider: string): Promise<StoredUser> {
-    const doc = await this.storage.profiles.saveSignIn(identity.subject, {
+    const userId = identity.subject;
+    const groups = [...identity.groups];
+    const { doc, previousGroups: previous } = await this.storage.profiles.saveSignIn(userId, {
       upn: identity.username,
       displayName: identity.displayName,
       tenantId: identity.tenantId,
-      groups: [...identity.groups],
+      groups,
       roles: [...identity.roles],
       provider,
     });
+    if (!sameGroups(previous, groups)) await this.announceGroups({ userId, groups, previous });
     await this.changed(identity.subject);
     const disabled = await this.storage.disabled.disabled([identity.subject]);
     return toStoredUser(doc, disabled.has(identity.subject));

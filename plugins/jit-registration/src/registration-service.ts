@@ -1,4 +1,5 @@
 import type {
+  DeclarativeManagement,
   DeviceCommandService,
   DeviceDirectory,
   DeviceReadiness,
@@ -9,6 +10,7 @@ import type {
 } from 'enrollment-gateway/sdk';
 import { stableUuid } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
+import { APP_STATUS_ITEMS, appStateIn, appStatusFrom } from './ddm-apps.js';
 import { AUTHENTICATOR_BUNDLE_ID, AUTHENTICATOR_STORE_ID } from './sso-policy.js';
 import { buildSsoProfile } from './sso-profile.js';
 import {
@@ -40,6 +42,8 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     private readonly directory: () => DeviceDirectory,
     private readonly profile: { identifierBase: string; organization: string },
     private readonly logger: Logger,
+    /** The ddm plugin's status, when it runs: devices that report their apps by declarative status. */
+    private readonly ddm: () => DeclarativeManagement | undefined = () => undefined,
   ) {}
 
   async get(deviceId: string): Promise<DeviceReadiness | undefined> {
@@ -162,6 +166,9 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     const app = device.managedApps.find((a) => a.identifier === doc.appBundleId);
     if (app?.status) await this.recordAppStatus(doc, app.status);
     if (app?.status === 'Managed') return 'ready';
+    const byStatus = await this.statusOfApp(deviceId, doc.appBundleId);
+    if (byStatus.status) await this.recordAppStatus(doc, byStatus.status);
+    if (byStatus.status === 'Managed') return 'ready';
     if (lastAttempt) {
       await this.setStep(deviceId, doc.runId, 'confirm-app', {
         state: 'failed',
@@ -170,7 +177,8 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
       });
       return 'waiting';
     }
-    if (!doc.pendingListUuid) {
+    // A device that reports its apps by declarative status tells the change itself: no ManagedApplicationList.
+    if (!doc.pendingListUuid && !byStatus.reports) {
       const [queued] = await this.commands().enqueue([deviceId], {
         requestType: 'ManagedApplicationList',
         payload: { Identifiers: [doc.appBundleId] },
@@ -188,16 +196,45 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     return 'waiting';
   }
 
-  private async recordAppStatus(doc: JitDevice & { runId: string }, status: string, commandUuid?: string) {
+  /**
+   * A declarative status report changed the device's app lists (ddm.statusChanged): the app's state is recorded as
+   * an observation of the run, as a ManagedApplicationList answer is, under the event's id (a redelivery adds none).
+   */
+  async onDdmStatus(event: { deviceId: string; changes: { name: string; valueJson: string }[] }, eventId: string) {
+    const lists = event.changes.filter((c) => (APP_STATUS_ITEMS as readonly string[]).includes(c.name));
+    if (lists.length === 0) return;
+    const doc = await this.devices.get(event.deviceId);
+    if (!doc || doc.state === 'ready' || doc.state === 'needs-attention') return;
+    const states = lists.map((c) => appStateIn(JSON.parse(c.valueJson) as unknown, doc.appBundleId));
+    const status = states.find((s) => s === 'Managed') ?? states.find((s) => s !== undefined);
+    if (status) await this.recordAppStatus(doc, status, undefined, `ddm:${eventId}`);
+  }
+
+  /** The app as the device's latest declarative status has it (nothing without the ddm plugin). */
+  private async statusOfApp(deviceId: string, bundleId: string): Promise<{ reports: boolean; status?: string }> {
+    const ddm = this.ddm();
+    return ddm ? appStatusFrom(await ddm.status(deviceId), bundleId) : { reports: false };
+  }
+
+  private async recordAppStatus(
+    doc: JitDevice & { runId: string },
+    status: string,
+    commandUuid?: string,
+    key?: string,
+  ) {
     const managed = status === 'Managed';
     const now = new Date();
-    await this.setStep(doc.deviceId, doc.runId, 'confirm-app', {
+    const confirm: StepRecord = {
       state: managed ? 'done' : 'queued',
       commandUuid,
       detail: `Authenticator ${status}`,
       updatedAt: now,
-    });
-    if (managed) await this.setStep(doc.deviceId, doc.runId, 'install-app', { state: 'done', updatedAt: now });
+    };
+    await this.setStep(doc.deviceId, doc.runId, 'confirm-app', confirm, key && `${key}:confirm-app`);
+    if (managed) {
+      const done = { state: 'done', updatedAt: now } as const;
+      await this.setStep(doc.deviceId, doc.runId, 'install-app', done, key && `${key}:install-app`);
+    }
   }
 
   /** Records a step's new state (merged over what the step had: the readiness is folded when read). */

@@ -45,6 +45,8 @@ export interface DeviceRequests {
   /** Follows the device afresh (a new enrollment: nothing of ours is queued any more). */
   register(deviceId: string, udid: string, enrolledBy: string): Promise<void>;
   asked(requests: readonly { deviceId: string; commandUuid: string }[], at: Date): Promise<void>;
+  /** Moves the devices' turn in the refresh without asking them (they report by declarative status). */
+  postpone(deviceIds: readonly string[], at: Date): Promise<void>;
   request(deviceId: string): Promise<DeviceRequestDoc | undefined>;
   /** Devices not asked since `cutoff`, least recently asked first, whose last question (if any) was answered. */
   due(cutoff: Date, limit: number): Promise<string[]>;
@@ -181,6 +183,11 @@ export class MongoDeviceRecords implements DeviceRequests, DeviceReports {
       deviceId: { $in: requests.map((r) => r.deviceId) },
       _id: { $nin: requests.map((r) => r.commandUuid) },
     });
+  }
+
+  async postpone(deviceIds: readonly string[], at: Date): Promise<void> {
+    if (deviceIds.length === 0) return;
+    await this.models.requests.updateMany({ _id: { $in: [...deviceIds] } }, { $set: { requestedAt: at } });
   }
 
   async request(deviceId: string): Promise<DeviceRequestDoc | undefined> {

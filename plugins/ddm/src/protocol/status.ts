@@ -65,25 +65,33 @@ function flatten(dict: Record<string, unknown>, path: string[], out: Map<string,
   }
 }
 
-/** Puts an incremental status item over the stored one: declaration lists merge by identifier, `_removed` drops. */
+/** Array items whose entries an incremental report sends only when they changed, `_removed` for gone ones. */
+const IDENTIFIED_LISTS = new Set(['mdm.app', 'app.managed.list']);
+
+/** Puts an incremental status item over the stored one: declaration and app lists merge by identifier, `_removed` drops. */
 export function mergeItem(name: string, previous: unknown, reported: unknown, fullReport: boolean): unknown {
+  if (IDENTIFIED_LISTS.has(name) && !fullReport && Array.isArray(previous) && Array.isArray(reported)) {
+    return mergeById(previous, reported);
+  }
   if (name !== 'management.declarations' || fullReport || !isDict(previous) || !isDict(reported)) return reported;
   const merged: Record<string, unknown> = { ...previous };
   for (const list of DECLARATION_LISTS) {
     const incoming = reported[list];
     if (!Array.isArray(incoming)) continue;
-    const byId = new Map<string, unknown>();
-    for (const entry of Array.isArray(previous[list]) ? (previous[list] as unknown[]) : []) {
-      if (isDict(entry)) byId.set(String(entry.identifier), entry);
-    }
-    for (const entry of incoming) {
-      if (!isDict(entry)) continue;
-      if (entry._removed === true) byId.delete(String(entry.identifier));
-      else byId.set(String(entry.identifier), entry);
-    }
-    merged[list] = [...byId.values()];
+    merged[list] = mergeById(Array.isArray(previous[list]) ? (previous[list] as unknown[]) : [], incoming);
   }
   return merged;
+}
+
+function mergeById(previous: readonly unknown[], incoming: readonly unknown[]): unknown[] {
+  const byId = new Map<string, unknown>();
+  for (const entry of previous) if (isDict(entry)) byId.set(String(entry.identifier), entry);
+  for (const entry of incoming) {
+    if (!isDict(entry)) continue;
+    if (entry._removed === true) byId.delete(String(entry.identifier));
+    else byId.set(String(entry.identifier), entry);
+  }
+  return [...byId.values()];
 }
 
 /** A declaration's state as the device reported it in management.declarations. */

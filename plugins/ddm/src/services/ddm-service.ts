@@ -5,6 +5,7 @@ import {
   type DeviceCheckinMessage,
   type DeviceCheckinReply,
   deviceCommandsRef,
+  deviceDirectoryRef,
   NotFoundProblem,
   type PluginContext,
   ProblemError,
@@ -180,6 +181,16 @@ export class DdmService implements DeclarativeManagement {
       results.push({ deviceId, queued: queued?.created === true });
     }
     return results;
+  }
+
+  /**
+   * The user's groups changed (user.groupsChanged): their devices' sets may have (assignments by group). Each is
+   * compared like any re-sync, so a change that moves no declaration queues nothing.
+   */
+  async resyncUser(userId: string): Promise<number> {
+    const devices = await this.ctx.resolve(deviceDirectoryRef).listForUser(userId);
+    const ids = devices.filter((d) => d.state === 'enrolled' || d.state === 'pending').map((d) => d.id);
+    return (await this.requestSync(ids)).filter((r) => r.queued).length;
   }
 
   /** Compares every device that ever synced; `after` pages through them. */

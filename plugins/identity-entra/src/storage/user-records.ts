@@ -27,7 +27,8 @@ export type SignInProfile = Pick<UserProfileDoc, 'upn' | 'displayName' | 'tenant
 
 /** The sign-in role: the only writer of profiles. */
 export interface UserProfiles {
-  saveSignIn(userId: string, profile: SignInProfile): Promise<UserProfileDoc>;
+  /** Writes the sign-in's profile; returns it, and the groups stored before (none for a new user). */
+  saveSignIn(userId: string, profile: SignInProfile): Promise<{ doc: UserProfileDoc; previousGroups: string[] }>;
   markSignedIn(userId: string, at: Date): Promise<void>;
   profile(userId: string): Promise<UserProfileDoc | undefined>;
   profiles(ids: readonly string[]): Promise<UserProfileDoc[]>;
@@ -88,19 +89,24 @@ function model<T>(connection: Connection, name: string, schema: Schema<T>): Mode
 class MongoUserProfiles implements UserProfiles {
   constructor(readonly model: Model<UserProfileDoc>) {}
 
-  async saveSignIn(userId: string, profile: SignInProfile): Promise<UserProfileDoc> {
-    const update = { $set: { ...profile, groups: [...profile.groups], roles: [...profile.roles] } };
+  async saveSignIn(userId: string, profile: SignInProfile): Promise<{ doc: UserProfileDoc; previousGroups: string[] }> {
+    const fields = { ...profile, groups: [...profile.groups], roles: [...profile.roles] };
+    // The document as it was, from the write itself: a separate read racing the sign-ins stalled FerretDB.
+    const write = (upsert: boolean) =>
+      this.model
+        .findOneAndUpdate({ _id: userId }, { $set: fields }, { upsert, returnDocument: 'before' })
+        .lean<UserProfileDoc>();
+    let before: UserProfileDoc | null;
     try {
-      return (await this.model
-        .findOneAndUpdate({ _id: userId }, update, { upsert: true, returnDocument: 'after' })
-        .lean<UserProfileDoc>()) as UserProfileDoc;
+      before = await write(true);
     } catch (error) {
       // Two first sign-ins at once both insert; the refused one updates what the other created.
       if (!isDuplicateKeyError(error)) throw error;
-      return (await this.model
-        .findOneAndUpdate({ _id: userId }, update, { returnDocument: 'after' })
-        .lean<UserProfileDoc>()) as UserProfileDoc;
+      before = await write(false);
     }
+    const now = new Date();
+    const doc: UserProfileDoc = { createdAt: now, ...(before ?? {}), ...fields, _id: userId, updatedAt: now };
+    return { doc, previousGroups: [...(before?.groups ?? [])] };
   }
 
   async markSignedIn(userId: string, at: Date): Promise<void> {
