@@ -75,7 +75,7 @@ describe('fuzz: portal forms and admin API bodies get a 4xx, never a 5xx, and st
   });
 
   it('portal form posts with random fields, with and without the CSRF token', async function () {
-    this.timeout(60_000 + fuzzRuns(150) * 1000);
+    this.timeout(60_000 + fuzzRuns(100) * 1000);
     const id = fc.oneof(fc.string({ maxLength: 30 }), fc.uuid(), fc.constant('0'.repeat(24)));
     const path = fc.oneof(
       fc.constant('/enroll/download'),
@@ -98,12 +98,12 @@ describe('fuzz: portal forms and admin API bodies get a 4xx, never a 5xx, and st
           if (form.csrf !== csrf) expect(status, `POST ${p} without the CSRF token`).to.be.within(300, 499);
         },
       ),
-      fuzzParameters(150),
+      fuzzParameters(100),
     );
   });
 
   it('every JSON admin API operation with random bodies', async function () {
-    this.timeout(120_000 + fuzzRuns(300) * 1000);
+    this.timeout(120_000 + fuzzRuns(200) * 1000);
     const document = (await (await portal.gw.fetch('/api/openapi.json')).json()) as {
       paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>>;
     };
@@ -136,7 +136,7 @@ describe('fuzz: portal forms and admin API bodies get a 4xx, never a 5xx, and st
           portal.gw.fetch(path, { method: operation.method, headers: adminHeaders(), body }),
         );
       }),
-      fuzzParameters(300),
+      fuzzParameters(200),
     );
   });
 });
