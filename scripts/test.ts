@@ -16,10 +16,20 @@ const makeTestCa = () => ensureSelfSignedCa(path.join(root, '.cache', 'test-ca')
 
 const cleanup = stopLocalServices;
 
+/**
+ * On the FerretDB started here, each client (a test gateway, a race test's connection) sends at most 16 operations
+ * at once, so the two test jobs together stay under half of FerretDB's pool (see ferretDbPostgresUrl).
+ */
+function cappedClientPool(uri: string): string {
+  const url = new URL(uri);
+  if (!url.searchParams.has('maxPoolSize')) url.searchParams.set('maxPoolSize', '16');
+  return url.toString();
+}
+
 async function main(): Promise<number> {
   const env = { ...process.env };
   const services = await ensureLocalServices(env);
-  env.MONGODB_URI = services.mongodbUri;
+  env.MONGODB_URI = process.env.MONGODB_URI ? services.mongodbUri : cappedClientPool(services.mongodbUri);
   env.REDIS_URL = services.redisUrl;
   const caDir = makeTestCa();
   env.TEST_CA_DIR = caDir;

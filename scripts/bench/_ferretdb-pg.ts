@@ -22,7 +22,11 @@ export function postgresUrlOf(ferretDbPid: number | undefined): string | undefin
   if (!ferretDbPid) return undefined;
   try {
     const args = readFileSync(`/proc/${ferretDbPid}/cmdline`, 'utf8').split('\0');
-    return args.find((a) => a.startsWith('--postgresql-url='))?.slice('--postgresql-url='.length);
+    // Without FerretDB's own pool settings (`?pool_max_conns=…`), which psql does not take.
+    return args
+      .find((a) => a.startsWith('--postgresql-url='))
+      ?.slice('--postgresql-url='.length)
+      .split('?')[0];
   } catch {
     return undefined;
   }

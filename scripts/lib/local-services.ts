@@ -59,6 +59,27 @@ export function findFerretDb(): string | undefined {
 }
 
 /**
+ * FerretDB 1.24 holds one PostgreSQL connection while an update reads the documents it matched and takes a second
+ * to write each one: with more concurrent updates than half its pool (50 by default), every one of them holds one
+ * and waits for another, and the whole server stops answering (seen in a full test run: 72 updates stuck; 200
+ * concurrent updateOne calls from one client with the driver's default pool hang on a pool of 50 and finish in
+ * 3.6 s on 200). Its pool takes what PostgreSQL allows, leaving room for other clients; `npm test` also caps each
+ * client's pool.
+ */
+export function ferretDbPostgresUrl(pgUrl: string, database: string): string {
+  let allowed = 100;
+  try {
+    allowed = Number(
+      execFileSync('psql', [`${pgUrl}/postgres`, '-Atc', 'SHOW max_connections'], { encoding: 'utf8' }).trim(),
+    );
+  } catch {
+    // the default below
+  }
+  const pool = Math.max(50, Math.min(200, allowed - 40));
+  return `${pgUrl}/${database}?pool_max_conns=${pool}`;
+}
+
+/**
  * FerretDB's SQLite backend refuses concurrent writers (SQLITE_BUSY), so the local PostgreSQL is
  * preferred when it answers (each run gets its own database); SQLite in a temp dir otherwise.
  * FERRETDB_BACKEND=sqlite|postgresql forces one.
@@ -83,7 +104,7 @@ async function ferretDbBackend(dir: string): Promise<string[]> {
           // best effort: a leftover database is harmless
         }
       });
-      return ['--handler=postgresql', `--postgresql-url=${pgUrl}/${database}`];
+      return ['--handler=postgresql', `--postgresql-url=${ferretDbPostgresUrl(pgUrl, database)}`];
     } catch (error) {
       if (wanted === 'postgresql') throw error;
     }

@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { answers, findFerretDb, freePort } from '../lib/local-services.js';
+import { answers, ferretDbPostgresUrl, findFerretDb, freePort } from '../lib/local-services.js';
 
 /** SIGKILL, and wait for the exit (nothing to do when the process is gone already). */
 export async function killProcess(child: ChildProcess | undefined): Promise<void> {
@@ -148,7 +148,7 @@ function ferretBackend(dir: string): { args: string[]; drop: () => void } {
           // best effort: a leftover database is harmless
         }
       };
-      return { args: ['--handler=postgresql', `--postgresql-url=${pgUrl}/${database}`], drop };
+      return { args: ['--handler=postgresql', `--postgresql-url=${ferretDbPostgresUrl(pgUrl, database)}`], drop };
     } catch {
       // no PostgreSQL: SQLite below
     }

@@ -19,7 +19,11 @@ export function postgresBehind(mongodbUri: string): string | undefined {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       if (!args[0]?.includes('ferretdb') || !args.some((a) => a.endsWith(`:${port}`))) continue;
-      return args.find((a) => a.startsWith('--postgresql-url='))?.slice('--postgresql-url='.length);
+      // Without FerretDB's own pool settings (`?pool_max_conns=…`), which psql does not take.
+      return args
+        .find((a) => a.startsWith('--postgresql-url='))
+        ?.slice('--postgresql-url='.length)
+        .split('?')[0];
     } catch {
       // gone meanwhile
     }
