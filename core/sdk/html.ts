@@ -41,3 +41,22 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Saf
 export function trustedHtml(markup: string): SafeHtml {
   return safe(markup);
 }
+
+/**
+ * The Content-Security-Policy of the gateway's server-rendered pages: scripts, styles and connections only from the
+ * gateway itself, nothing inline, no frames, forms posting only here. `imageSources` adds image origins (a
+ * configured logo); `data:` images are allowed where a page draws them (QR codes).
+ */
+export function strictPageCsp(options: { imageSources?: readonly string[]; dataImages?: boolean } = {}): string {
+  const images = ["'self'", ...(options.dataImages ? ['data:'] : []), ...(options.imageSources ?? [])];
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src ${images.join(' ')}`,
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}

@@ -35,7 +35,7 @@
  * 2.10.0 added DeviceIdentityIssuer.deliverIdentityPayload (optional) and IdentityPayloadDelivery: a new identity
  * payload reaches an enrolled device by reinstalling its enrollment profile (ACME renewal).
  * 2.11.0 added the user.groupsChanged event (identity-entra raises it when a sign-in brings other groups; ddm re-syncs
- * the user's devices), PluginRouter (the type route modules take) and bulkWriteInChunks.
+ * the user's devices), PluginRouter (the type route modules take), bulkWriteInChunks and strictPageCsp.
  * docs/plugins.md keeps the full history.
  */
 export const CORE_API_VERSION = '2.11.0';

@@ -1,17 +1,8 @@
 import type { AdminNavigationEntry, AdminPrincipal, SafeHtml } from 'enrollment-gateway/sdk';
-import { html } from 'enrollment-gateway/sdk';
+import { html, strictPageCsp } from 'enrollment-gateway/sdk';
 
-/** Strict: scripts and styles only from the gateway's own files, nothing inline, no frames, no foreign forms. */
-export const PAGE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join('; ');
+/** The SDK's strict page policy; QR codes are data: images. */
+export const PAGE_CSP = strictPageCsp({ dataImages: true });
 
 export const BUILT_IN_NAVIGATION: AdminNavigationEntry[] = [
   { id: 'home', label: 'Overview', path: '/admin/home', scope: 'devices:read', order: 5 },

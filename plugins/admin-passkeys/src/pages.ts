@@ -1,16 +1,7 @@
-import { html, type SafeHtml } from 'enrollment-gateway/sdk';
+import { html, type SafeHtml, strictPageCsp } from 'enrollment-gateway/sdk';
 
-/** As strict as the admin center's: the gateway's own scripts and styles only, nothing inline, no frames. */
-export const PAGE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join('; ');
+/** The SDK's strict page policy; QR codes are data: images. */
+export const PAGE_CSP = strictPageCsp({ dataImages: true });
 
 function shell(title: string, organization: string, body: SafeHtml, withScript: boolean): string {
   return html`<!doctype html>

@@ -1,4 +1,4 @@
-import { html, type SafeHtml, type SignedInUser } from 'enrollment-gateway/sdk';
+import { html, type SafeHtml, type SignedInUser, strictPageCsp } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
 import type { PortalAssets } from './assets.js';
 import type { PortalSettings } from './config.js';
@@ -26,17 +26,8 @@ export interface PageOptions {
 }
 
 export function contentSecurityPolicy(config: PortalSettings): string {
-  const logo = config.logoUrl?.startsWith('https://') ? ` ${new URL(config.logoUrl).origin}` : '';
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    `img-src 'self'${logo}`,
-    "connect-src 'self'",
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  const logo = config.logoUrl?.startsWith('https://') ? new URL(config.logoUrl).origin : undefined;
+  return strictPageCsp({ imageSources: logo ? [logo] : [] });
 }
 
 function supportLines(kit: PageKit): SafeHtml {
