@@ -73,6 +73,19 @@ export class OidcStandin {
   get issuer(): string {
     return this.issuerFor(this.tenantId);
   }
+
+  /** The identity-entra plugin settings that point at this stand-in (a fresh session secret each call). */
+  entraConfig() {
+    return {
+      tenantId: this.tenantId,
+      clientId: this.clientId,
+      clientSecret: this.clientSecret,
+      authority: this.authority,
+      graphUrl: this.graphUrl,
+      graphScope: GRAPH_SCOPE,
+      sessionSecrets: [randomUUID() + randomUUID()],
+    };
+  }
   issuerFor(tenantId: string): string {
     return `${this.origin}/${tenantId}/v2.0`;
   }

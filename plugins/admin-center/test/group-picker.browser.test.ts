@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { adminHeaders, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { GRAPH_SCOPE, OidcStandin } from '../../../test/support/oidc-standin.js';
+import { OidcStandin } from '../../../test/support/oidc-standin.js';
 import { adminContext, CHROMIUM, consoleErrors, launch } from './support.js';
 
 const SALES = 'c0000000-0000-0000-0000-00000000a1e5';
@@ -33,13 +33,7 @@ describe('admin center: group picker in Chromium', function () {
         plugins: {
           'identity-entra': {
             enabled: true,
-            tenantId: standin.tenantId,
-            clientId: standin.clientId,
-            clientSecret: standin.clientSecret,
-            authority: standin.authority,
-            graphUrl: standin.graphUrl,
-            graphScope: GRAPH_SCOPE,
-            sessionSecrets: [randomUUID() + randomUUID()],
+            ...standin.entraConfig(),
           },
         },
       },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { eventsDelivered, eventually, type PluginHarness, startPluginHarness } from 'enrollment-gateway/testing';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
-import { GRAPH_SCOPE, OidcStandin, type StandinAccount } from '../../../test/support/oidc-standin.js';
+import { OidcStandin, type StandinAccount } from '../../../test/support/oidc-standin.js';
 import { TestBrowser } from '../../../test/support/test-browser.js';
 
 const PUBLIC_URL = 'https://gateway.test';
@@ -40,13 +40,7 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
         plugins: {
           'identity-entra': {
             enabled: true,
-            tenantId: standin.tenantId,
-            clientId: standin.clientId,
-            clientSecret: standin.clientSecret,
-            authority: standin.authority,
-            graphUrl: standin.graphUrl,
-            graphScope: GRAPH_SCOPE,
-            sessionSecrets: [randomUUID() + randomUUID()],
+            ...standin.entraConfig(),
           },
         },
       },

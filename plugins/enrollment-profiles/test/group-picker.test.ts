@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { GRAPH_SCOPE, OidcStandin } from '../../../test/support/oidc-standin.js';
+import { OidcStandin } from '../../../test/support/oidc-standin.js';
 import { TestBrowser } from '../../../test/support/test-browser.js';
 import { call } from './helpers.js';
 
@@ -39,13 +39,7 @@ describe('enrollment-profiles: group picker searches the directory (Entra: Micro
         plugins: {
           'identity-entra': {
             enabled: true,
-            tenantId: standin.tenantId,
-            clientId: standin.clientId,
-            clientSecret: standin.clientSecret,
-            authority: standin.authority,
-            graphUrl: standin.graphUrl,
-            graphScope: GRAPH_SCOPE,
-            sessionSecrets: [randomUUID() + randomUUID()],
+            ...standin.entraConfig(),
           },
         },
       },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordingPush } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
-import { GRAPH_SCOPE, OidcStandin, type StandinAccount } from '../../../test/support/oidc-standin.js';
+import { OidcStandin, type StandinAccount } from '../../../test/support/oidc-standin.js';
 import { TestBrowser } from '../../../test/support/test-browser.js';
 
 export const PUBLIC_URL = 'https://gateway.test';
@@ -74,13 +74,7 @@ export async function startIdentityFixture(
       ...coreConfig,
       plugins: {
         'identity-entra': {
-          tenantId: standin.tenantId,
-          clientId: standin.clientId,
-          clientSecret: standin.clientSecret,
-          authority: standin.authority,
-          graphUrl: standin.graphUrl,
-          graphScope: GRAPH_SCOPE,
-          sessionSecrets: [randomUUID() + randomUUID()],
+          ...standin.entraConfig(),
           adminGroups: [ADMIN_GROUP],
           ...extraConfig,
         },
