@@ -75,12 +75,9 @@ export default definePlugin({
     api.provide(enrollmentAttemptsRef, (ctx) => ({
       async latestFor(userId) {
         const { records } = services(ctx);
-        const [attempt] = await records.attempts.find({ userId }).sort({ startedAt: -1 }).limit(1).toArray();
+        const attempt = await records.latestAttemptOf(userId);
         if (!attempt) return undefined;
-        const [steps, failure] = await Promise.all([
-          records.stepsOf(attempt._id),
-          records.failures.findOne({ _id: attempt._id }),
-        ]);
+        const [steps, failure] = await Promise.all([records.stepsOf(attempt._id), records.failure(attempt._id)]);
         const passed = steps.filter((s) => s.outcome === 'passed');
         return {
           attemptId: attempt._id,

@@ -1,5 +1,5 @@
 import type { EnrollmentFailureReason, EnrollmentStep, EnrollmentStepEvent } from 'enrollment-gateway/sdk';
-import { type AttemptDoc, type AttemptRecords, insertOnce } from './storage/attempt-records.js';
+import type { AttemptDoc, AttemptRecords } from './storage/attempt-records.js';
 
 /** A step to record for a known attempt. */
 export type StepInput = Omit<EnrollmentStepEvent, 'attemptId'> & { attemptId: string };
@@ -29,18 +29,18 @@ export class AttemptRecorder {
   ): Promise<string | undefined> {
     if (event.attemptId) return event.attemptId;
     if (!event.enrollmentId) return undefined;
-    const link = await this.records.links.findOne({ _id: event.enrollmentId });
+    const link = await this.records.linkOf(event.enrollmentId);
     if (link) return link.attemptId;
     if (!giveUp) throw new AttemptNotLinkedError(event.enrollmentId);
-    await insertOnce(this.records.links, { _id: event.enrollmentId, attemptId: event.enrollmentId, at: new Date() });
-    return (await this.records.links.findOne({ _id: event.enrollmentId }))?.attemptId ?? event.enrollmentId;
+    await this.records.insertLink({ _id: event.enrollmentId, attemptId: event.enrollmentId, at: new Date() });
+    return (await this.records.linkOf(event.enrollmentId))?.attemptId ?? event.enrollmentId;
   }
 
   async record(input: StepInput): Promise<void> {
     const { records } = this;
     const attempt = await this.attempt(input);
     const stepId = `${input.attemptId}:${input.step}`;
-    await insertOnce(records.steps, {
+    await records.insertStep({
       _id: stepId,
       attemptId: input.attemptId,
       step: input.step,
@@ -52,8 +52,8 @@ export class AttemptRecorder {
       ...(input.deviceId ? { deviceId: input.deviceId } : {}),
     });
     if (input.step === 'session-created' && input.outcome === 'passed' && input.enrollmentId) {
-      await insertOnce(records.links, { _id: input.enrollmentId, attemptId: input.attemptId, at: input.at });
-      await insertOnce(records.open, {
+      await records.insertLink({ _id: input.enrollmentId, attemptId: input.attemptId, at: input.at });
+      await records.insertOpen({
         _id: input.attemptId,
         enrollmentId: input.enrollmentId,
         expiresAt: input.expiresAt ?? input.at,
@@ -63,7 +63,7 @@ export class AttemptRecorder {
     // Only an attempt's first failure counts; passed steps always do.
     const counts = input.outcome === 'passed' || (await this.recordFailure(input, attempt));
     if (counts) {
-      await insertOnce(records.pending, {
+      await records.insertPending({
         _id: stepId,
         at: input.at,
         step: input.step,
@@ -73,12 +73,12 @@ export class AttemptRecorder {
         groups: attempt.groups,
       });
     }
-    if (input.outcome === 'failed' || input.step === 'ready') await records.open.deleteOne({ _id: input.attemptId });
+    if (input.outcome === 'failed' || input.step === 'ready') await records.closeOpen(input.attemptId);
   }
 
   /** The attempt's record, inserted by its first step (later steps only read it). */
   private async attempt(input: StepInput): Promise<AttemptDoc> {
-    const existing = await this.records.attempts.findOne({ _id: input.attemptId });
+    const existing = await this.records.attempt(input.attemptId);
     if (existing) return existing;
     const doc: AttemptDoc = {
       _id: input.attemptId,
@@ -90,8 +90,8 @@ export class AttemptRecorder {
       ...(input.platform ? { platform: input.platform } : {}),
       ...(input.osVersion ? { osVersion: input.osVersion } : {}),
     };
-    if (await insertOnce(this.records.attempts, doc)) return doc;
-    return (await this.records.attempts.findOne({ _id: input.attemptId })) ?? doc;
+    if (await this.records.insertAttempt(doc)) return doc;
+    return (await this.records.attempt(input.attemptId)) ?? doc;
   }
 
   private async recordFailure(input: StepInput, attempt: AttemptDoc): Promise<boolean> {
@@ -103,7 +103,7 @@ export class AttemptRecorder {
     const profileId = input.profileId ?? attempt.profileId;
     const platform = attempt.platform ?? input.platform;
     const osVersion = attempt.osVersion ?? input.osVersion;
-    return insertOnce(this.records.failures, {
+    return this.records.insertFailure({
       _id: input.attemptId,
       at: input.at,
       step: input.step,

@@ -4,9 +4,8 @@ import {
   type EnrollmentFailureReason,
   type EnrollmentStep,
 } from 'enrollment-gateway/sdk';
-import type { mongo } from 'mongoose';
 import { REASONS } from './reasons.js';
-import type { AttemptRecords, FailureDoc } from './storage/attempt-records.js';
+import type { AttemptRecords, FailureCursor, FailureDoc, FailureFilter } from './storage/attempt-records.js';
 import { type DailyCounters, dimOf } from './storage/daily-counters.js';
 
 export interface ReportRange {
@@ -68,33 +67,7 @@ export async function funnelReport(counters: DailyCounters, range: ReportRange):
   return { from: range.from, to: range.to, steps, days: series, failures };
 }
 
-export interface FailureFilter {
-  from?: string;
-  to?: string;
-  reason?: EnrollmentFailureReason;
-  /** A user id or (part of) the user's name. */
-  user?: string;
-  profileId?: string;
-  /** Attempts of this group's members, as the user's groups were at sign-in. */
-  groupId?: string;
-  osVersion?: string;
-}
-
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-export function failureQuery(filter: FailureFilter, before?: { at: Date; id: string }): mongo.Filter<FailureDoc> {
-  const and: mongo.Filter<FailureDoc>[] = [];
-  if (filter.from) and.push({ at: { $gte: new Date(`${filter.from}T00:00:00Z`) } });
-  if (filter.to) and.push({ at: { $lt: new Date(Date.parse(`${filter.to}T00:00:00Z`) + 86_400_000) } });
-  if (filter.reason) and.push({ reason: filter.reason });
-  if (filter.profileId) and.push({ profileId: filter.profileId });
-  if (filter.groupId) and.push({ groups: filter.groupId });
-  if (filter.osVersion) and.push({ osVersion: { $regex: `^${escapeRegExp(filter.osVersion)}(\\.|$)` } });
-  if (filter.user)
-    and.push({ $or: [{ userId: filter.user }, { userName: { $regex: escapeRegExp(filter.user), $options: 'i' } }] });
-  if (before) and.push({ $or: [{ at: { $lt: before.at } }, { at: before.at, _id: { $lt: before.id } }] });
-  return and.length ? { $and: and } : {};
-}
+export type { FailureFilter } from './storage/attempt-records.js';
 
 export interface FailureItem {
   attemptId: string;
@@ -130,13 +103,9 @@ export async function listFailures(
   records: AttemptRecords,
   filter: FailureFilter,
   limit: number,
-  before?: { at: Date; id: string },
-): Promise<{ items: FailureItem[]; last?: { at: Date; id: string } }> {
-  const docs = await records.failures
-    .find(failureQuery(filter, before))
-    .sort({ at: -1, _id: -1 })
-    .limit(limit + 1)
-    .toArray();
+  before?: FailureCursor,
+): Promise<{ items: FailureItem[]; last?: FailureCursor }> {
+  const docs = await records.failuresPage(filter, limit, before);
   const page = docs.slice(0, limit);
   const lastDoc = docs.length > limit ? page.at(-1) : undefined;
   return { items: page.map(failureItem), ...(lastDoc ? { last: { at: lastDoc.at, id: lastDoc._id } } : {}) };

@@ -233,11 +233,11 @@ export function mountInsightsRoutes(
       },
     },
     async (koa, { params }) => {
-      const attempt = await deps.records.attempts.findOne({ _id: params.attemptId });
+      const attempt = await deps.records.attempt(params.attemptId);
       if (!attempt) throw new NotFoundProblem('no such enrollment attempt');
       const [steps, failure] = await Promise.all([
         deps.records.stepsOf(attempt._id),
-        deps.records.failures.findOne({ _id: attempt._id }),
+        deps.records.failure(attempt._id),
       ]);
       const { _id, startedAt, groups: _groups, ...rest } = attempt;
       koa.body = {

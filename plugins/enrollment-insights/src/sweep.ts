@@ -30,8 +30,7 @@ export interface SweepDeps {
  * reading the session and readiness services, and deletes what is older than the retention.
  */
 export async function runSweep(deps: SweepDeps, now = new Date()): Promise<void> {
-  for (const open of await deps.records.open.find({}).limit(OPEN_PER_SWEEP).toArray())
-    await followOpen(deps, open, now);
+  for (const open of await deps.records.openAttempts(OPEN_PER_SWEEP)) await followOpen(deps, open, now);
   await deps.counters.rollup();
   // Pruning reads whole collections (FerretDB uses no index): once an hour is enough for a retention in days.
   if (!(await deps.claimPrune())) return;
@@ -46,14 +45,14 @@ async function followOpen(deps: SweepDeps, open: OpenDoc, now: Date): Promise<vo
   const session = await deps.sessions().get(open.enrollmentId);
   if (!session || session.state === 'cancelled') {
     // A cancellation is recorded by whoever cancelled (the portal); nothing more will happen to this session.
-    await records.open.deleteOne({ _id: open._id });
+    await records.closeOpen(open._id);
     return;
   }
   if (UNFINISHED.includes(session.state)) {
     // The device may still be mid-install (or the user about to click the link): the grace lets the request
     // that would tell (a refused challenge, an expired link) come first.
     if (session.expiresAt.getTime() + deps.installGraceSeconds * 1000 > now.getTime()) return;
-    const downloaded = await records.steps.findOne({ _id: `${open._id}:profile-downloaded` });
+    const downloaded = await records.step(`${open._id}:profile-downloaded`);
     const step: EnrollmentStep =
       session.state === 'certificate-issued' ? 'authenticated' : downloaded ? 'identity-issued' : 'profile-downloaded';
     await recorder.sweepStep(open, step, downloaded ? 'not-installed' : 'link-expired');
@@ -79,6 +78,6 @@ async function followOpen(deps: SweepDeps, open: OpenDoc, now: Date): Promise<vo
       ...(failed?.detail ? { detail: `${failed.name}: ${failed.detail}` } : {}),
     });
   } else if (open.at.getTime() + deps.readinessWaitMinutes * 60_000 <= now.getTime()) {
-    await records.open.deleteOne({ _id: open._id });
+    await records.closeOpen(open._id);
   }
 }

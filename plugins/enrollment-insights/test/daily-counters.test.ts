@@ -46,11 +46,12 @@ describe('enrollment-insights: daily counters with more slices than one database
   it(`folds two rounds into ${2 + 2 * GROUPS} existing counters, each counted once per round`, async () => {
     const at = new Date('2026-12-01T10:00:00Z');
     for (const round of [1, 2]) {
-      await records.pending.insertMany(pendingSteps(round, at));
+      for (const step of pendingSteps(round, at)) await records.insertPending(step);
       expect(await counters.rollup()).to.equal(true);
     }
-    expect(await records.pending.countDocuments()).to.equal(0);
-    expect(await counters.daily.countDocuments()).to.equal(2 + 2 * GROUPS);
+    // The database's own counts, not the roles': every pending step folded, one counter per slice.
+    expect(await connection.collection('insights_pending').countDocuments()).to.equal(0);
+    expect(await connection.collection('insights_daily').countDocuments()).to.equal(2 + 2 * GROUPS);
     const [all] = await counters.read(['2026-12-01'], dimOf());
     expect(all.steps['signed-in']).to.equal(2 * GROUPS);
     const [one] = await counters.read(['2026-12-01'], dimOf('profile-a', 'group-7'));

@@ -80,7 +80,7 @@ const add = (into: Record<string, number>, from: Record<string, number>) => {
  * keeps the last batch it took), so a rollup killed at any point counts every step exactly once.
  */
 export class DailyCounters {
-  readonly daily: Collection<DailyDoc>;
+  private readonly daily: Collection<DailyDoc>;
   private readonly batches: Collection<BatchDoc>;
   private readonly state: Collection<{ _id: string; seq: number }>;
 
@@ -102,7 +102,7 @@ export class DailyCounters {
     try {
       for (const leftover of await this.batches.find({}).sort({ seq: 1 }).toArray()) await this.apply(leftover);
       for (let n = 0; n < maxBatches; n++) {
-        const pending = await this.records.pending.find({}).limit(batchSize).toArray();
+        const pending = await this.records.pendingBatch(batchSize);
         if (pending.length === 0) break;
         const seq = ((await this.state.findOne({ _id: 'seq' }))?.seq ?? 0) + 1;
         // The sequence moves first: a crash before the batch is written only skips a number.
@@ -123,7 +123,7 @@ export class DailyCounters {
   }
 
   private async apply(batch: BatchDoc): Promise<void> {
-    await this.records.pending.deleteMany({ _id: { $in: batch.pendingIds } });
+    await this.records.dropPending(batch.pendingIds);
     const keys = batch.deltas.map((delta) => delta.key);
     const existing = new Map((await this.daily.find({ _id: { $in: keys } }).toArray()).map((doc) => [doc._id, doc]));
     const writes = batch.deltas.flatMap((delta) => {
