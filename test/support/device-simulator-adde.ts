@@ -11,8 +11,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSelfSignedCertificate, signProfile } from '../../plugins/mdm/src/pki/index.js';
 import { buildPlist } from '../../plugins/mdm/src/protocol/index.js';
-import { SimulatedDevice, type SimulatedDeviceOptions } from './device-simulator-device.js';
+import { SimulatedDevice } from './device-simulator-device.js';
 import { DeviceSimulatorError, generateRsaKeyPair, type HttpResult } from './device-simulator-http.js';
+import type { SimulatedDeviceOptions } from './device-simulator-types.js';
 
 export const CALLBACK_PREFIX = 'apple-remotemanagement-user-login://authentication-results';
 
