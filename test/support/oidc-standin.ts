@@ -53,6 +53,8 @@ export class OidcStandin {
   readonly graphCalls: GraphCall[] = [];
   /** The tenant's groups for Graph's /groups ($search and $filter=id in): object id → displayName. */
   readonly directoryGroups = new Map<string, string>();
+  /** getMemberGroups for these object ids answers with this status instead (429 throttled, 503, 404 …). */
+  readonly graphRefusals = new Map<string, number>();
   /** Object id of the account the interaction signs in without a form; undefined shows the login form. */
   autoLogin: string | undefined;
   /** Applied once to the next id token the token endpoint hands out. */
@@ -359,6 +361,8 @@ export class OidcStandin {
     this.graphCalls.push({ userId, authorized });
     if (!authorized) return unauthorized();
     await readBody(req);
+    const refusal = this.graphRefusals.get(userId);
+    if (refusal) return reply(refusal, { error: { code: refusal === 429 ? 'TooManyRequests' : 'Refused' } });
     const account = this.accounts.get(userId);
     if (!account) return reply(404, { error: { code: 'Request_ResourceNotFound' } });
     return reply(200, { value: account.groups ?? [] });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { eventsDelivered, eventually, type PluginHarness, startPluginHarness } from 'enrollment-gateway/testing';
+import type { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 import { OidcStandin, type StandinAccount } from '../../../test/support/oidc-standin.js';
 import { TestBrowser } from '../../../test/support/test-browser.js';
@@ -15,6 +16,8 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
   let h: PluginHarness;
   let bob: StandinAccount;
   let deviceId: string;
+  let device: SimulatedDevice;
+  let ddm: SimulatedDdm;
 
   /** A sign-in through the real redirects: identity-entra stores the groups the token carries. */
   const signIn = async (account: StandinAccount) => {
@@ -54,9 +57,9 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
   it('moves an OS update policy assigned to a group onto the device: one command, one push, one sync', async () => {
     await signIn(bob);
     const enrolled = await h.enrollDevice({ userId: bob.oid, osVersion: '17.4' });
-    const { device } = enrolled;
+    device = enrolled.device;
     deviceId = enrolled.deviceId;
-    const ddm = SimulatedDdm.attach(device);
+    ddm = SimulatedDdm.attach(device);
     await device.poll();
     expect(ddm.itemSyncs).to.equal(1);
     const policy = {
@@ -104,5 +107,22 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
     await signIn(bob);
     expect(await groupEvents()).to.equal(eventsBefore + 1);
     expect(h.pushes.length).to.equal(pushesBefore);
+  });
+
+  it('a group taken away in Entra reaches the device without a sign-in: the group refresh moves the policy off', async () => {
+    const pushesBefore = pushesTo(deviceId);
+    const eventsBefore = await groupEvents();
+    bob.groups = [STAFF];
+    const job = await h
+      .context('identity-entra')
+      .queue<{ kind: 'refresh' }>('identity-group-refresh')
+      .add('refresh', { kind: 'refresh' });
+    await eventually(async () => expect(await job.getState()).to.equal('completed'), 30_000);
+    await eventsDelivered(h.gateway.gateway);
+    expect(await groupEvents()).to.equal(eventsBefore + 1);
+    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    const answered = await device.poll();
+    expect(answered.map((a) => [a.requestType, a.status])).to.deep.equal([['DeclarativeManagement', 'Acknowledged']]);
+    expect(ddm.declarations.has('gateway.ddm.os-update')).to.equal(false);
   });
 });

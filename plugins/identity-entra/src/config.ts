@@ -22,11 +22,23 @@ export const identityConfigSchema = z
       .url()
       .default('https://login.microsoftonline.com')
       .describe('Entra authority host; metadata is <authority>/<tenantId>/v2.0/.well-known/openid-configuration'),
-    graphUrl: z.url().default('https://graph.microsoft.com').describe('Microsoft Graph, for group overage'),
+    graphUrl: z
+      .url()
+      .default('https://graph.microsoft.com')
+      .describe('Microsoft Graph, for group overage, group pickers and the group refresh'),
     graphScope: z
       .string()
       .default('https://graph.microsoft.com/.default')
       .describe('Scope of the app-only Graph token'),
+    groupRefreshMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_080)
+      .default(60)
+      .describe(
+        "How often every Entra user's groups are read again from Graph, so group changes reach devices and admin rights without a new sign-in; 0 turns it off",
+      ),
     provider: z
       .string()
       .default('entra')

@@ -12,8 +12,12 @@ export interface GroupDirectory {
 }
 
 export class GraphError extends GatewayError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Graph's HTTP status, when Graph answered (404: no such user; 429: throttled). */
+  readonly status?: number;
+
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
     super('graph_failed', message, options);
+    if (options?.status !== undefined) this.status = options.status;
   }
 }
 
@@ -54,7 +58,8 @@ export class GraphGroupSource implements GroupSource, GroupDirectory {
         body,
         signal: AbortSignal.timeout(10_000),
       });
-      if (!response.ok) throw new GraphError(`Graph getMemberGroups answered ${response.status}`);
+      if (!response.ok)
+        throw new GraphError(`Graph getMemberGroups answered ${response.status}`, { status: response.status });
       const page = (await response.json()) as { value?: unknown; '@odata.nextLink'?: string };
       if (!Array.isArray(page.value)) throw new GraphError('Graph getMemberGroups returned no value array');
       groups.push(...page.value.filter((g): g is string => typeof g === 'string'));

@@ -1,5 +1,6 @@
 import type { DirectoryGroup, DirectoryUser, UserDirectory, VerifiedIdentity } from 'enrollment-gateway/sdk';
 import type { GroupDirectory } from './graph.js';
+import type { GroupRefreshDoc } from './storage/group-refreshes.js';
 import type { UserProfileDoc, UserStorage } from './storage/user-records.js';
 
 /** The directory record with what the gateway decides on: also the app roles of the last sign-in. */
@@ -7,14 +8,23 @@ export interface StoredUser extends DirectoryUser {
   roles: string[];
 }
 
-function toStoredUser(doc: UserProfileDoc, disabled: boolean): StoredUser {
+/** The newer word on a user's groups: the last sign-in's, or what Graph reported after it (group refresh). */
+export function effectiveGroups(
+  signIn: Pick<UserProfileDoc, 'groups' | 'groupsAt'>,
+  refresh: GroupRefreshDoc | undefined,
+): string[] {
+  if (refresh && refresh.observedAt.getTime() > (signIn.groupsAt?.getTime() ?? 0)) return [...refresh.groups];
+  return [...(signIn.groups ?? [])];
+}
+
+function toStoredUser(doc: UserProfileDoc, disabled: boolean, refresh?: GroupRefreshDoc): StoredUser {
   return {
     id: doc._id,
     upn: doc.upn,
     displayName: doc.displayName,
     tenantId: doc.tenantId,
     enabled: !disabled,
-    groups: doc.groups ?? [],
+    groups: effectiveGroups(doc, refresh),
     lastSignInAt: doc.lastSignInAt,
     roles: doc.roles ?? [],
   };
@@ -25,7 +35,7 @@ export function toDirectoryUser(user: StoredUser): DirectoryUser {
   return directoryUser;
 }
 
-/** A sign-in stored other groups than the user had: announces it (user.groupsChanged). */
+/** A sign-in or a group refresh stored other groups than the user had: announces it (user.groupsChanged). */
 export type GroupsChangeAnnouncer = (change: { userId: string; groups: string[]; previous: string[] }) => Promise<void>;
 
 const sameGroups = (a: readonly string[], b: readonly string[]) =>
@@ -53,16 +63,21 @@ export class MongoUserDirectory implements UserDirectory {
 
   /** The record with roles, for admin decisions (not part of the SDK's DirectoryUser). */
   async record(userId: string): Promise<StoredUser | undefined> {
-    const [doc, disabled] = await Promise.all([
+    const [doc, disabled, refreshes] = await Promise.all([
       this.storage.profiles.profile(userId),
       this.storage.disabled.disabled([userId]),
+      this.storage.refreshes.of([userId]),
     ]);
-    return doc ? toStoredUser(doc, disabled.has(userId)) : undefined;
+    return doc ? toStoredUser(doc, disabled.has(userId), refreshes.get(userId)) : undefined;
   }
 
   /** Groups are known once a signed-in member brought them in a token or from Graph, or when Graph confirms them. */
   async knownGroups(groupIds: readonly string[]): Promise<{ known: string[]; unknown: string[] }> {
-    const seen = await this.storage.profiles.knownGroups(groupIds);
+    const [fromSignIns, fromRefreshes] = await Promise.all([
+      this.storage.profiles.knownGroups(groupIds),
+      this.storage.refreshes.knownGroups(groupIds),
+    ]);
+    const seen = new Set([...fromSignIns, ...fromRefreshes]);
     const unseen = groupIds.filter((g) => !seen.has(g));
     const confirmed = this.graph && unseen.length > 0 ? await this.graph.existingGroups(unseen) : new Set<string>();
     const isKnown = (g: string) => seen.has(g) || confirmed.has(g);
@@ -81,8 +96,21 @@ export class MongoUserDirectory implements UserDirectory {
     return [...fromGraph, ...fromSignIns].slice(0, limit);
   }
 
-  membersOf(groupId: string, limit: number): Promise<string[]> {
-    return this.storage.profiles.members(groupId, limit);
+  /** Users whose groups now (sign-in or refresh, whichever is newer) include the group, in id order. */
+  async membersOf(groupId: string, limit: number): Promise<string[]> {
+    const [bySignIn, byRefresh] = await Promise.all([
+      this.storage.profiles.members(groupId, limit),
+      this.storage.refreshes.members(groupId, limit),
+    ]);
+    const candidates = [...new Set([...bySignIn, ...byRefresh])].sort();
+    const [docs, refreshes] = await Promise.all([
+      this.storage.profiles.profiles(candidates),
+      this.storage.refreshes.of(candidates),
+    ]);
+    return docs
+      .filter((doc) => effectiveGroups(doc, refreshes.get(doc._id)).includes(groupId))
+      .map((doc) => doc._id)
+      .slice(0, limit);
   }
 
   /**
@@ -92,7 +120,8 @@ export class MongoUserDirectory implements UserDirectory {
   async recordSignIn(identity: VerifiedIdentity, provider: string): Promise<StoredUser> {
     const userId = identity.subject;
     const groups = [...identity.groups];
-    const { doc, previousGroups: previous } = await this.storage.profiles.saveSignIn(userId, {
+    const refresh = (await this.storage.refreshes.of([userId])).get(userId);
+    const saved = await this.storage.profiles.saveSignIn(userId, {
       upn: identity.username,
       displayName: identity.displayName,
       tenantId: identity.tenantId,
@@ -100,10 +129,45 @@ export class MongoUserDirectory implements UserDirectory {
       roles: [...identity.roles],
       provider,
     });
+    // What the user had: the previous sign-in's groups, or a group refresh made after it.
+    const previous = effectiveGroups(saved.previous, refresh);
     if (!sameGroups(previous, groups)) await this.announceGroups({ userId, groups, previous });
     await this.changed(identity.subject);
     const disabled = await this.storage.disabled.disabled([identity.subject]);
-    return toStoredUser(doc, disabled.has(identity.subject));
+    return toStoredUser(saved.doc, disabled.has(identity.subject));
+  }
+
+  /**
+   * Graph's word on a user's groups, read from `observedAt` on (the group refresh job). Stored and announced only
+   * when it differs from the user's groups now; a sign-in after `observedAt` stays the newer word. Returns whether
+   * the groups changed.
+   */
+  async refreshGroups(userId: string, groups: readonly string[], observedAt: Date): Promise<boolean> {
+    const [doc, refreshes] = await Promise.all([
+      this.storage.profiles.profile(userId),
+      this.storage.refreshes.of([userId]),
+    ]);
+    if (!doc || (doc.groupsAt?.getTime() ?? 0) >= observedAt.getTime()) return false;
+    const previous = effectiveGroups(doc, refreshes.get(userId));
+    if (sameGroups(previous, groups)) return false;
+    await this.storage.refreshes.save(userId, groups, observedAt);
+    await this.announceGroups({ userId, groups: [...groups], previous });
+    await this.changed(userId);
+    return true;
+  }
+
+  /**
+   * A page of users in id order after `cursor` (the group refresh walks them): the ids of those who signed in
+   * with `provider`, and where the next page starts (none after the last).
+   */
+  async pageSignedInWith(
+    provider: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ ids: string[]; next?: string }> {
+    const docs = await this.storage.profiles.page(cursor, limit);
+    const ids = docs.filter((d) => d.provider === provider).map((d) => d._id);
+    return docs.length === limit ? { ids, next: docs[docs.length - 1]._id } : { ids };
   }
 
   async markSignedIn(userId: string, at: Date): Promise<void> {
@@ -126,16 +190,21 @@ export class MongoUserDirectory implements UserDirectory {
   async list(options: { cursor?: string; limit: number; enabled?: boolean }): Promise<StoredUser[]> {
     if (options.enabled === false) {
       const ids = await this.storage.disabled.page(options.cursor, options.limit);
-      return (await this.storage.profiles.profiles(ids)).map((doc) => toStoredUser(doc, true));
+      const refreshes = await this.storage.refreshes.of(ids);
+      return (await this.storage.profiles.profiles(ids)).map((doc) => toStoredUser(doc, true, refreshes.get(doc._id)));
     }
     const out: StoredUser[] = [];
     let cursor = options.cursor;
     while (out.length < options.limit) {
       const docs = await this.storage.profiles.page(cursor, options.limit);
       if (docs.length === 0) break;
-      const disabled = await this.storage.disabled.disabled(docs.map((d) => d._id));
+      const ids = docs.map((d) => d._id);
+      const [disabled, refreshes] = await Promise.all([
+        this.storage.disabled.disabled(ids),
+        this.storage.refreshes.of(ids),
+      ]);
       for (const doc of docs) {
-        const user = toStoredUser(doc, disabled.has(doc._id));
+        const user = toStoredUser(doc, disabled.has(doc._id), refreshes.get(doc._id));
         if (options.enabled === undefined || user.enabled) out.push(user);
       }
       if (docs.length < options.limit) break;

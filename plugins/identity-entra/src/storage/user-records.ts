@@ -1,12 +1,14 @@
 import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
+import { type GroupRefreshes, MongoGroupRefreshes } from './group-refreshes.js';
 
 /**
  * A user is two records, each with one writer, because FerretDB applies an update by rewriting the whole document
  * and two concurrent updates of one document lose one of them (a sign-in racing an admin's disable wrote the user
  * back enabled):
  * - the profile (identity_users): what the last sign-in brought; written only by sign-ins;
- * - the disabled mark (identity_user_disabled): inserted by an admin's disable, deleted by the enable.
+ * - the disabled mark (identity_user_disabled): inserted by an admin's disable, deleted by the enable;
+ * - the groups Graph reported since (identity_group_refreshes, group-refreshes.ts): written only by the refresh job.
  */
 export interface UserProfileDoc {
   _id: string;
@@ -14,6 +16,8 @@ export interface UserProfileDoc {
   displayName: string;
   tenantId?: string;
   groups: string[];
+  /** When the sign-in that brought `groups` happened (absent on users stored before group refreshes). */
+  groupsAt?: Date;
   roles: string[];
   provider: string;
   lastSignInAt?: Date;
@@ -27,8 +31,11 @@ export type SignInProfile = Pick<UserProfileDoc, 'upn' | 'displayName' | 'tenant
 
 /** The sign-in role: the only writer of profiles. */
 export interface UserProfiles {
-  /** Writes the sign-in's profile; returns it, and the groups stored before (none for a new user). */
-  saveSignIn(userId: string, profile: SignInProfile): Promise<{ doc: UserProfileDoc; previousGroups: string[] }>;
+  /** Writes the sign-in's profile; returns it, and the groups stored before and when (none for a new user). */
+  saveSignIn(
+    userId: string,
+    profile: SignInProfile,
+  ): Promise<{ doc: UserProfileDoc; previous: Pick<UserProfileDoc, 'groups' | 'groupsAt'> }>;
   markSignedIn(userId: string, at: Date): Promise<void>;
   profile(userId: string): Promise<UserProfileDoc | undefined>;
   profiles(ids: readonly string[]): Promise<UserProfileDoc[]>;
@@ -53,6 +60,7 @@ export interface DisabledUsers {
 export interface UserStorage {
   profiles: UserProfiles;
   disabled: DisabledUsers;
+  refreshes: GroupRefreshes;
 }
 
 interface DisabledDoc {
@@ -68,6 +76,7 @@ const profileSchema = new Schema<UserProfileDoc>(
     tenantId: String,
     enabled: Boolean,
     groups: { type: [String], default: [] },
+    groupsAt: Date,
     roles: { type: [String], default: [] },
     provider: { type: String, required: true },
     lastSignInAt: Date,
@@ -89,8 +98,11 @@ function model<T>(connection: Connection, name: string, schema: Schema<T>): Mode
 class MongoUserProfiles implements UserProfiles {
   constructor(readonly model: Model<UserProfileDoc>) {}
 
-  async saveSignIn(userId: string, profile: SignInProfile): Promise<{ doc: UserProfileDoc; previousGroups: string[] }> {
-    const fields = { ...profile, groups: [...profile.groups], roles: [...profile.roles] };
+  async saveSignIn(
+    userId: string,
+    profile: SignInProfile,
+  ): Promise<{ doc: UserProfileDoc; previous: Pick<UserProfileDoc, 'groups' | 'groupsAt'> }> {
+    const fields = { ...profile, groups: [...profile.groups], groupsAt: new Date(), roles: [...profile.roles] };
     // The document as it was, from the write itself: a separate read racing the sign-ins stalled FerretDB.
     const write = (upsert: boolean) =>
       this.model
@@ -106,7 +118,11 @@ class MongoUserProfiles implements UserProfiles {
     }
     const now = new Date();
     const doc: UserProfileDoc = { createdAt: now, ...(before ?? {}), ...fields, _id: userId, updatedAt: now };
-    return { doc, previousGroups: [...(before?.groups ?? [])] };
+    const previous = {
+      groups: [...(before?.groups ?? [])],
+      ...(before?.groupsAt ? { groupsAt: before.groupsAt } : {}),
+    };
+    return { doc, previous };
   }
 
   async markSignedIn(userId: string, at: Date): Promise<void> {
@@ -192,10 +208,12 @@ const MIGRATION_ID = 'migrated:enabled-field';
 export class MongoUserStorage implements UserStorage {
   readonly profiles: MongoUserProfiles;
   readonly disabled: MongoDisabledUsers;
+  readonly refreshes: MongoGroupRefreshes;
 
   constructor(private readonly connection: Connection) {
     this.profiles = new MongoUserProfiles(model(connection, 'IdentityUser', profileSchema));
     this.disabled = new MongoDisabledUsers(model(connection, 'IdentityUserDisabled', disabledSchema));
+    this.refreshes = new MongoGroupRefreshes(connection);
   }
 
   /**
@@ -203,7 +221,7 @@ export class MongoUserStorage implements UserStorage {
    * marker, kept in the migrations collection so a later enable is not undone by the next start).
    */
   async prepare(): Promise<void> {
-    await Promise.all([this.profiles.model.init(), this.disabled.model.init()]);
+    await Promise.all([this.profiles.model.init(), this.disabled.model.init(), this.refreshes.model.init()]);
     const migrations = this.connection.collection<{ _id: string; at: Date }>('identity_migrations');
     if (await migrations.findOne({ _id: MIGRATION_ID })) return;
     const legacy = await this.profiles.model.find({ enabled: false }, { _id: 1 }).lean<{ _id: string }[]>();
