@@ -7,7 +7,8 @@ import {
   type PluginHarness,
   startPluginHarness,
 } from 'enrollment-gateway/testing';
-import { formatViolations, type SchemaContext } from '../../../test/support/apple-schema.js';
+import { parse as parsePlist } from 'plist';
+import { formatViolations, type SchemaContext, validateProfile } from '../../../test/support/apple-schema.js';
 import { validateDeclaration } from '../../../test/support/apple-schema-declarative.js';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 
@@ -76,6 +77,11 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
       expect(declaration?.Type).to.equal(LEGACY);
       expect(profileUrl(ddm, identifier)).to.match(/^https:\/\/gateway\.test\/ddm\/profiles\/[A-Za-z0-9_.-]+$/);
       expect(formatViolations(validateDeclaration(declaration, IOS17)), identifier).to.equal('');
+      // What the URL serves is a profile Apple's schema accepts, as the device downloads it.
+      const served = await download(profileUrl(ddm, identifier));
+      expect(served.headers.get('content-type')).to.match(/^application\/x-apple-aspen-config/);
+      const profile = parsePlist(Buffer.from(await served.arrayBuffer()).toString('utf8'));
+      expect(formatViolations(validateProfile(profile, { os: 'iOS' })), identifier).to.equal('');
     }
     expect(ddm.legacy.downloads.map((d) => [d.identifier, d.status])).to.have.deep.members([
       [SSO, 200],
