@@ -3,8 +3,9 @@ import { isDuplicateKeyError, type KeyVault } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
- * The key that signs legacy profile URLs (ddm_keys): created once for every replica (the first insert wins, nothing
- * ever updates it) and sealed at rest by the key vault under the master key.
+ * The key that signs legacy profile URLs (ddm_keys): created once for every replica (the first insert wins) and
+ * sealed at rest by the key vault under the master key. Its one change is being sealed again after a master key
+ * rotation, which every replica would write the same way (the same key, under the same current master key).
  */
 export interface ProfileUrlKeys {
   /** The current key, created on first use. */
@@ -46,7 +47,18 @@ export class MongoProfileUrlKeys implements ProfileUrlKeys {
 
   private async load(): Promise<Buffer> {
     const existing = await this.docs.findById(KEY_ID).lean<KeyDoc>();
-    if (existing) return this.vault.open(existing.sealed, KEY_ID);
+    if (existing) {
+      const key = this.vault.open(existing.sealed, KEY_ID);
+      // Sealed under a previous master key: sealed again under the current one before that key is retired. Two
+      // replicas doing so at once both write a sealing of the same key, so either write is right.
+      if (this.vault.needsRotation(existing.sealed)) {
+        await this.docs.replaceOne(
+          { _id: KEY_ID, sealed: existing.sealed },
+          { sealed: this.vault.seal(key, KEY_ID), createdAt: existing.createdAt },
+        );
+      }
+      return key;
+    }
     try {
       await this.docs.create({ _id: KEY_ID, sealed: this.vault.seal(randomBytes(32), KEY_ID), createdAt: new Date() });
     } catch (error) {
