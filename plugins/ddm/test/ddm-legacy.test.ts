@@ -177,6 +177,21 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     expect(await device.poll()).to.deep.equal([]);
   });
 
+  it("a refused SSO declaration fails the install step with the device's reason; the device needs attention", async () => {
+    const enrolled = await h.enrollDevice({ userId: 'fay', osVersion: '17.4', installPolls: 1 });
+    const ddm = SimulatedDdm.attach(enrolled.device, { rejectTypes: [LEGACY] });
+    expect(requestTypes(await enrolled.device.poll())).to.not.include('InstallProfile');
+    expect(ddm.legacy.downloads, 'a refused declaration is not downloaded').to.deep.equal([]);
+    const found = await eventually(async () => {
+      const r = await readiness(enrolled.deviceId);
+      expect(r?.state).to.equal('needs-attention');
+      return r;
+    });
+    const step = found?.steps.find((s) => s.name === 'install-sso-profile');
+    expect(step?.state).to.equal('failed');
+    expect(step?.detail).to.match(/^device refused the declaration \(Error\.ConfigurationCannotBeApplied/);
+  });
+
   it('a device without DDM (iOS 14) keeps InstallProfile, and gets no legacy declaration', async () => {
     const { device } = await h.enrollDevice({ userId: 'dave', osVersion: '14.8' });
     const answered = await device.poll();
