@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { deviceCommandsRef, deviceReadinessRef } from 'enrollment-gateway/sdk';
+import { deviceCommandsRef, deviceReadinessRef, type KeyVault } from 'enrollment-gateway/sdk';
 import {
   type EnrolledDevice,
   eventsDelivered,
@@ -11,11 +11,23 @@ import { parse as parsePlist } from 'plist';
 import { formatViolations, type SchemaContext, validateProfile } from '../../../test/support/apple-schema.js';
 import { validateDeclaration } from '../../../test/support/apple-schema-declarative.js';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
+import { MongoProfileUrlKeys } from '../src/storage/profile-keys.js';
 
 const IOS17: SchemaContext = { os: 'iOS', osVersion: '17.4', enrollment: 'device', channel: 'device' };
 const SSO = 'jit-registration.sso-profile';
 const WEB_CLIP = 'web-clip.profile';
 const LEGACY = 'com.apple.configuration.legacy';
+
+/** A stand-in vault whose sealed text names its master key: `current` seals, `known` (and current) open. */
+const vaultOf = (current: string, known: readonly string[] = []): KeyVault => ({
+  seal: (plaintext, context) => `${current}:${context}:${plaintext.toString('base64')}`,
+  open(sealed, context) {
+    const [key, ctx, body] = sealed.split(':');
+    if (![current, ...known].includes(key) || ctx !== context) throw new Error(`cannot open under ${key}`);
+    return Buffer.from(body, 'base64');
+  },
+  needsRotation: (sealed) => !sealed.startsWith(`${current}:`),
+});
 
 interface DeviceView {
   lastSync: { token: string } | null;
@@ -220,5 +232,22 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     expect(retired.steps.map((s) => s.name).filter((n) => n.startsWith('remove-profile:'))).to.deep.equal([]);
     await eventsDelivered(h.gateway.gateway);
     for (const url of urls) expect((await download(url)).status).to.equal(404);
+  });
+
+  it('the URL key is created once for every replica and survives a master key rotation unchanged', async () => {
+    const db = h.context('ddm').mongo.useDb(`ddmkeys${Date.now()}`);
+    const replicas = [1, 2, 3].map(() => new MongoProfileUrlKeys(db, vaultOf('m1')));
+    const keys = await Promise.all(replicas.map((r) => r.current()));
+    expect(keys[0]).to.have.length(32);
+    for (const key of keys) expect(key.equals(keys[0]), 'one key for all').to.equal(true);
+    const stored = () => db.collection<{ _id: string; sealed: string }>('ddm_keys').find({}).toArray();
+    expect((await stored()).map((d) => d.sealed.split(':')[0])).to.deep.equal(['m1']);
+
+    const rotated = await new MongoProfileUrlKeys(db, vaultOf('m2', ['m1'])).current();
+    expect(rotated.equals(keys[0]), 'the same key, so the same URLs').to.equal(true);
+    expect((await stored()).map((d) => d.sealed.split(':')[0])).to.deep.equal(['m2']);
+    // Once the old master key is retired the key still opens.
+    expect((await new MongoProfileUrlKeys(db, vaultOf('m2')).current()).equals(keys[0])).to.equal(true);
+    await db.dropDatabase();
   });
 });
