@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { deviceCommandsRef, deviceReadinessRef, type KeyVault } from 'enrollment-gateway/sdk';
+import { deviceCommandsRef, deviceReadinessRef, type KeyVault, managedItemsPoint } from 'enrollment-gateway/sdk';
 import {
   type EnrolledDevice,
   eventsDelivered,
@@ -121,6 +121,12 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
       state: 'done',
       detail: 'installed by declaration',
     });
+    // web-clip recorded its install from the declaration's status.
+    const answers = h.context('web-clip').mongo.collection('web_clip_answers');
+    await eventually(async () => expect(await answers.countDocuments({ deviceId, state: 'installed' })).to.equal(1));
+    // Unenrollment is told only of the app: the profiles leave with the declarations.
+    const items = await Promise.all(h.contributions(managedItemsPoint).map((c) => c.value.installedOn(deviceId)));
+    expect(items.flat().map((i) => i.kind)).to.deep.equal(['application']);
   });
 
   it('a bad or foreign token is 404 (never 401) and changes nothing', async () => {
