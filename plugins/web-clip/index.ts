@@ -3,23 +3,17 @@ import {
   companyPortalRef,
   declarativeManagementRef,
   definePlugin,
-  deviceCommandsRef,
   legacyProfilesPoint,
   managedItemsPoint,
   type PluginContext,
-  stableUuid,
 } from 'enrollment-gateway/sdk';
 import { defaultWebClipIdentifier, type WebClipConfig, webClipConfigSchema } from './src/config.js';
-import { declarationInstalled } from './src/declaration-status.js';
+import { deliverOnEnrollment, legacyWebClip, onDeclarationStatus } from './src/delivery.js';
 import { buildWebClipProfile, checkIcon, type WebClipProfile } from './src/profile.js';
 import { mountWebClipRoutes } from './src/routes.js';
 import { defaultWebClipSettings } from './src/settings.js';
 import { MongoWebClipInstalls } from './src/storage/installs.js';
 import { webClipSettingsStore } from './src/storage/settings-store.js';
-
-const ORIGIN = 'web-clip';
-/** The legacy declaration that carries the profile to devices that take declarations. */
-export const WEB_CLIP_DECLARATION = 'web-clip.profile';
 
 function buildServices(ctx: PluginContext<WebClipConfig>) {
   const { config } = ctx;
@@ -60,7 +54,8 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
 
 /**
  * Puts a Company Portal icon on the Home Screen of every enrolled device: a com.apple.webClip.managed profile
- * sent with InstallProfile on device.enrolled, and listed for unenrollment to remove.
+ * sent with InstallProfile on device.enrolled and listed for unenrollment to remove, or, to a device that takes
+ * declarations, served by the ddm plugin as a legacy declaration (src/delivery.ts).
  */
 export default definePlugin({
   name: 'web-clip',
@@ -79,52 +74,12 @@ export default definePlugin({
       return built;
     };
 
-    api.on('device.enrolled', async (event, ctx, meta) => {
-      const { currentProfile, installs } = services(ctx);
-      const { profile, label } = await currentProfile();
-      // The same ids on every delivery of this event: a retry queues nothing twice and keeps the first decision.
-      const commandUuid = stableUuid(meta.eventId, 'web-clip InstallProfile');
-      const declarationId = stableUuid(meta.eventId, 'web-clip declaration');
-      const existing = await installs.get(event.deviceId);
-      const decided = existing?.commandUuid === commandUuid || existing?.commandUuid === declarationId;
-      const byDeclaration = decided
-        ? existing.delivery === 'declaration'
-        : (await ctx.tryResolve(declarativeManagementRef)?.takesDeclarations?.(event.deviceId)) === true;
-      if (byDeclaration) {
-        // The ddm plugin serves it (legacyProfilesPoint below) with the device's next sync.
-        if (!decided) await installs.queued(event.deviceId, profile.identifier, label, declarationId, 'declaration');
-        return;
-      }
-      const [queued] = await ctx.resolve(deviceCommandsRef).enqueue([event.deviceId], {
-        commandUuid,
-        requestType: 'InstallProfile',
-        payload: { Payload: profile.bytes },
-        origin: ORIGIN,
-      });
-      // A retry after the device already answered must not set the install back to "queued".
-      const recorded = queued && !queued.created && existing?.commandUuid === queued.commandUuid;
-      if (queued && !recorded) await installs.queued(event.deviceId, profile.identifier, label, queued.commandUuid);
-    });
-
-    // Devices that take declarations get the current profile by a legacy declaration; a settings change reaches
-    // them with their next sync (the save asks the ddm plugin to re-sync).
-    api.contribute(legacyProfilesPoint, (ctx) => ({
-      identifier: WEB_CLIP_DECLARATION,
-      async profileFor(target) {
-        const install = await services(ctx).installs.get(target.deviceId);
-        if (install?.delivery !== 'declaration' || install.state === 'removed') return undefined;
-        return (await services(ctx).currentProfile()).profile.bytes;
-      },
-    }));
-    api.on('ddm.statusChanged', async (event, ctx) => {
-      const change = event.changes.find((c) => c.name === 'management.declarations');
-      if (!change) return;
-      const { installs } = services(ctx);
-      const install = await installs.get(event.deviceId);
-      if (install?.delivery !== 'declaration' || install.state !== 'queued') return;
-      if (declarationInstalled(JSON.parse(change.valueJson) as unknown, WEB_CLIP_DECLARATION))
-        await installs.answered(event.deviceId, install.commandUuid, 'installed');
-    });
+    api.on('device.enrolled', (event, ctx, meta) =>
+      deliverOnEnrollment(ctx, services(ctx), event.deviceId, meta.eventId),
+    );
+    // Devices that take declarations get the profile by a legacy declaration the ddm plugin serves.
+    api.contribute(legacyProfilesPoint, (ctx) => legacyWebClip(() => services(ctx)));
+    api.on('ddm.statusChanged', (event, ctx) => onDeclarationStatus(services(ctx), event));
 
     api.on('command.result', async (event, ctx) => {
       if (event.requestType !== 'InstallProfile' || event.status === 'NotNow') return;
