@@ -217,20 +217,19 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
   }
 
   /**
-   * A declarative status report changed the device's app lists (ddm.statusChanged): the app's state is recorded as
-   * an observation of the run, as a ManagedApplicationList answer is, under the event's id (a redelivery adds none).
+   * A declarative status report changed the device's app lists or its declarations (ddm.statusChanged): the app's
+   * state, and the SSO declaration's outcome, are recorded as observations of the run, as a ManagedApplicationList
+   * or InstallProfile answer is, under the event's id (a redelivery adds none).
    */
   async onDdmStatus(event: { deviceId: string; changes: { name: string; valueJson: string }[] }, eventId: string) {
     const lists = event.changes.filter((c) => (APP_STATUS_ITEMS as readonly string[]).includes(c.name));
     const declarations = event.changes.find((c) => c.name === DECLARATIONS_STATUS_ITEM);
     if (lists.length === 0 && !declarations) return;
     const doc = await this.devices.get(event.deviceId);
-    if (!doc || doc.state === 'ready' || doc.state === 'needs-attention') {
-      // The SSO step still follows its declaration after the device is ready (a policy change, a refusal).
-      if (doc && declarations) await this.recordSsoDeclaration(doc, declarations.valueJson, eventId);
-      return;
-    }
+    if (!doc) return;
+    // The SSO step follows its declaration even once the device is ready (a new policy the device refuses).
     if (declarations) await this.recordSsoDeclaration(doc, declarations.valueJson, eventId);
+    if (doc.state === 'ready' || doc.state === 'needs-attention') return;
     const states = lists.map((c) => appStateIn(JSON.parse(c.valueJson) as unknown, doc.appBundleId));
     const status = states.find((s) => s === 'Managed') ?? states.find((s) => s !== undefined);
     if (status) await this.recordAppStatus(doc, status, undefined, `ddm:${eventId}`);
