@@ -49,10 +49,10 @@ function build(ctx: PluginContext<DdmConfig>): DdmService {
 export default definePlugin({
   name: 'ddm',
   version: '1.0.0',
+  // 2.12: legacyProfilesPoint, takesDeclarations, requestSyncAll.
   coreApi: '^2.12.0',
   description: 'Declarative device management: declarations, status reports and OS update enforcement',
   dependsOn: ['mdm'],
-  // 2.12: legacy profiles (legacyProfilesPoint), takesDeclarations, requestSyncAll.
   optionalDependsOn: ['admin-access', 'identity-entra', 'enrollment-profiles'],
   config: ddmConfigSchema,
   emits: ['ddm.statusChanged'],

@@ -86,7 +86,8 @@ export interface LegacyProfile {
   /**
    * The profile for this device (plist or signed bytes), or undefined when the device does not get it by
    * declaration (e.g. it got it by InstallProfile). Called on every sync and every download: the same inputs
-   * must give the same bytes, or the device re-downloads it on every sync.
+   * must give the same bytes (the URL names their digest; a download whose bytes differ is 404). Sign once and
+   * keep the signed bytes: a CMS signature carries its signing time.
    */
   profileFor(target: DeclarationTarget): Promise<Buffer | undefined>;
 }

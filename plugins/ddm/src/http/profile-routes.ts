@@ -9,7 +9,7 @@ import type { DeclarationSets } from '../services/declaration-sets.js';
  */
 export function mountProfileRoutes(router: PluginRouter, ctx: PluginContext<DdmConfig>, sets: DeclarationSets): void {
   router.get('/:token', rateLimit(ctx, 'device'), async (koa) => {
-    const bytes = await sets.legacy?.download(koa.params.token);
+    const bytes = await sets.legacy.download(koa.params.token);
     if (!bytes) throw new NotFoundProblem('no such profile');
     koa.set('Cache-Control', 'no-store');
     koa.type = 'application/x-apple-aspen-config';

@@ -27,8 +27,8 @@ export class DeclarationSets {
   constructor(
     private readonly ctx: PluginContext<DdmConfig>,
     readonly settings: VersionedSettingsStore<DdmSettings>,
-    /** The plugins' legacy profiles as declarations (absent in unit set-ups). */
-    readonly legacy?: LegacyProfiles,
+    /** The plugins' legacy profiles as declarations, and their downloads. */
+    readonly legacy: LegacyProfiles,
   ) {}
 
   /** Undefined when the device is unknown or not managed (its set is empty then). */
@@ -74,7 +74,7 @@ export class DeclarationSets {
           declarations: await this.ask(plugin, () => value.declarationsFor(target)),
         })),
       ),
-      this.legacy?.declarationsFor(target) ?? [],
+      this.legacy.declarationsFor(target),
     ]);
     for (const { plugin, declarations } of contributed) add(plugin, declarations);
     for (const { plugin, declaration } of legacy) add(plugin, [declaration]);
