@@ -117,6 +117,9 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     await this.setStep(deviceId, runId, 'install-app', { ...queued, commandUuid: app.commandUuid }, 'queued-app');
     const ssoStep = sso ? { ...queued, commandUuid: sso.commandUuid } : { ...queued, detail: 'by declaration' };
     await this.setStep(deviceId, runId, 'install-sso-profile', ssoStep, 'queued-sso');
+    // The device may have synced before this run began (ddm's own device.enrolled handler runs beside this one):
+    // a set that now holds the profile is sent again; an unchanged one queues nothing.
+    if (delivery === 'declaration') await this.ddm()?.requestSync([deviceId]);
     return runId;
   }
 

@@ -38,8 +38,10 @@ export async function deliverOnEnrollment(
     ? existing.delivery === 'declaration'
     : (await ctx.tryResolve(declarativeManagementRef)?.takesDeclarations?.(deviceId)) === true;
   if (byDeclaration) {
-    // The ddm plugin serves it (legacyWebClip) with the device's next sync.
+    // The ddm plugin serves it (legacyWebClip). The device may have synced before this record existed (ddm's own
+    // device.enrolled handler runs beside this one): a set that now holds the clip is sent again.
     if (!decided) await deps.installs.queued(deviceId, profile.identifier, label, declarationId, 'declaration');
+    await ctx.tryResolve(declarativeManagementRef)?.requestSync([deviceId]);
     return;
   }
   const [queued] = await ctx.resolve(deviceCommandsRef).enqueue([deviceId], {
