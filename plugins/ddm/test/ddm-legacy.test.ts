@@ -191,8 +191,32 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     );
     expect(clip?.displayName).to.equal('Contoso Apps');
     expect((await download(oldUrl)).status, 'the old version is gone').to.equal(404);
-    // Nothing else changed: the next poll is empty and no other device was told to sync twice.
+    // Nothing else changed: the next poll is empty.
     expect(await device.poll()).to.deep.equal([]);
+
+    // The SSO policy the same way: its save re-syncs, and only the SSO profile is fetched again.
+    const policy = (await (await h.adminFetch('/api/jit/sso-policy')).json()) as Record<string, unknown>;
+    const {
+      updatedAt: _d,
+      updatedBy: _e,
+      ...policyBody
+    }: Record<string, unknown> = {
+      ...policy,
+      browserSsoInteractionEnabled: policy.browserSsoInteractionEnabled !== true,
+    };
+    const put = await h.adminFetch('/api/jit/sso-policy', { method: 'PUT', body: JSON.stringify(policyBody) });
+    expect(put.status, await put.clone().text()).to.equal(200);
+    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 2));
+    const clipDownloads = ddm.legacy.downloads.length;
+    expect(requestTypes(await device.poll())).to.deep.equal(['DeclarativeManagement']);
+    expect(ddm.itemSyncs).to.equal(syncsBefore + 2);
+    expect(ddm.declarations.get(SSO)?.ServerToken).to.not.equal(ssoToken);
+    expect(ddm.legacy.downloads.slice(clipDownloads).map((d) => [d.identifier, d.status])).to.deep.equal([[SSO, 200]]);
+    const sso = [...device.state.profiles.values()].find(
+      (p) => p.payloads[0]?.PayloadType === 'com.apple.extensiblesso',
+    );
+    const data = sso?.payloadContent[0]?.ExtensionData as { browser_sso_interaction_enabled?: number } | undefined;
+    expect(data?.browser_sso_interaction_enabled).to.equal(policy.browserSsoInteractionEnabled === true ? 0 : 1);
   });
 
   it("a refused SSO declaration fails the install step with the device's reason; the device needs attention", async () => {
