@@ -25,6 +25,12 @@ export interface VersionedSettingsRouteOptions<T extends Record<string, unknown>
   audit: { action: string; targetType: string };
   /** Fields a read adds to the stored values (the web clip's effective URL), with their schemas. */
   derived?: { shape: z.ZodRawShape; of(stored: StoredSettings<T>): Record<string, unknown> };
+  /**
+   * Since 2.12: runs after a save (and its audit record), before the answer: e.g. re-sync the devices whose
+   * declarations follow these settings. Keep it to queueing work: when it throws, the save stands and the answer is
+   * the error.
+   */
+  onSaved?(saved: StoredSettings<T>): Promise<void>;
 }
 
 /**
@@ -94,6 +100,7 @@ export function mountVersionedSettingsRoutes<T extends Record<string, unknown>>(
         { type: options.audit.targetType, id: 'default' },
         { before: { ...before.value, version: before.version }, after: { ...after.value, version: after.version } },
       );
+      await options.onSaved?.(after);
       koa.set('ETag', etag(after.version));
       koa.body = view(after);
     },

@@ -5,16 +5,20 @@ import {
   declarativeManagementRef,
   definePlugin,
   deviceStatusItemsPoint,
+  legacyProfilesPoint,
   type PluginContext,
   VersionedSettingsStore,
 } from 'enrollment-gateway/sdk';
 import { type DdmConfig, ddmConfigSchema } from './src/config.js';
 import { mountDdmRoutes } from './src/http/admin-routes.js';
+import { mountProfileRoutes } from './src/http/profile-routes.js';
 import { DdmService } from './src/services/ddm-service.js';
 import { DeclarationSets } from './src/services/declaration-sets.js';
+import { LegacyProfiles, PROFILE_PATH } from './src/services/legacy-profiles.js';
 import { updateStatusItems } from './src/services/status-items.js';
 import { type DdmSettings, ddmSettingsSchema, defaultSettings } from './src/settings.js';
 import { MongoStatusItems, MongoSyncStates } from './src/storage/ddm-records.js';
+import { MongoProfileUrlKeys } from './src/storage/profile-keys.js';
 
 const RESYNC_QUEUE = 'ddm-resync';
 interface ResyncJob {
@@ -29,12 +33,12 @@ function build(ctx: PluginContext<DdmConfig>): DdmService {
     defaults: defaultSettings,
     staleDetail: 'the DDM settings changed since you read them; reload and try again',
   });
-  return new DdmService(
-    ctx,
-    new DeclarationSets(ctx, settings),
-    new MongoSyncStates(ctx.mongo),
-    new MongoStatusItems(ctx.mongo),
-  );
+  const keys = new MongoProfileUrlKeys(ctx.mongo, ctx.keyVault);
+  const legacy: LegacyProfiles = new LegacyProfiles(ctx, keys, (id) => sets.target(id));
+  const sets: DeclarationSets = new DeclarationSets(ctx, settings, legacy);
+  return new DdmService(ctx, sets, new MongoSyncStates(ctx.mongo), new MongoStatusItems(ctx.mongo), async () => {
+    await ctx.queue<ResyncJob>(RESYNC_QUEUE).add('resync', {});
+  });
 }
 
 /**
@@ -45,7 +49,8 @@ function build(ctx: PluginContext<DdmConfig>): DdmService {
 export default definePlugin({
   name: 'ddm',
   version: '1.0.0',
-  coreApi: '^2.11.0',
+  // 2.12: legacyProfilesPoint, takesDeclarations, requestSyncAll.
+  coreApi: '^2.12.0',
   description: 'Declarative device management: declarations, status reports and OS update enforcement',
   dependsOn: ['mdm'],
   optionalDependsOn: ['admin-access', 'identity-entra', 'enrollment-profiles'],
@@ -58,6 +63,7 @@ export default definePlugin({
       return built;
     };
     api.extensionPoint(declarationsPoint);
+    api.extensionPoint(legacyProfilesPoint);
     api.provide(declarativeManagementRef, (ctx) => service(ctx));
     api.contribute(checkinMessageHandlersPoint, (ctx) => ({
       messageTypes: ['DeclarativeManagement'],
@@ -102,10 +108,12 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/ddm',
-      mount: (router, ctx) =>
-        mountDdmRoutes(router, ctx, service(ctx), async () => {
-          await ctx.queue<ResyncJob>(RESYNC_QUEUE).add('resync', {});
-        }),
+      mount: (router, ctx) => mountDdmRoutes(router, ctx, service(ctx), () => service(ctx).requestSyncAll()),
+    });
+    // Where devices download the legacy profiles their declarations name (ProfileURL).
+    api.routes({
+      prefix: PROFILE_PATH,
+      mount: (router, ctx) => mountProfileRoutes(router, ctx, service(ctx).sets),
     });
   },
 });

@@ -5,11 +5,13 @@ import {
   deviceCommandsRef,
   deviceDirectoryRef,
   deviceReadinessRef,
+  legacyProfilesPoint,
   managedItemsPoint,
   type PluginContext,
 } from 'enrollment-gateway/sdk';
 import { defaultProfileIdentifierBase, type JitConfig, jitConfigSchema } from './src/config.js';
 import { appStatusSubscription } from './src/ddm-apps.js';
+import { SSO_DECLARATION_IDENTIFIER } from './src/ddm-sso.js';
 import { RegistrationService } from './src/registration-service.js';
 import { mountJitRoutes } from './src/routes.js';
 import { defaultSsoPolicy } from './src/sso-policy.js';
@@ -72,7 +74,7 @@ async function queueCheck(
 export default definePlugin({
   name: 'jit-registration',
   version: '1.0.0',
-  coreApi: '^2.7.0',
+  coreApi: '^2.12.0',
   description:
     'Just-in-time Entra registration: installs Authenticator and the Enterprise SSO profile on enrolled devices',
   dependsOn: ['mdm'],
@@ -104,6 +106,12 @@ export default definePlugin({
     api.on('ddm.statusChanged', async (event, ctx, meta) => {
       await services(ctx).registration.onDdmStatus(event, meta.eventId);
     });
+    // Devices that take declarations get the SSO profile as a legacy declaration (decided per run on enrollment);
+    // its install step follows the declaration's status (management.declarations).
+    api.contribute(legacyProfilesPoint, (ctx) => ({
+      identifier: SSO_DECLARATION_IDENTIFIER,
+      profileFor: (target) => services(ctx).registration.legacyProfileFor(target.deviceId),
+    }));
 
     api.queue<ReadinessJob>({
       name: READINESS_QUEUE,
@@ -129,7 +137,12 @@ export default definePlugin({
 
     api.routes({
       prefix: '/api/jit',
-      mount: (router, ctx) => mountJitRoutes(router, ctx, services(ctx)),
+      mount: (router, ctx) =>
+        mountJitRoutes(router, ctx, {
+          ...services(ctx),
+          // A new policy changes the profile devices get by declaration: they re-sync (commands stay as sent).
+          policySaved: async () => ctx.tryResolve(declarativeManagementRef)?.requestSyncAll?.(),
+        }),
     });
   },
 });

@@ -1,20 +1,19 @@
 import { readFileSync } from 'node:fs';
 import {
   companyPortalRef,
+  declarativeManagementRef,
   definePlugin,
-  deviceCommandsRef,
+  legacyProfilesPoint,
   managedItemsPoint,
   type PluginContext,
-  stableUuid,
 } from 'enrollment-gateway/sdk';
 import { defaultWebClipIdentifier, type WebClipConfig, webClipConfigSchema } from './src/config.js';
+import { deliverOnEnrollment, legacyWebClip, onDeclarationStatus } from './src/delivery.js';
 import { buildWebClipProfile, checkIcon, type WebClipProfile } from './src/profile.js';
 import { mountWebClipRoutes } from './src/routes.js';
 import { defaultWebClipSettings } from './src/settings.js';
 import { MongoWebClipInstalls } from './src/storage/installs.js';
 import { webClipSettingsStore } from './src/storage/settings-store.js';
-
-const ORIGIN = 'web-clip';
 
 function buildServices(ctx: PluginContext<WebClipConfig>) {
   const { config } = ctx;
@@ -55,16 +54,18 @@ function buildServices(ctx: PluginContext<WebClipConfig>) {
 
 /**
  * Puts a Company Portal icon on the Home Screen of every enrolled device: a com.apple.webClip.managed profile
- * sent with InstallProfile on device.enrolled, and listed for unenrollment to remove.
+ * sent with InstallProfile on device.enrolled and listed for unenrollment to remove, or, to a device that takes
+ * declarations, served by the ddm plugin as a legacy declaration (src/delivery.ts).
  */
 export default definePlugin({
   name: 'web-clip',
   version: '1.0.0',
-  coreApi: '^2.5.0',
+  coreApi: '^2.12.0',
   description: 'Company Portal web clip on the Home Screen of enrolled devices',
   dependsOn: ['mdm', 'company-portal'],
   // admin-access, when enabled, guards the settings API; unenrollment asks what this plugin installed.
-  optionalDependsOn: ['admin-access', 'unenrollment'],
+  // ddm, when enabled, delivers the profile by declaration to devices that take declarations.
+  optionalDependsOn: ['admin-access', 'unenrollment', 'ddm'],
   config: webClipConfigSchema,
   register(api) {
     let built: ReturnType<typeof buildServices> | undefined;
@@ -73,21 +74,12 @@ export default definePlugin({
       return built;
     };
 
-    api.on('device.enrolled', async (event, ctx, meta) => {
-      const { currentProfile, installs } = services(ctx);
-      const { profile, label } = await currentProfile();
-      const [queued] = await ctx.resolve(deviceCommandsRef).enqueue([event.deviceId], {
-        // The same CommandUUID on every delivery of this event: a retry queues nothing twice.
-        commandUuid: stableUuid(meta.eventId, 'web-clip InstallProfile'),
-        requestType: 'InstallProfile',
-        payload: { Payload: profile.bytes },
-        origin: ORIGIN,
-      });
-      // A retry after the device already answered must not set the install back to "queued".
-      const recorded =
-        queued && !queued.created && (await installs.get(event.deviceId))?.commandUuid === queued.commandUuid;
-      if (queued && !recorded) await installs.queued(event.deviceId, profile.identifier, label, queued.commandUuid);
-    });
+    api.on('device.enrolled', (event, ctx, meta) =>
+      deliverOnEnrollment(ctx, services(ctx), event.deviceId, meta.eventId),
+    );
+    // Devices that take declarations get the profile by a legacy declaration the ddm plugin serves.
+    api.contribute(legacyProfilesPoint, (ctx) => legacyWebClip(() => services(ctx)));
+    api.on('ddm.statusChanged', (event, ctx) => onDeclarationStatus(services(ctx), event));
 
     api.on('command.result', async (event, ctx) => {
       if (event.requestType !== 'InstallProfile' || event.status === 'NotNow') return;
@@ -109,13 +101,19 @@ export default definePlugin({
         const install = await services(ctx).installs.get(deviceId);
         // A queued profile may be installed with its answer still in flight: removing it then is harmless.
         if (!install || (install.state !== 'queued' && install.state !== 'installed')) return [];
+        // A profile a declaration installed leaves with the declarations (iOS removes them with management).
+        if (install.delivery === 'declaration') return [];
         return [{ kind: 'profile' as const, identifier: install.identifier, displayName: install.label }];
       },
     }));
 
     api.routes({
       prefix: '/api/web-clip',
-      mount: (router, ctx) => mountWebClipRoutes(router, ctx, services(ctx)),
+      mount: (router, ctx) =>
+        mountWebClipRoutes(router, ctx, {
+          ...services(ctx),
+          settingsSaved: async () => ctx.tryResolve(declarativeManagementRef)?.requestSyncAll?.(),
+        }),
     });
 
     api.onStart(async (ctx) => {

@@ -12,6 +12,7 @@
 import type { SimulatedDevice } from './device-simulator-device.js';
 import type { HttpResult } from './device-simulator-http.js';
 import { DeviceHttpError } from './device-simulator-http.js';
+import { LEGACY_TYPE, LegacyProfiles } from './device-simulator-legacy.js';
 import type { CommandAnswer } from './device-simulator-state.js';
 
 export interface ServedDeclaration {
@@ -56,6 +57,8 @@ export class SimulatedDdm {
   readonly reports: Record<string, unknown>[] = [];
   /** Every DDM check-in: endpoint and HTTP status. */
   readonly requests: { endpoint: string; status: number }[] = [];
+  /** Profiles installed by legacy declarations (com.apple.configuration.legacy) and their downloads. */
+  readonly legacy: LegacyProfiles;
   token?: string;
   installState: InstallState = 'none';
   pendingVersion?: string;
@@ -66,7 +69,9 @@ export class SimulatedDdm {
   private constructor(
     readonly device: SimulatedDevice,
     private readonly options: SimulatedDdmOptions,
-  ) {}
+  ) {
+    this.legacy = new LegacyProfiles(device);
+  }
 
   /** Hooks into the device: the command's answer, a sync after the session, and forgetting on unenrollment. */
   static attach(device: SimulatedDevice, options: SimulatedDdmOptions = {}): SimulatedDdm {
@@ -101,6 +106,7 @@ export class SimulatedDdm {
   /** iOS removes every declaration with the management profile. */
   reset(): void {
     this.declarations.clear();
+    this.legacy.reset();
     this.token = undefined;
     this.lastReported.clear();
     this.installState = 'none';
@@ -123,12 +129,18 @@ export class SimulatedDdm {
       if (!kind) continue;
       for (const e of entries) listed.set(e.Identifier, { kind, serverToken: e.ServerToken });
     }
-    for (const id of [...this.declarations.keys()]) if (!listed.has(id)) this.declarations.delete(id);
+    for (const id of [...this.declarations.keys()]) {
+      if (listed.has(id)) continue;
+      this.declarations.delete(id);
+      this.legacy.remove(id);
+    }
     for (const [identifier, { kind, serverToken }] of listed) {
       if (this.declarations.get(identifier)?.ServerToken === serverToken) continue;
       const declaration = (await this.fetchJson(`declaration/${kind}/${identifier}`)) as ServedDeclaration;
       this.fetched.push(declaration);
       this.declarations.set(identifier, declaration);
+      if (declaration.Type === LEGACY_TYPE && !this.rejected(declaration))
+        await this.legacy.apply(identifier, declaration.Payload);
     }
     this.token = items.DeclarationsToken;
     this.startUpdate();
@@ -218,19 +230,19 @@ export class SimulatedDdm {
     for (const d of this.declarations.values()) {
       const kind = kindOf(d.Type);
       if (!kind) continue;
-      const rejected = this.rejected(d);
+      const failure = this.rejected(d) ? 'simulated refusal' : this.legacy.failures.get(d.Identifier);
       out[LISTS[kind]].push({
         identifier: d.Identifier,
         'server-token': d.ServerToken,
-        active: !rejected,
-        valid: rejected ? 'invalid' : 'valid',
-        ...(rejected
+        active: failure === undefined,
+        valid: failure === undefined ? 'valid' : 'invalid',
+        ...(failure !== undefined
           ? {
               reasons: [
                 {
                   code: 'Error.ConfigurationCannotBeApplied',
                   description: `${d.Type} cannot be applied on this device`,
-                  details: { Error: 'simulated refusal' },
+                  details: { Error: failure },
                 },
               ],
             }

@@ -40,8 +40,8 @@ export interface InstalledProfile {
   payloads: ProfilePayloadSummary[];
   /** Full payload dictionaries (decrypted when they arrived encrypted), for tests that inspect what was pushed. */
   payloadContent: PlistDict[];
-  /** How it got onto the device: the enrollment profile, an MDM InstallProfile, or the user. */
-  installedBy: 'enrollment' | 'mdm' | 'user';
+  /** How it got onto the device: the enrollment profile, an MDM InstallProfile, a legacy declaration, or the user. */
+  installedBy: 'enrollment' | 'mdm' | 'declaration' | 'user';
 }
 
 export interface ScepSettings {

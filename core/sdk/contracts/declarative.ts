@@ -64,5 +64,33 @@ export interface DeclarativeManagement {
   softwareUpdate(deviceId: string): Promise<SoftwareUpdateStanding | undefined>;
   /** Sends the DeclarativeManagement command to those devices whose set changed since their last sync. */
   requestSync(deviceIds: readonly string[]): Promise<{ deviceId: string; queued: boolean }[]>;
+  /**
+   * Since 2.12: whether the device takes declarations, so a plugin delivers its profile through
+   * `legacyProfilesPoint` instead of InstallProfile. True for a managed device on iOS 15+ (or an OS not yet known)
+   * that the ddm plugin syncs on enrollment or that already synced in its current enrollment. Ask once per
+   * enrollment (on `device.enrolled`) and record the answer: the same device must never get both.
+   */
+  takesDeclarations?(deviceId: string): Promise<boolean>;
+  /** Since 2.12: compares every device that ever synced and tells those whose set changed (after a settings save). */
+  requestSyncAll?(): Promise<void>;
 }
+/**
+ * Since 2.12: one configuration profile a plugin delivers by a `com.apple.configuration.legacy` declaration instead
+ * of InstallProfile. The ddm plugin serves it at a tokenized `ProfileURL` (`/ddm/profiles/<token>`, an HMAC over
+ * device, enrollment, identifier and the profile's digest) and activates it. The profile must hold no secrets: the
+ * URL is a bearer capability.
+ */
+export interface LegacyProfile {
+  /** The declaration's identifier: 1–64 of [A-Za-z0-9._-], prefixed with your plugin's name. */
+  identifier: string;
+  /**
+   * The profile for this device (plist or signed bytes), or undefined when the device does not get it by
+   * declaration (e.g. it got it by InstallProfile). Called on every sync and every download: the same inputs
+   * must give the same bytes (the URL names their digest; a download whose bytes differ is 404). Sign once and
+   * keep the signed bytes: a CMS signature carries its signing time.
+   */
+  profileFor(target: DeclarationTarget): Promise<Buffer | undefined>;
+}
+export const legacyProfilesPoint = createExtensionPoint<LegacyProfile>('ddm.legacyProfiles');
+
 export const declarativeManagementRef = createServiceRef<DeclarativeManagement>('ddm.management');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { declarationsPoint, definePlugin } from 'enrollment-gateway/sdk';
+import { declarationsPoint, definePlugin, legacyProfilesPoint } from 'enrollment-gateway/sdk';
 import { type PluginHarness, startPluginHarness } from 'enrollment-gateway/testing';
+import { build as buildPlist } from 'plist';
 import { formatViolations, type SchemaContext, validateCheckin } from '../../../test/support/apple-schema.js';
 import {
   validateDeclaration,
@@ -12,13 +13,38 @@ import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 
 const IOS17: SchemaContext = { os: 'iOS', osVersion: '17.4', enrollment: 'device', channel: 'device' };
 
-/** A partner's asset and a configuration using it, through the SDK's point. */
+/** A plain configuration profile (one com.apple.webClip.managed payload) the partner delivers by declaration. */
+const legacyProfile = Buffer.from(
+  buildPlist({
+    PayloadType: 'Configuration',
+    PayloadVersion: 1,
+    PayloadIdentifier: 'partner.clip',
+    PayloadUUID: 'B7E5A8C2-4F1D-4E0A-9A51-3C1D2E4F5A6B',
+    PayloadDisplayName: 'Partner',
+    PayloadContent: [
+      {
+        PayloadType: 'com.apple.webClip.managed',
+        PayloadVersion: 1,
+        PayloadIdentifier: 'partner.clip.payload',
+        PayloadUUID: 'C8F6B9D3-5A2E-4F1B-8B62-4D2E3F5A6B7C',
+        URL: 'https://intranet.example.com/',
+        Label: 'Intranet',
+      },
+    ],
+  }),
+);
+
+/** A partner's asset, a configuration using it, and a legacy profile, through the SDK's points. */
 const partner = definePlugin({
   name: 'ddm-conformance-partner',
   version: '1.0.0',
-  coreApi: '^2.7.0',
+  coreApi: '^2.12.0',
   dependsOn: ['ddm'],
   register(api) {
+    api.contribute(legacyProfilesPoint, () => ({
+      identifier: 'partner.legacy-clip',
+      profileFor: async () => legacyProfile,
+    }));
     api.contribute(declarationsPoint, () => ({
       async declarationsFor() {
         return [
@@ -89,6 +115,7 @@ describe('ddm conformance: what the gateway serves and reads validates against A
     expect([...types].sort()).to.deep.equal([
       'com.apple.activation.simple',
       'com.apple.asset.data',
+      'com.apple.configuration.legacy',
       'com.apple.configuration.management.status-subscriptions',
       'com.apple.configuration.management.test',
       'com.apple.configuration.passcode.settings',
@@ -99,6 +126,9 @@ describe('ddm conformance: what the gateway serves and reads validates against A
       const violations = validateDeclaration(declaration, IOS17);
       expect(violations, `${declaration.Identifier}\n${formatViolations(violations)}`).to.deep.equal([]);
     }
+    expect(ddm.legacy.installed.get('partner.legacy-clip'), 'the device installed it from ProfileURL').to.equal(
+      'partner.clip',
+    );
   });
 
   it('the tokens and declaration-items answers and the DeclarativeManagement check-ins conform', async () => {

@@ -11,6 +11,7 @@ import type {
 import { stableUuid } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { APP_STATUS_ITEMS, appStateIn, appStatusFrom } from './ddm-apps.js';
+import { DECLARATIONS_STATUS_ITEM, declarationOutcome, SSO_DECLARATION_IDENTIFIER } from './ddm-sso.js';
 import { AUTHENTICATOR_BUNDLE_ID, AUTHENTICATOR_STORE_ID } from './sso-policy.js';
 import { buildSsoProfile } from './sso-profile.js';
 import {
@@ -53,7 +54,7 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
 
   /**
    * What unenrollment must remove: the app and the profile this plugin queued for the device, unless the device
-   * refused to install them.
+   * refused to install them (or a declaration installed the profile).
    */
   async installedOn(deviceId: string): Promise<ManagedItem[]> {
     const doc = await this.devices.get(deviceId);
@@ -62,24 +63,34 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
     if (doc.steps['install-app'] && doc.steps['install-app'].state !== 'failed') {
       items.push({ kind: 'application', identifier: doc.appBundleId, displayName: 'Microsoft Authenticator' });
     }
-    if (doc.steps['install-sso-profile'] && doc.steps['install-sso-profile'].state !== 'failed') {
+    // A profile a declaration installed leaves with the declarations (iOS removes them with management).
+    const sso = doc.steps['install-sso-profile'];
+    if (doc.profileDelivery === 'command' && sso && sso.state !== 'failed') {
       items.push({ kind: 'profile', identifier: doc.profileIdentifier, displayName: 'Microsoft Enterprise SSO' });
     }
     return items;
   }
 
-  /** Starts the registration `eventId` (a device.enrolled) asks for; a repeat of that event changes nothing; returns the run. */
+  /**
+   * Starts the registration `eventId` (a device.enrolled) asks for; a repeat of that event changes nothing; returns
+   * the run. The SSO profile goes by InstallProfile, or, to a device that takes declarations, by a legacy declaration
+   * (legacyProfileFor): decided once per run and stored with it, so a device never gets both.
+   */
   async start(deviceId: string, eventId: string): Promise<string> {
     const { value: policy } = await this.policies.current();
     const profile = buildSsoProfile(policy, this.profile);
     const now = new Date();
     // The run is named by the event: a repeat delivery finds it begun, and its steps are recorded once.
     const runId = stableUuid(eventId, 'jit registration run');
+    const byDeclaration = (await this.ddm()?.takesDeclarations?.(deviceId)) === true;
     await this.devices.begin(deviceId, runId, {
       appBundleId: AUTHENTICATOR_BUNDLE_ID,
       appStoreId: AUTHENTICATOR_STORE_ID,
       profileIdentifier: profile.identifier,
+      profileDelivery: byDeclaration ? 'declaration' : 'command',
     });
+    // A repeat delivery follows the decision the run stored, whatever the answer is now.
+    const delivery = (await this.devices.get(deviceId))?.profileDelivery ?? 'command';
     const commands = this.commands();
     // CommandUUIDs derived from the event: a repeat delivery queues nothing twice.
     const [app] = await commands.enqueue([deviceId], {
@@ -88,27 +99,39 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
       payload: { iTunesStoreID: AUTHENTICATOR_STORE_ID, ManagementFlags: REMOVE_WITH_MDM_PROFILE },
       origin: ORIGIN,
     });
-    const [sso] = await commands.enqueue([deviceId], {
-      commandUuid: stableUuid(eventId, 'jit InstallProfile'),
-      requestType: 'InstallProfile',
-      payload: { Payload: profile.bytes },
-      origin: ORIGIN,
-    });
-    if (!app || !sso) {
+    const [sso] =
+      delivery === 'command'
+        ? await commands.enqueue([deviceId], {
+            commandUuid: stableUuid(eventId, 'jit InstallProfile'),
+            requestType: 'InstallProfile',
+            payload: { Payload: profile.bytes },
+            origin: ORIGIN,
+          })
+        : [undefined];
+    if (!app || (delivery === 'command' && !sso)) {
       await this.devices.observe(deviceId, runId, { kind: 'not-managed' }, 'not-managed');
       this.logger.warn({ deviceId }, 'device is not managed; nothing queued');
       return runId;
     }
     const queued = { state: 'queued', updatedAt: now } as const;
     await this.setStep(deviceId, runId, 'install-app', { ...queued, commandUuid: app.commandUuid }, 'queued-app');
-    await this.setStep(
-      deviceId,
-      runId,
-      'install-sso-profile',
-      { ...queued, commandUuid: sso.commandUuid },
-      'queued-sso',
-    );
+    const ssoStep = sso ? { ...queued, commandUuid: sso.commandUuid } : { ...queued, detail: 'by declaration' };
+    await this.setStep(deviceId, runId, 'install-sso-profile', ssoStep, 'queued-sso');
+    // The device may have synced before this run began (ddm's own device.enrolled handler runs beside this one):
+    // a set that now holds the profile is sent again; an unchanged one queues nothing.
+    if (delivery === 'declaration') await this.ddm()?.requestSync([deviceId]);
     return runId;
+  }
+
+  /**
+   * The SSO profile for a device whose run delivers it by declaration (legacyProfilesPoint): built from the policy
+   * in force, so a policy change reaches the device with its next sync. Undefined for every other device.
+   */
+  async legacyProfileFor(deviceId: string): Promise<Buffer | undefined> {
+    const doc = await this.devices.get(deviceId);
+    if (doc?.profileDelivery !== 'declaration') return undefined;
+    const { value: policy } = await this.policies.current();
+    return buildSsoProfile(policy, this.profile).bytes;
   }
 
   /** Follows the device's answers: the install commands' outcome, and any ManagedApplicationList. */
@@ -197,17 +220,32 @@ export class RegistrationService implements DeviceReadinessService, ManagedItemS
   }
 
   /**
-   * A declarative status report changed the device's app lists (ddm.statusChanged): the app's state is recorded as
-   * an observation of the run, as a ManagedApplicationList answer is, under the event's id (a redelivery adds none).
+   * A declarative status report changed the device's app lists or its declarations (ddm.statusChanged): the app's
+   * state, and the SSO declaration's outcome, are recorded as observations of the run, as a ManagedApplicationList
+   * or InstallProfile answer is, under the event's id (a redelivery adds none).
    */
   async onDdmStatus(event: { deviceId: string; changes: { name: string; valueJson: string }[] }, eventId: string) {
     const lists = event.changes.filter((c) => (APP_STATUS_ITEMS as readonly string[]).includes(c.name));
-    if (lists.length === 0) return;
+    const declarations = event.changes.find((c) => c.name === DECLARATIONS_STATUS_ITEM);
+    if (lists.length === 0 && !declarations) return;
     const doc = await this.devices.get(event.deviceId);
-    if (!doc || doc.state === 'ready' || doc.state === 'needs-attention') return;
+    if (!doc) return;
+    // The SSO step follows its declaration even once the device is ready (a new policy the device refuses).
+    if (declarations) await this.recordSsoDeclaration(doc, declarations.valueJson, eventId);
+    if (doc.state === 'ready' || doc.state === 'needs-attention') return;
     const states = lists.map((c) => appStateIn(JSON.parse(c.valueJson) as unknown, doc.appBundleId));
     const status = states.find((s) => s === 'Managed') ?? states.find((s) => s !== undefined);
     if (status) await this.recordAppStatus(doc, status, undefined, `ddm:${eventId}`);
+  }
+
+  /** The SSO declaration's status as the install step, for a run that delivers the profile by declaration. */
+  private async recordSsoDeclaration(doc: JitDevice & { runId: string }, valueJson: string, eventId: string) {
+    if (doc.profileDelivery !== 'declaration') return;
+    const outcome = declarationOutcome(JSON.parse(valueJson) as unknown, SSO_DECLARATION_IDENTIFIER);
+    const current = doc.steps['install-sso-profile'];
+    if (!outcome || (current?.state === outcome.state && current.detail === outcome.detail)) return;
+    const record = { ...outcome, updatedAt: new Date() };
+    await this.setStep(doc.deviceId, doc.runId, 'install-sso-profile', record, `ddm:${eventId}:sso`);
   }
 
   /** The app as the device's latest declarative status has it (nothing without the ddm plugin). */

@@ -29,7 +29,7 @@ const readinessSchema = z.object({
 export function mountJitRoutes(
   router: PluginRouter,
   ctx: PluginContext<unknown>,
-  deps: { policies: SsoPolicyStore; registration: RegistrationService },
+  deps: { policies: SsoPolicyStore; registration: RegistrationService; policySaved?: () => Promise<void> },
 ): void {
   const api = adminApi(router, ctx, { tags: ['policies'] });
   mountVersionedSettingsRoutes<SsoPolicy>(api, ctx, {
@@ -39,6 +39,7 @@ export function mountJitRoutes(
     scopeArea: 'policies',
     noun: 'the Enterprise SSO extension policy',
     audit: { action: 'jit.ssoPolicy.update', targetType: 'sso-policy' },
+    onSaved: async () => deps.policySaved?.(),
   });
 
   api.get(

@@ -29,13 +29,26 @@ describe('jit-registration: readiness from declarative status where the device r
     const { device, deviceId } = await h.enrollDevice({ userId: 'ada', osVersion: '17.4', installPolls: 1 });
     const ddm = SimulatedDdm.attach(device);
     const first = await device.poll();
-    expect(requestTypes(first)).to.include.members(['InstallApplication', 'InstallProfile', 'DeclarativeManagement']);
+    expect(requestTypes(first)).to.include.members(['InstallApplication', 'DeclarativeManagement']);
+    // The SSO profile comes by a legacy declaration, not by InstallProfile: never both.
     expect(requestTypes(first)).to.not.include('ManagedApplicationList');
+    expect(requestTypes(first)).to.not.include('InstallProfile');
+    expect(ddm.declarations.get('jit-registration.sso-profile')?.Type).to.equal('com.apple.configuration.legacy');
+    expect(ddm.legacy.downloads.map((d) => d.status)).to.deep.equal([200]);
+    const sso = [...device.state.profiles.values()].find((p) => p.installedBy === 'declaration');
+    expect(sso?.payloads.map((p) => p.PayloadType)).to.deep.equal(['com.apple.extensiblesso']);
+    await eventually(async () =>
+      expect((await readiness(deviceId))?.steps.find((s) => s.name === 'install-sso-profile')).to.include({
+        state: 'done',
+        detail: 'installed by declaration',
+      }),
+    );
     const subscription = ddm.declarations.get('jit-registration.status-subscriptions');
     expect(subscription?.Payload).to.deep.equal({ StatusItems: [{ Name: 'mdm.app' }, { Name: 'app.managed.list' }] });
-    expect(ddm.declarations.has('gateway.ddm.activation.jit-registration'), 'the ddm plugin activates it').to.equal(
-      true,
-    );
+    expect(
+      ddm.declarations.get('gateway.ddm.activation.jit-registration')?.Payload.StandardConfigurations,
+      'the ddm plugin activates both with one activation',
+    ).to.have.members(['jit-registration.status-subscriptions', 'jit-registration.sso-profile']);
     const installing = ddm.reports.at(-1)?.StatusItems as { mdm?: { app?: { identifier: string; state: string }[] } };
     expect(installing.mdm?.app).to.deep.include({
       identifier: 'com.azure.authenticator',
@@ -82,5 +95,9 @@ describe('jit-registration: readiness from declarative status where the device r
       500,
     );
     expect(answered).to.include('ManagedApplicationList');
+    // The command path: the step follows InstallProfile's answer.
+    const step = (await readiness(deviceId))?.steps.find((s) => s.name === 'install-sso-profile');
+    expect(step).to.include({ state: 'done' });
+    expect(step?.commandUuid).to.be.a('string');
   });
 });

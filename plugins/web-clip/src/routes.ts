@@ -7,7 +7,7 @@ import type { WebClipSettingsStore } from './storage/settings-store.js';
 export function mountWebClipRoutes(
   router: PluginRouter,
   ctx: PluginContext<unknown>,
-  deps: { settings: WebClipSettingsStore; portalUrl: () => string },
+  deps: { settings: WebClipSettingsStore; portalUrl: () => string; settingsSaved?: () => Promise<void> },
 ): void {
   mountVersionedSettingsRoutes<WebClipSettings>(adminApi(router, ctx, { tags: ['policies'] }), ctx, {
     path: '/settings',
@@ -16,6 +16,8 @@ export function mountWebClipRoutes(
     scopeArea: 'policies',
     noun: 'the web clip settings',
     audit: { action: 'webClip.settings.update', targetType: 'web-clip-settings' },
+    // Devices that got the profile by declaration get the new one with their next sync.
+    onSaved: async () => deps.settingsSaved?.(),
     derived: {
       shape: {
         effectiveUrl: z

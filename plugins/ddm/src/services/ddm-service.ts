@@ -43,6 +43,8 @@ export class DdmService implements DeclarativeManagement {
     readonly sets: DeclarationSets,
     private readonly syncStates: SyncStates,
     private readonly statusItems: StatusItems,
+    /** Queues the ddm-resync job (every device that ever synced is compared). */
+    private readonly queueResync: () => Promise<void> = async () => undefined,
   ) {}
 
   /** A DeclarativeManagement check-in (mdm verified the device). */
@@ -181,6 +183,21 @@ export class DdmService implements DeclarativeManagement {
       results.push({ deviceId, queued: queued?.created === true });
     }
     return results;
+  }
+
+  /**
+   * Whether a plugin should deliver its profile to the device by declaration: a managed device on iOS 15+ (or an OS
+   * not known yet) that is synced on enrollment, or that already synced in its current enrollment.
+   */
+  async takesDeclarations(deviceId: string): Promise<boolean> {
+    const target = await this.sets.target(deviceId);
+    if (!target?.enrollmentId || !supportsDdm(target.osVersion)) return false;
+    if (this.ctx.config.syncOnEnrollment) return true;
+    return (await this.syncStates.get(deviceId))?.enrollmentId === target.enrollmentId;
+  }
+
+  async requestSyncAll(): Promise<void> {
+    await this.queueResync();
   }
 
   /**

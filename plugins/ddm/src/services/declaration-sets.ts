@@ -14,6 +14,7 @@ import { builtInDeclarations, contributedProblem, withActivation } from '../buil
 import type { DdmConfig } from '../config.js';
 import { type DeclarationSet, declarationSet } from '../protocol/declarations.js';
 import type { DdmSettings } from '../settings.js';
+import type { LegacyProfiles } from './legacy-profiles.js';
 
 /** Devices in these states have declarations; a device leaving management has none. */
 const MANAGED = new Set(['pending', 'enrolled']);
@@ -26,6 +27,8 @@ export class DeclarationSets {
   constructor(
     private readonly ctx: PluginContext<DdmConfig>,
     readonly settings: VersionedSettingsStore<DdmSettings>,
+    /** The plugins' legacy profiles as declarations, and their downloads. */
+    readonly legacy: LegacyProfiles,
   ) {}
 
   /** Undefined when the device is unknown or not managed (its set is empty then). */
@@ -56,32 +59,38 @@ export class DeclarationSets {
 
   /**
    * Fails when a contributor fails: a set missing a plugin's declarations would make the device remove them,
-   * so the device is told to come back later (503) instead.
+   * so the device is told to come back later (503) instead. A plugin's legacy profiles join its declarations, so one
+   * activation of the plugin activates both.
    */
   async forTarget(target: DeclarationTarget): Promise<DeclarationSet> {
     const { value: settings } = await this.settings.current();
-    const contributed = await Promise.all(
-      this.ctx.extensions(declarationsPoint).map(async ({ plugin, value }) => {
-        let declarations: Declaration[];
-        try {
-          declarations = await withTimeout(
-            () => value.declarationsFor(target),
-            this.ctx.config.contributionTimeoutMs,
-            `${plugin} (declarations)`,
-          );
-        } catch (error) {
-          this.ctx.logger.error({ err: error, contributor: plugin }, 'declaration contributor failed');
-          throw new ProblemError(503, 'Service unavailable', 'declarations are not available right now', {
-            headers: { 'Retry-After': '60' },
-          });
-        }
-        return withActivation(
+    const byPlugin = new Map<string, Declaration[]>();
+    const add = (plugin: string, declarations: readonly Declaration[]) =>
+      byPlugin.set(plugin, [...(byPlugin.get(plugin) ?? []), ...declarations.filter((d) => this.usable(plugin, d))]);
+    const [contributed, legacy] = await Promise.all([
+      Promise.all(
+        this.ctx.extensions(declarationsPoint).map(async ({ plugin, value }) => ({
           plugin,
-          declarations.filter((d) => this.usable(plugin, d)),
-        );
-      }),
-    );
-    return declarationSet([...builtInDeclarations(settings, target), ...contributed.flat()]);
+          declarations: await this.ask(plugin, () => value.declarationsFor(target)),
+        })),
+      ),
+      this.legacy.declarationsFor(target),
+    ]);
+    for (const { plugin, declarations } of contributed) add(plugin, declarations);
+    for (const { plugin, declaration } of legacy) add(plugin, [declaration]);
+    const activated = [...byPlugin].flatMap(([plugin, declarations]) => withActivation(plugin, declarations));
+    return declarationSet([...builtInDeclarations(settings, target), ...activated]);
+  }
+
+  private async ask(plugin: string, call: () => Promise<Declaration[]>): Promise<Declaration[]> {
+    try {
+      return await withTimeout(call, this.ctx.config.contributionTimeoutMs, `${plugin} (declarations)`);
+    } catch (error) {
+      this.ctx.logger.error({ err: error, contributor: plugin }, 'declaration contributor failed');
+      throw new ProblemError(503, 'Service unavailable', 'declarations are not available right now', {
+        headers: { 'Retry-After': '60' },
+      });
+    }
   }
 
   private usable(plugin: string, declaration: Declaration): boolean {

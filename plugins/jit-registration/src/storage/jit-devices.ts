@@ -19,6 +19,8 @@ export interface JitDevice {
   appBundleId: string;
   appStoreId: number;
   profileIdentifier: string;
+  /** How the SSO profile reaches the device, decided once per run: InstallProfile, or a legacy declaration. */
+  profileDelivery: ProfileDelivery;
   state: DeviceReadinessState;
   steps: Partial<Record<StepName, StepRecord>>;
   /** The ManagedApplicationList the readiness job is waiting for; one at a time so an offline queue stays short. */
@@ -26,10 +28,14 @@ export interface JitDevice {
   updatedAt: Date;
 }
 
+export type ProfileDelivery = 'command' | 'declaration';
+
 export interface JitRunStart {
   appBundleId: string;
   appStoreId: number;
   profileIdentifier: string;
+  /** Absent on runs begun before declarations: 'command'. */
+  profileDelivery?: ProfileDelivery;
 }
 
 export type JitObservation =
@@ -83,6 +89,7 @@ const deviceSchema = new Schema<DeviceDoc>(
     appBundleId: { type: String, required: true },
     appStoreId: { type: Number, required: true },
     profileIdentifier: { type: String, required: true },
+    profileDelivery: String,
     runId: String,
     state: String,
     steps: Schema.Types.Mixed,
@@ -181,6 +188,7 @@ export function fold(doc: DeviceDoc, observations: readonly ObservationDoc[]): J
     appBundleId: doc.appBundleId,
     appStoreId: doc.appStoreId,
     profileIdentifier: doc.profileIdentifier,
+    profileDelivery: doc.profileDelivery ?? 'command',
     state: stateOf(steps, notManaged),
     steps,
     pendingListUuid,

@@ -2,12 +2,15 @@ import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 export type InstallState = 'queued' | 'installed' | 'failed' | 'removed';
+/** InstallProfile, or a legacy declaration served by the ddm plugin (then `commandUuid` names the delivery only). */
+export type InstallDelivery = 'command' | 'declaration';
 
 export interface WebClipInstall {
   deviceId: string;
   identifier: string;
   label: string;
   commandUuid: string;
+  delivery: InstallDelivery;
   state: InstallState;
   detail?: string;
   updatedAt: Date;
@@ -22,7 +25,13 @@ export interface WebClipInstall {
  * A new enrollment sends a new command, so an older answer or removal no longer applies.
  */
 export interface WebClipInstallRecords {
-  queued(deviceId: string, identifier: string, label: string, commandUuid: string): Promise<void>;
+  queued(
+    deviceId: string,
+    identifier: string,
+    label: string,
+    commandUuid: string,
+    delivery?: InstallDelivery,
+  ): Promise<void>;
   /** Records the answer when `commandUuid` is the device's web clip command (other InstallProfiles pass by). */
   answered(deviceId: string, commandUuid: string, state: 'installed' | 'failed', detail?: string): Promise<void>;
   removed(deviceId: string): Promise<void>;
@@ -34,6 +43,8 @@ interface InstallDoc {
   identifier: string;
   label: string;
   commandUuid: string;
+  /** Absent on installs stored before declarations: 'command'. */
+  delivery?: InstallDelivery;
   /** Kept by installs stored before answers and removals had their own records. */
   state?: InstallState;
   detail?: string;
@@ -54,6 +65,7 @@ const installSchema = new Schema<InstallDoc>(
     identifier: { type: String, required: true },
     label: { type: String, required: true },
     commandUuid: { type: String, required: true },
+    delivery: String,
     state: String,
     detail: String,
   },
@@ -100,10 +112,16 @@ export class MongoWebClipInstalls implements WebClipInstallRecords {
     await Promise.all([this.installs.init(), this.answers.init(), this.removals.init()]);
   }
 
-  async queued(deviceId: string, identifier: string, label: string, commandUuid: string): Promise<void> {
+  async queued(
+    deviceId: string,
+    identifier: string,
+    label: string,
+    commandUuid: string,
+    delivery: InstallDelivery = 'command',
+  ): Promise<void> {
     await this.installs.replaceOne(
       { _id: deviceId },
-      { identifier, label, commandUuid, updatedAt: new Date() },
+      { identifier, label, commandUuid, delivery, updatedAt: new Date() },
       { upsert: true },
     );
   }
@@ -139,6 +157,7 @@ export class MongoWebClipInstalls implements WebClipInstallRecords {
       identifier: install.identifier,
       label: install.label,
       commandUuid: install.commandUuid,
+      delivery: install.delivery ?? 'command',
       state: outcome?.state ?? install.state ?? 'queued',
       detail: outcome ? outcome.detail : install.detail,
       updatedAt: outcome?.at ?? install.updatedAt,
