@@ -15,6 +15,7 @@ import { mountProfileRoutes } from './src/http/profile-routes.js';
 import { DdmService } from './src/services/ddm-service.js';
 import { DeclarationSets } from './src/services/declaration-sets.js';
 import { LegacyProfiles, PROFILE_PATH } from './src/services/legacy-profiles.js';
+import { SetCache } from './src/services/set-cache.js';
 import { updateStatusItems } from './src/services/status-items.js';
 import { type DdmSettings, ddmSettingsSchema, defaultSettings } from './src/settings.js';
 import { MongoStatusItems, MongoSyncStates } from './src/storage/ddm-records.js';
@@ -36,7 +37,8 @@ function build(ctx: PluginContext<DdmConfig>): DdmService {
   const keys = new MongoProfileUrlKeys(ctx.mongo, ctx.keyVault);
   const legacy: LegacyProfiles = new LegacyProfiles(ctx, keys, (id) => sets.target(id));
   const sets: DeclarationSets = new DeclarationSets(ctx, settings, legacy);
-  return new DdmService(ctx, sets, new MongoSyncStates(ctx.mongo), new MongoStatusItems(ctx.mongo), async () => {
+  const syncStates = new MongoSyncStates(ctx.mongo);
+  return new DdmService(ctx, sets, syncStates, new MongoStatusItems(ctx.mongo), new SetCache(sets, ctx), async () => {
     await ctx.queue<ResyncJob>(RESYNC_QUEUE).add('resync', {});
   });
 }

@@ -19,6 +19,15 @@ export const ddmConfigSchema = z.object({
     .max(10_000)
     .default(500)
     .describe('Devices compared per step when the settings change'),
+  setCacheSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(300)
+    .describe(
+      "How long a device's computed declaration set is kept in Redis for its syncs (re-syncs replace it at once); 0 computes it on every request",
+    ),
 });
 
 export type DdmConfig = z.output<typeof ddmConfigSchema>;

@@ -18,6 +18,8 @@ import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 
 /** A partner plugin: an asset and a configuration through the SDK's point, and every status change it hears. */
 const heard: { deviceId: string; names: string[] }[] = [];
+/** How often the partner was asked for each device's declarations (once per computed set). */
+const asked = new Map<string, number>();
 const partner = definePlugin({
   name: 'ddm-partner',
   version: '1.0.0',
@@ -26,6 +28,7 @@ const partner = definePlugin({
   register(api) {
     api.contribute(declarationsPoint, () => ({
       async declarationsFor(target) {
+        asked.set(target.deviceId, (asked.get(target.deviceId) ?? 0) + 1);
         return [
           {
             type: 'com.apple.asset.data',
@@ -118,6 +121,27 @@ describe('ddm: declarative device management end to end', function () {
     });
     await eventsDelivered(h.gateway.gateway);
     expect(heard.find((e) => e.deviceId === deviceId)?.names).to.include('device.operating-system.version');
+  });
+
+  it('a sync computes the set once: the re-sync that tells the device, then every request of the sync from the cache', async () => {
+    const { device, deviceId, ddm } = await enroll('erin');
+    await device.poll();
+    expect(ddm.itemSyncs).to.equal(1);
+    // The sync: declaration-items, every declaration, the status report; the set came from the enrollment's re-sync.
+    expect(ddm.requests.length).to.be.at.least(2 + ddm.declarations.size);
+    expect(asked.get(deviceId)).to.equal(1);
+    // A device syncing again on its own: still the kept set, nothing computed.
+    expect(await ddm.sync()).to.deep.equal({ changed: false });
+    expect(asked.get(deviceId)).to.equal(1);
+    // A change reaches it with one push and one sync; the re-sync computed the set once more, the sync not at all.
+    const pushesBefore = pushesTo(deviceId);
+    await saveSettings({ passcode: { requirePasscode: true, minimumLength: 8, assignment: { allDevices: true } } });
+    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    const computedBefore = asked.get(deviceId) ?? 0;
+    await device.poll();
+    expect(ddm.declarations.get('gateway.ddm.passcode')?.Payload).to.include({ MinimumLength: 8 });
+    expect(asked.get(deviceId)).to.equal(computedBefore);
+    await saveSettings({ passcode: null });
   });
 
   it('a changed configuration reaches the device with one push and one sync; a refused one is reported', async () => {

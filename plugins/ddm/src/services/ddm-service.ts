@@ -27,6 +27,7 @@ import { mergeItem, parseStatusReport, StatusReportError } from '../protocol/sta
 import { compareVersions } from '../settings.js';
 import { type StatusItemDoc, type StatusItems, type SyncStates, statusItemId } from '../storage/ddm-records.js';
 import type { DeclarationSets } from './declaration-sets.js';
+import type { SetCache } from './set-cache.js';
 
 const JSON_TYPE = 'application/json';
 const json = (value: unknown): DeviceCheckinReply => ({
@@ -43,6 +44,8 @@ export class DdmService implements DeclarativeManagement {
     readonly sets: DeclarationSets,
     private readonly syncStates: SyncStates,
     private readonly statusItems: StatusItems,
+    /** The sets devices sync against (computed once per sync, replaced by every re-sync). */
+    private readonly syncedSets: SetCache,
     /** Queues the ddm-resync job (every device that ever synced is compared). */
     private readonly queueResync: () => Promise<void> = async () => undefined,
   ) {}
@@ -55,7 +58,7 @@ export class DdmService implements DeclarativeManagement {
       await this.recordStatus(message);
       return {};
     }
-    const { set } = await this.sets.forDevice(message.deviceId);
+    const { set } = await this.syncedSets.forSync(message.deviceId, message.enrollmentId);
     switch (endpoint.kind) {
       case 'tokens':
         return json(tokensResponse(set, new Date()));
@@ -161,7 +164,7 @@ export class DdmService implements DeclarativeManagement {
   async requestSync(deviceIds: readonly string[]): Promise<{ deviceId: string; queued: boolean }[]> {
     const results: { deviceId: string; queued: boolean }[] = [];
     for (const deviceId of deviceIds) {
-      const { target, set } = await this.sets.forDevice(deviceId);
+      const { target, set } = await this.syncedSets.refresh(deviceId);
       const state = await this.syncStates.get(deviceId);
       const current = state?.enrollmentId === target?.enrollmentId ? state : undefined;
       if (!target || !supportsDdm(target.osVersion) || current?.token === set.token) {
@@ -230,5 +233,6 @@ export class DdmService implements DeclarativeManagement {
     const current = await this.sets.target(deviceId);
     await this.statusItems.forget(deviceId, current?.enrollmentId);
     await this.syncStates.forget(deviceId, current?.enrollmentId);
+    await this.syncedSets.drop(deviceId);
   }
 }
