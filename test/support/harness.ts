@@ -64,6 +64,8 @@ export interface PluginHarness {
   readonly logs: Record<string, unknown>[];
   /** Device ids the stand-in push service was asked to wake, one array per call. */
   readonly pushes: readonly string[][];
+  /** How many of those calls woke this device. */
+  pushesTo(deviceId: string): number;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** fetch with the admin bearer token (every scope) and a JSON content type. */
   adminFetch(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
@@ -128,6 +130,7 @@ export async function startPluginHarness(options: PluginHarnessOptions): Promise
     url: gw.url,
     logs: gw.logs,
     pushes: push.woken,
+    pushesTo: (deviceId: string) => push.woken.filter((batch) => batch.includes(deviceId)).length,
     fetch: gw.fetch,
     adminFetch,
     context: <C>(plugin: string) => gw.gateway.context(plugin) as PluginContext<C>,

@@ -15,6 +15,7 @@ import {
   startPluginHarness,
 } from 'enrollment-gateway/testing';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
+import { ddmDeviceView } from './support.js';
 
 /** A partner plugin: an asset and a configuration through the SDK's point, and every status change it hears. */
 const heard: { deviceId: string; names: string[] }[] = [];
@@ -66,13 +67,8 @@ describe('ddm: declarative device management end to end', function () {
   this.timeout(120_000);
   let h: PluginHarness;
 
-  const view = async (deviceId: string): Promise<DeviceView> => {
-    const res = await h.adminFetch(`/api/ddm/devices/${deviceId}`);
-    expect(res.status, await res.clone().text()).to.equal(200);
-    return (await res.json()) as DeviceView;
-  };
+  const view = (deviceId: string) => ddmDeviceView<DeviceView>(h, deviceId);
   const statusValue = (v: DeviceView, name: string) => v.status.find((s) => s.name === name)?.value;
-  const pushesTo = (deviceId: string) => h.pushes.filter((batch) => batch.includes(deviceId)).length;
   const resyncsDone = async () => {
     const queue = h.context('ddm').queue('ddm-resync').queue;
     await eventually(async () => {
@@ -134,9 +130,9 @@ describe('ddm: declarative device management end to end', function () {
     expect(await ddm.sync()).to.deep.equal({ changed: false });
     expect(asked.get(deviceId)).to.equal(1);
     // A change reaches it with one push and one sync; the re-sync computed the set once more, the sync not at all.
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     await saveSettings({ passcode: { requirePasscode: true, minimumLength: 8, assignment: { allDevices: true } } });
-    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    await eventually(async () => expect(h.pushesTo(deviceId)).to.equal(pushesBefore + 1));
     const computedBefore = asked.get(deviceId) ?? 0;
     await device.poll();
     expect(ddm.declarations.get('gateway.ddm.passcode')?.Payload).to.include({ MinimumLength: 8 });
@@ -153,10 +149,10 @@ describe('ddm: declarative device management end to end', function () {
       rejectTypes: ['com.apple.configuration.passcode.settings'],
     });
     await device.poll();
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     const syncsBefore = rejecting.itemSyncs;
     await saveSettings({ passcode: { requirePasscode: true, minimumLength: 6, assignment: { allDevices: true } } });
-    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    await eventually(async () => expect(h.pushesTo(deviceId)).to.equal(pushesBefore + 1));
     const answered = await device.poll();
     expect(answered.map((a) => a.requestType)).to.deep.equal(['DeclarativeManagement']);
     expect(rejecting.itemSyncs).to.equal(syncsBefore + 1);
@@ -170,12 +166,12 @@ describe('ddm: declarative device management end to end', function () {
   it('an unchanged set sends nothing: no command, no push, no sync', async () => {
     const { device, deviceId, ddm } = await enroll('carol');
     await device.poll();
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     const syncsBefore = ddm.requests.length;
     await saveSettings({}); // saved again, same content: a new version, the same declarations
     const results = await h.context('ddm').resolve(declarativeManagementRef).requestSync([deviceId]);
     expect(results).to.deep.equal([{ deviceId, queued: false }]);
-    expect(pushesTo(deviceId)).to.equal(pushesBefore);
+    expect(h.pushesTo(deviceId)).to.equal(pushesBefore);
     expect(await device.poll()).to.deep.equal([]);
     expect(ddm.requests.length).to.equal(syncsBefore);
     expect(await ddm.sync()).to.deep.equal({ changed: false }); // a device asking on its own learns the same

@@ -27,7 +27,6 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
     expect(response.status).to.equal(200);
     await eventsDelivered(h.gateway.gateway);
   };
-  const pushesTo = (deviceId: string) => h.pushes.filter((batch) => batch.includes(deviceId)).length;
   const groupEvents = () =>
     h.context('ddm').mongo.collection('core_events').countDocuments({ event: 'user.groupsChanged' });
 
@@ -79,13 +78,13 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
       expect(counts.waiting + counts.active + counts.delayed).to.equal(0);
     });
     expect(await device.poll(), 'bob is not in the pilot group yet').to.deep.equal([]);
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     const eventsBefore = await groupEvents();
 
     bob.groups = [STAFF, PILOT];
     await signIn(bob);
     expect(await groupEvents()).to.equal(eventsBefore + 1);
-    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    await eventually(async () => expect(h.pushesTo(deviceId)).to.equal(pushesBefore + 1));
     const answered = await device.poll();
     expect(answered.map((a) => [a.requestType, a.status])).to.deep.equal([['DeclarativeManagement', 'Acknowledged']]);
     expect(ddm.itemSyncs).to.equal(2);
@@ -93,11 +92,11 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
   });
 
   it('a sign-in with the same groups raises nothing and queues nothing', async () => {
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     const eventsBefore = await groupEvents();
     await signIn(bob);
     expect(await groupEvents()).to.equal(eventsBefore);
-    expect(pushesTo(deviceId)).to.equal(pushesBefore);
+    expect(h.pushesTo(deviceId)).to.equal(pushesBefore);
   });
 
   it('a change that moves no declaration raises the event but queues nothing', async () => {
@@ -110,7 +109,7 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
   });
 
   it('a group taken away in Entra reaches the device without a sign-in: the group refresh moves the policy off', async () => {
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     const eventsBefore = await groupEvents();
     bob.groups = [STAFF];
     const job = await h
@@ -120,7 +119,7 @@ describe('ddm: a change of a user’s groups re-syncs their devices', function (
     await eventually(async () => expect(await job.getState()).to.equal('completed'), 30_000);
     await eventsDelivered(h.gateway.gateway);
     expect(await groupEvents()).to.equal(eventsBefore + 1);
-    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    await eventually(async () => expect(h.pushesTo(deviceId)).to.equal(pushesBefore + 1));
     const answered = await device.poll();
     expect(answered.map((a) => [a.requestType, a.status])).to.deep.equal([['DeclarativeManagement', 'Acknowledged']]);
     expect(ddm.declarations.has('gateway.ddm.os-update')).to.equal(false);

@@ -12,6 +12,7 @@ import { formatViolations, type SchemaContext, validateProfile } from '../../../
 import { validateDeclaration } from '../../../test/support/apple-schema-declarative.js';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 import { MongoProfileUrlKeys } from '../src/storage/profile-keys.js';
+import { ddmDeviceView } from './support.js';
 
 const IOS17: SchemaContext = { os: 'iOS', osVersion: '17.4', enrollment: 'device', channel: 'device' };
 const SSO = 'jit-registration.sso-profile';
@@ -42,11 +43,7 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
   this.timeout(180_000);
   let h: PluginHarness;
 
-  const view = async (deviceId: string): Promise<DeviceView> => {
-    const res = await h.adminFetch(`/api/ddm/devices/${deviceId}`);
-    expect(res.status, await res.clone().text()).to.equal(200);
-    return (await res.json()) as DeviceView;
-  };
+  const view = (deviceId: string) => ddmDeviceView<DeviceView>(h, deviceId);
   const readiness = (deviceId: string) => h.context('jit-registration').resolve(deviceReadinessRef).get(deviceId);
   const requestTypes = (answered: { requestType: string }[]) => answered.map((a) => a.requestType);
   const profileUrl = (ddm: SimulatedDdm, identifier: string) => {
@@ -56,7 +53,6 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
   };
   /** The path the device GETs, on the harness's real address. */
   const download = (url: string) => h.fetch(new URL(url).pathname);
-  const pushesTo = (deviceId: string) => h.pushes.filter((batch) => batch.includes(deviceId)).length;
   const enroll = async (userId: string, osVersion = '17.4') => {
     const enrolled: EnrolledDevice = await h.enrollDevice({ userId, osVersion, installPolls: 1 });
     return { ...enrolled, ddm: SimulatedDdm.attach(enrolled.device) };
@@ -160,7 +156,7 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     const { device, deviceId, ddm } = await enrollReady('carol');
     const oldUrl = profileUrl(ddm, WEB_CLIP);
     const ssoToken = ddm.declarations.get(SSO)?.ServerToken;
-    const pushesBefore = pushesTo(deviceId);
+    const pushesBefore = h.pushesTo(deviceId);
     const syncsBefore = ddm.itemSyncs;
     const downloadsBefore = ddm.legacy.downloads.length;
 
@@ -177,7 +173,7 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     const saved = await h.adminFetch('/api/web-clip/settings', { method: 'PUT', body: JSON.stringify(body) });
     expect(saved.status, await saved.clone().text()).to.equal(200);
 
-    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 1));
+    await eventually(async () => expect(h.pushesTo(deviceId)).to.equal(pushesBefore + 1));
     expect(requestTypes(await device.poll())).to.deep.equal(['DeclarativeManagement']);
     expect(ddm.itemSyncs).to.equal(syncsBefore + 1);
     const newUrl = profileUrl(ddm, WEB_CLIP);
@@ -206,7 +202,7 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     };
     const put = await h.adminFetch('/api/jit/sso-policy', { method: 'PUT', body: JSON.stringify(policyBody) });
     expect(put.status, await put.clone().text()).to.equal(200);
-    await eventually(async () => expect(pushesTo(deviceId)).to.equal(pushesBefore + 2));
+    await eventually(async () => expect(h.pushesTo(deviceId)).to.equal(pushesBefore + 2));
     const clipDownloads = ddm.legacy.downloads.length;
     expect(requestTypes(await device.poll())).to.deep.equal(['DeclarativeManagement']);
     expect(ddm.itemSyncs).to.equal(syncsBefore + 2);
