@@ -63,10 +63,7 @@ export interface PluginContext<C = unknown> extends ServiceResolver {
   readonly events: EventPublisher;
   /** The kernel's mongoose connection; define models on it with `mongo.model(...)`. */
   readonly mongo: Connection;
-  /**
-   * A shared ioredis client for commands (not for blocking calls, subscriptions or WATCH). It auto-pipelines: the
-   * commands the process issues in one turn of the event loop leave in one write; each keeps its own reply.
-   */
+  /** A shared ioredis client for commands (not for blocking calls or subscriptions). */
   readonly redis: Redis;
   /** Prefix for this plugin's own Redis keys: "<redis.prefix>:<plugin>:". */
   readonly redisKeyPrefix: string;
