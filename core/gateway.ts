@@ -188,11 +188,7 @@ export class Gateway {
 
     this.mongo = await connectMongo(config);
     this.redisFactory = new RedisFactory(config.redis.url, logger);
-    // Auto-pipelined: the commands all requests issue in one turn of the event loop leave in one socket write.
-    // Each write to a local socket runs the receiver's TCP path too: per device request they were a quarter of the
-    // gateway's CPU (docs/mdm.md, "Gateway CPU per round trip"). Only this connection: subscribers and BullMQ's
-    // blocking workers have their own.
-    const redis = this.redisFactory.create('shared', { enableAutoPipelining: true });
+    const redis = this.redisFactory.create('shared');
     try {
       await withTimeout(redis.ping(), 5_000, 'Redis ping');
     } catch (error) {
