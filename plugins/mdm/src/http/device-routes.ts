@@ -84,8 +84,8 @@ export function mountDeviceRoutes(router: PluginRouter, deps: DeviceRouteDeps): 
 
   router.put('/connect', perClient, async (ctx) => {
     const { body, signer, limits } = await verifiedBody(ctx, deps);
-    // The identity is counted before anything is read for it: together with the binding-cache lookup, so that both
-    // leave in one Redis write (the shared connection auto-pipelines); a body that does not parse is counted too.
+    // The identity is counted before anything is read for it, in flight together with the binding-cache lookup (one
+    // Redis round trip to wait for instead of two); a body that does not parse is counted too.
     const admit = () => admitIdentity(deps, signer);
     let report: CommandReport;
     try {

@@ -108,8 +108,8 @@ export class DeviceIdentityVerifier {
    * sends one request per command, and only the first of a burst reads the database. The revocation check
    * rides in the cache's round trip; without a usable mirror it goes to the database.
    *
-   * `admit` (the caller's rate-limit count for this identity) starts in the same turn as the cache lookup, so
-   * both go to Redis in one write, and is awaited before the lookup's answer is used or the database is read.
+   * `admit` (the caller's rate-limit count for this identity) is sent right after the cache lookup, so the two
+   * Redis calls are in flight together, and is awaited before the lookup's answer is used or the database is read.
    */
   async deviceForCommands(
     udid: string,
