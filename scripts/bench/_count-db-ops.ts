@@ -2,7 +2,8 @@
  * Preloaded into the benchmarked gateway (`node --import`): counts every MongoDB driver call (mongoose goes
  * through the same driver) by collection and method, and every Redis command, with their summed latency.
  * The first SIGUSR2 resets the counts (start of the measured phase), the next writes them as JSON to
- * $DB_OPS_FILE (end of it), so the benchmark can report operations per round trip by type.
+ * $DB_OPS_FILE.<pid> (end of it), so the benchmark can report operations per round trip by type, summed over
+ * the gateway's processes (readOpCounts in _op-counts.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -71,7 +72,8 @@ for (const method of ['find', 'aggregate']) {
   };
 }
 
-const redisRequire = createRequire(createRequire(import.meta.url).resolve('ioredis'));
+// Like mongoose above: the gateway's own ioredis (another tree's with --gateway-dir).
+const redisRequire = createRequire(createRequire(path.join(process.cwd(), 'package.json')).resolve('ioredis'));
 const Redis = redisRequire('ioredis') as { prototype: Record<string, unknown> };
 const sendCommand = Redis.prototype.sendCommand as (command: { name: string; promise: Promise<unknown> }) => unknown;
 Redis.prototype.sendCommand = function (this: unknown, command: { name: string; promise: Promise<unknown> }) {
@@ -92,5 +94,5 @@ process.on('SIGUSR2', () => {
     return;
   }
   measuring = false;
-  if (file) writeFileSync(file, JSON.stringify(Object.fromEntries(counts)));
+  if (file) writeFileSync(`${file}.${process.pid}`, JSON.stringify(Object.fromEntries(counts)));
 });

@@ -4,18 +4,20 @@
  * requests' latency, the database and Redis operations per round trip by type, what PostgreSQL did behind
  * FerretDB, and the database's own ceiling for the same operations (see _database-floor.ts; --floor 0 skips it).
  *   npm run bench -- checkin [--devices 1000] [--commands 3] [--concurrency 48] [--floor 0] [--gateway-dir DIR]
+ *     [--replicas N]
  * --gateway-dir runs the gateway from another checkout (e.g. the code before a change, with its own node_modules)
  * while this checkout's simulator drives it: run both back to back for a side-by-side ratio.
+ * --replicas N runs the work role in a process of its own and N serve processes behind one port (node:cluster);
+ * without it the gateway is one process in the `all` role. The gateway's CPU is the sum over its processes.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import mongoose from 'mongoose';
 import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
-import { finished, waitForLine } from '../../test/support/process.js';
 import {
   ensureLocalServices,
   ferretDbBackendInUse,
@@ -25,23 +27,26 @@ import {
 import { databaseFloor } from './_database-floor.js';
 import { counterDelta, postgresCpuSeconds, postgresUrlOf, rowSizes, tableCounters } from './_ferretdb-pg.js';
 import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
-import { cpuSeconds, samplePeakRss } from './_proc.js';
-import { ONE_CLIENT_MANY_DEVICES, option, percentiles, spawnGateway, textOption } from './_stats.js';
+import { startGateway } from './_gateway-processes.js';
+import { readOpCounts } from './_op-counts.js';
+import { cpuSeconds } from './_proc.js';
+import { ONE_CLIENT_MANY_DEVICES, option, percentiles, textOption } from './_stats.js';
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const devices = option(args, 'devices', 1000);
   const commandsPerDevice = option(args, 'commands', 3);
   const concurrency = option(args, 'concurrency', 48);
   const gatewayDir = textOption(args, 'gateway-dir');
+  const replicas = option(args, 'replicas', 0);
   const services = await ensureLocalServices();
   const mongodbUri = new URL(services.mongodbUri);
   const databaseName = `bench_checkin_${randomBytes(3).toString('hex')}`;
   mongodbUri.pathname = `/${databaseName}`;
   const opsFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-checkin-')), 'ops.json');
-  const server = spawnGateway(
+  const gateway = await startGateway({
     gatewayDir,
-    [],
-    {
+    replicas,
+    env: {
       MONGODB_URI: mongodbUri.toString(),
       REDIS_URL: services.redisUrl,
       GATEWAY_REDIS__PREFIX: `bench-${randomBytes(3).toString('hex')}`,
@@ -51,7 +56,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       DB_OPS_FILE: opsFile,
       ...ONE_CLIENT_MANY_DEVICES,
     },
-    [
+    nodeArgs: [
       // tsx first: the counter is TypeScript too (spawnTs puts these before its own --import tsx).
       '--import',
       'tsx',
@@ -59,10 +64,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       pathToFileURL(path.join(import.meta.dirname, '_count-db-ops.ts')).href,
       ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     ],
-  );
-  const exited = finished(server, 3_600_000);
+  });
+  const url = gateway.url;
+  let failed = false;
   try {
-    const [, url] = await waitForLine(server, /listening (http:\S+)/, 60_000);
     const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
     console.log(`enrolling ${devices} simulated devices…`);
     const setupStarted = Date.now();
@@ -108,18 +113,18 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
     console.log(`set up in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s; measuring…`);
 
-    const pids = { gateway: server.pid!, ...localServicePids() };
+    const pids = localServicePids();
     const pgUrl = postgresUrlOf(pids.ferretdb);
     const tablesBefore = pgUrl ? tableCounters(pgUrl, databaseName) : {};
     const cpuBefore = {
-      gateway: cpuSeconds(pids.gateway),
+      gateway: gateway.cpuSeconds(),
       ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN,
       postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
       client: process.cpuUsage(),
     };
-    const rss = samplePeakRss(pids.gateway);
+    const rss = gateway.sampleRss();
     // Starts the operation counts (and the CPU profile with PROFILE_DIR).
-    server.kill('SIGUSR2');
+    gateway.signal('SIGUSR2');
     await new Promise((resolve) => setTimeout(resolve, 100));
     let acknowledged = 0;
     let requests = 0;
@@ -134,20 +139,18 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const peakRss = rss.stop();
-    server.kill('SIGUSR2');
+    gateway.signal('SIGUSR2');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const clientCpu = process.cpuUsage(cpuBefore.client);
     const cpu = {
-      gateway: +(cpuSeconds(pids.gateway) - cpuBefore.gateway).toFixed(2),
+      gateway: +(gateway.cpuSeconds() - cpuBefore.gateway).toFixed(2),
       ferretdb: pids.ferretdb ? +(cpuSeconds(pids.ferretdb) - cpuBefore.ferretdb).toFixed(2) : null,
       postgresql: pgUrl ? +(postgresCpuSeconds(pgUrl) - cpuBefore.postgresql).toFixed(2) : null,
       simulator: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
     };
     const tables = pgUrl ? counterDelta(tableCounters(pgUrl, databaseName), tablesBefore) : {};
     const rows = pgUrl ? rowSizes(pgUrl, databaseName, ['mdm_devices', 'mdm_commands', 'mdm_command_results']) : {};
-    const ops = existsSync(opsFile)
-      ? (JSON.parse(readFileSync(opsFile, 'utf8')) as Record<string, { calls: number; ms: number }>)
-      : {};
+    const ops = readOpCounts(opsFile);
     // Same client, same concurrency: a bare HTTP round trip to /healthz is this machine's ceiling.
     const ceilingRequests = Math.max(2000, requests);
     const ceilingStarted = process.hrtime.bigint();
@@ -200,7 +203,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       `HTTP ceiling (GET /healthz, same client and concurrency): ${ceilingPerSecond} requests/s; signed MDM requests reached ${(requests / seconds / ceilingPerSecond).toFixed(3)} of it`,
     );
     console.log(
-      `gateway peak RSS ${peakRss} MB; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, PostgreSQL ${cpu.postgresql ?? 'n/a'}, simulator ${cpu.simulator}`,
+      `gateway peak RSS ${peakRss.serve} MB${peakRss.work === undefined ? '' : ` (per serve replica; work role ${peakRss.work} MB)`}; CPU seconds during the run: gateway ${cpu.gateway}, FerretDB ${cpu.ferretdb ?? 'n/a (external)'}, PostgreSQL ${cpu.postgresql ?? 'n/a'}, simulator ${cpu.simulator}`,
     );
     if (floor)
       console.log(
@@ -236,6 +239,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       devices,
       commandsPerDevice,
       concurrency,
+      replicas: replicas || null,
       roundTrips: acknowledged,
       requests,
       seconds: +seconds.toFixed(2),
@@ -260,21 +264,18 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         Object.entries(cpu).map(([k, v]) => [k, v === null ? null : +((v * 1000) / acknowledged).toFixed(2)]),
       ),
       ratioToHttpCeiling: +(requests / seconds / ceilingPerSecond).toFixed(3),
-      gatewayPeakRssMb: peakRss,
+      gatewayPeakRssMb: peakRss.serve,
+      workRolePeakRssMb: peakRss.work ?? null,
       cpuSeconds: cpu,
       enrollmentsPerSecond: +fleet.enrollmentsPerSecond.toFixed(1),
       database: process.env.MONGODB_URI ? 'external' : `FerretDB 1.24 (${ferretDbBackendInUse()})`,
     };
   } catch (error) {
-    server.kill('SIGTERM');
-    const output = await exited.catch(() => undefined);
-    console.error(
-      `gateway output:\n${(output?.stdout ?? '').split('\n').slice(-5).join('\n')}\n${(output?.stderr ?? '').split('\n').slice(-8).join('\n')}`,
-    );
+    failed = true;
     throw error;
   } finally {
-    server.kill('SIGTERM');
-    await exited.catch(() => undefined);
+    const output = await gateway.stop(failed);
+    if (failed) console.error(`gateway output:\n${output}`);
     stopLocalServices();
   }
 }

@@ -125,4 +125,34 @@ describe('mdm: rate limits on enrollment links, SCEP and device endpoints', func
     expect(Number(limited?.headers['retry-after'])).to.be.within(1, 60);
     expect((await calm.sendReport({ UDID: calm.udid, Status: 'Idle' })).status).to.equal(200);
   });
+
+  it('a refused identity reads nothing from the database, even on a binding-cache miss; a report that does not parse counts too', async () => {
+    const mdm = gw.gateway.context('mdm');
+    const counters = await mdm.redis.keys(`${gw.redisPrefix}:rl:*`);
+    if (counters.length > 0) await mdm.redis.del(...counters);
+    const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
+    await device.downloadProfile(`${PUBLIC_URL}${await mint('eager')}`);
+    await device.enroll();
+    // Enrollment's check-ins used some of the identity's five points; reports without their UDID (400) use up the
+    // rest: a body that does not parse is counted too.
+    const unparsed: number[] = [];
+    for (let i = 0; i < 6 && !unparsed.includes(429); i += 1)
+      unparsed.push((await device.sendReport({ Status: 'Idle' })).status);
+    expect(unparsed.length).to.be.greaterThan(1);
+    expect(unparsed).to.deep.equal([...unparsed.slice(0, -1).map(() => 400), 429]);
+    // The cached binding is gone: a request let through would read the binding, inventory and presence.
+    const entries = await mdm.redis.keys(`${mdm.redisKeyPrefix}binding:*`);
+    if (entries.length > 0) await mdm.redis.del(...entries);
+    const operations: string[] = [];
+    mdm.mongo.set('debug', (collection: string, method: string) => {
+      if (collection.startsWith('mdm_')) operations.push(`${collection}.${method}`);
+    });
+    try {
+      expect((await device.sendReport({ UDID: device.udid, Status: 'Idle' })).status).to.equal(429);
+      expect((await device.sendReport({ Status: 'Idle' })).status).to.equal(429);
+    } finally {
+      mdm.mongo.set('debug', undefined);
+    }
+    expect(operations).to.deep.equal([]);
+  });
 });
