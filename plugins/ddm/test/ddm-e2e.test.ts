@@ -15,7 +15,7 @@ import {
   startPluginHarness,
 } from 'enrollment-gateway/testing';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
-import { ddmDeviceView } from './support.js';
+import { ddmDeviceView, retireAndWait } from './support.js';
 
 /** A partner plugin: an asset and a configuration through the SDK's point, and every status change it hears. */
 const heard: { deviceId: string; names: string[] }[] = [];
@@ -120,7 +120,7 @@ describe('ddm: declarative device management end to end', function () {
   });
 
   it('a sync computes the set once: the re-sync that tells the device, then every request of the sync from the cache', async () => {
-    const { device, deviceId, ddm } = await enroll('erin');
+    const { device, deviceId, ddm } = await enroll('frank');
     await device.poll();
     expect(ddm.itemSyncs).to.equal(1);
     // The sync: declaration-items, every declaration, the status report; the set came from the enrollment's re-sync.
@@ -207,12 +207,7 @@ describe('ddm: declarative device management end to end', function () {
     const { device, deviceId, ddm } = await enroll('erin');
     await device.poll();
     expect(ddm.declarations.size).to.be.greaterThan(0);
-    const res = await h.adminFetch(`/api/unenrollment/devices/${deviceId}/retire`, { method: 'POST' });
-    expect(res.status).to.equal(202);
-    await eventually(async () => {
-      await device.poll();
-      expect(device.enrolled).to.equal(false);
-    });
+    await retireAndWait(h, device, deviceId);
     expect(ddm.declarations.size).to.equal(0);
     await eventually(async () => {
       await eventsDelivered(h.gateway.gateway);

@@ -12,7 +12,7 @@ import { formatViolations, type SchemaContext, validateProfile } from '../../../
 import { validateDeclaration } from '../../../test/support/apple-schema-declarative.js';
 import { SimulatedDdm } from '../../../test/support/device-simulator-ddm.js';
 import { MongoProfileUrlKeys } from '../src/storage/profile-keys.js';
-import { ddmDeviceView } from './support.js';
+import { ddmDeviceView, retireAndWait } from './support.js';
 
 const IOS17: SchemaContext = { os: 'iOS', osVersion: '17.4', enrollment: 'device', channel: 'device' };
 const SSO = 'jit-registration.sso-profile';
@@ -243,12 +243,7 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     const { device, deviceId, ddm } = await enrollReady('erin');
     const urls = [SSO, WEB_CLIP].map((id) => profileUrl(ddm, id));
     expect([...device.state.profiles.values()].filter((p) => p.installedBy === 'declaration')).to.have.length(2);
-    const res = await h.adminFetch(`/api/unenrollment/devices/${deviceId}/retire`, { method: 'POST' });
-    expect(res.status).to.equal(202);
-    await eventually(async () => {
-      await device.poll();
-      expect(device.enrolled).to.equal(false);
-    });
+    await retireAndWait(h, device, deviceId);
     expect(ddm.declarations.size).to.equal(0);
     expect([...device.state.profiles.values()].filter((p) => p.installedBy === 'declaration')).to.deep.equal([]);
     const retired = (await (await h.adminFetch(`/api/unenrollment/devices/${deviceId}`)).json()) as {
