@@ -1,3 +1,5 @@
+import type { Connection, Model, Schema } from 'mongoose';
+
 /**
  * How many write statements go to the database in one command. FerretDB 1.24 (the test database) keeps a
  * PostgreSQL connection for each statement of an update command that matched a document until the whole command
@@ -16,4 +18,14 @@ export async function bulkWriteInChunks<Op>(
   size = BULK_WRITE_CHUNK,
 ): Promise<void> {
   for (let from = 0; from < ops.length; from += size) await write(ops.slice(from, from + size));
+}
+
+/**
+ * The connection's model of that name, defined with `schema` the first time: every store of a plugin, and a test
+ * that builds a store twice on one connection, share one model (mongoose refuses to define a name twice). A
+ * function is called only when the model is defined.
+ */
+export function modelOn<T>(connection: Connection, name: string, schema: Schema<T> | (() => Schema<T>)): Model<T> {
+  const existing = connection.models[name] as Model<T> | undefined;
+  return existing ?? connection.model<T>(name, typeof schema === 'function' ? schema() : schema);
 }

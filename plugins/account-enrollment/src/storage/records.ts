@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isDuplicateKeyError, type KeyVault } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, type KeyVault, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -32,8 +32,7 @@ interface KeyDoc {
 }
 
 export function accountEnrollmentModels(connection: Connection) {
-  const model = <T>(name: string, schema: Schema<T>) =>
-    (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+  const model = <T>(name: string, schema: Schema<T>): Model<T> => modelOn<T>(connection, name, schema);
   const tokens = model(
     'AccountEnrollmentToken',
     new Schema<AccessTokenDoc>(

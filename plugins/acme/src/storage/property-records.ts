@@ -1,3 +1,4 @@
+import { modelOn } from 'enrollment-gateway/sdk';
 /**
  * DevicePropertiesAttestation and identity renewal records. Insert-only, one writer per collection:
  *
@@ -7,7 +8,7 @@
  * | acme_renewals              | renewal role (sweep, admin route): _id = CommandUUID    | the sweep (skip the renewed) |
  * | acme_renewal_failures      | command.result handler: _id = the failed CommandUUID    | the sweep (try again)        |
  */
-import { type Connection, type Model, Schema } from 'mongoose';
+import { type Connection, Schema } from 'mongoose';
 import { insertOnce } from './records.js';
 
 export interface PropertyRequestDoc {
@@ -59,13 +60,9 @@ export interface RenewalFailureDoc {
 
 const options = { versionKey: false } as const;
 
-function model<T>(mongo: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (mongo.models[name] as Model<T> | undefined) ?? mongo.model<T>(name, schema);
-}
-
 export function propertyModels(mongo: Connection) {
   return {
-    requests: model(
+    requests: modelOn(
       mongo,
       'AcmePropertyRequest',
       new Schema<PropertyRequestDoc>(
@@ -73,7 +70,7 @@ export function propertyModels(mongo: Connection) {
         { ...options, collection: 'acme_property_requests' },
       ),
     ),
-    attestations: model(
+    attestations: modelOn(
       mongo,
       'AcmePropertyAttestation',
       new Schema<PropertyAttestationDoc>(
@@ -93,7 +90,7 @@ export function propertyModels(mongo: Connection) {
         { ...options, collection: 'acme_property_attestations' },
       ),
     ),
-    renewals: model(
+    renewals: modelOn(
       mongo,
       'AcmeRenewal',
       new Schema<RenewalDoc>(
@@ -108,7 +105,7 @@ export function propertyModels(mongo: Connection) {
         { ...options, collection: 'acme_renewals' },
       ),
     ),
-    renewalFailures: model(
+    renewalFailures: modelOn(
       mongo,
       'AcmeRenewalFailure',
       new Schema<RenewalFailureDoc>(

@@ -9,7 +9,7 @@
  * | acme_order_facts      | challenge (attested), finalize (claim, finalized)      | order routes, status items  |
  * | acme_profile_choices  | admin request (replace whole; one admin role)          | identity contributor        |
  */
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import type { JWK } from 'jose';
 import { type Connection, type Model, Schema } from 'mongoose';
 
@@ -78,13 +78,9 @@ export const factId = (orderId: string, kind: OrderFactKind) => `${orderId}:${ki
 
 const options = { versionKey: false } as const;
 
-function model<T>(mongo: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (mongo.models[name] as Model<T> | undefined) ?? mongo.model<T>(name, schema);
-}
-
 export function acmeModels(mongo: Connection) {
   return {
-    accounts: model(
+    accounts: modelOn(
       mongo,
       'AcmeAccount',
       new Schema<AccountDoc>(
@@ -92,7 +88,7 @@ export function acmeModels(mongo: Connection) {
         { ...options, collection: 'acme_accounts' },
       ),
     ),
-    clientIds: model(
+    clientIds: modelOn(
       mongo,
       'AcmeClientId',
       new Schema<ClientIdDoc>(
@@ -108,7 +104,7 @@ export function acmeModels(mongo: Connection) {
         { ...options, collection: 'acme_client_ids' },
       ),
     ),
-    orders: model(
+    orders: modelOn(
       mongo,
       'AcmeOrder',
       new Schema<OrderDoc>(
@@ -124,7 +120,7 @@ export function acmeModels(mongo: Connection) {
         { ...options, collection: 'acme_orders' },
       ),
     ),
-    facts: model(
+    facts: modelOn(
       mongo,
       'AcmeOrderFact',
       new Schema<OrderFactDoc>(
@@ -143,7 +139,7 @@ export function acmeModels(mongo: Connection) {
         { ...options, collection: 'acme_order_facts' },
       ),
     ),
-    profileChoices: model(
+    profileChoices: modelOn(
       mongo,
       'AcmeProfileChoice',
       new Schema<ProfileChoiceDoc>(

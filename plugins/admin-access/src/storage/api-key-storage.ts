@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -77,10 +77,6 @@ const datedSchema = (collection: string) =>
     { collection, versionKey: false },
   );
 
-function model<T>(connection: Connection, name: string, schema: () => Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema());
-}
-
 async function datesOf(model: Model<DatedDoc>, ids: readonly string[]): Promise<Map<string, Date>> {
   if (ids.length === 0) return new Map();
   const docs = await model.find({ _id: { $in: [...ids] } }).lean<DatedDoc[]>();
@@ -93,9 +89,9 @@ export class MongoApiKeyStorage implements ApiKeyStorage {
   private readonly usage: Model<DatedDoc>;
 
   constructor(connection: Connection) {
-    this.keys = model(connection, 'AdminApiKey', () => keySchema);
-    this.revocations = model(connection, 'AdminApiKeyRevocation', () => datedSchema('admin_api_key_revocations'));
-    this.usage = model(connection, 'AdminApiKeyUsage', () => datedSchema('admin_api_key_usage'));
+    this.keys = modelOn(connection, 'AdminApiKey', () => keySchema);
+    this.revocations = modelOn(connection, 'AdminApiKeyRevocation', () => datedSchema('admin_api_key_revocations'));
+    this.usage = modelOn(connection, 'AdminApiKeyUsage', () => datedSchema('admin_api_key_usage'));
   }
 
   async ensureIndexes(): Promise<void> {

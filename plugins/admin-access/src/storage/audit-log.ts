@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditLog } from 'enrollment-gateway/sdk';
+import { modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema, Types } from 'mongoose';
 
 interface AuditDocument extends AuditEntry {
@@ -45,9 +46,7 @@ const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'
 export class MongoAuditLog implements AuditLog, AuditEntries {
   private readonly model: Model<AuditDocument>;
   constructor(connection: Connection) {
-    this.model =
-      (connection.models.AuditEntry as Model<AuditDocument>) ??
-      connection.model<AuditDocument>('AuditEntry', auditSchema);
+    this.model = modelOn<AuditDocument>(connection, 'AuditEntry', auditSchema);
   }
 
   async record(entry: AuditEntry): Promise<void> {

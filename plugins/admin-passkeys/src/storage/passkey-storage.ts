@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -139,10 +139,6 @@ const revocationSchema = () =>
     { collection: 'passkey_admin_revocations', versionKey: false },
   );
 
-function model<T>(connection: Connection, name: string, schema: () => Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema());
-}
-
 /** Lean reads return BSON Binary for Buffer fields. */
 function bytes(value: unknown): Buffer {
   if (Buffer.isBuffer(value)) return value;
@@ -169,12 +165,12 @@ export class MongoPasskeyStorage implements PasskeyStorage {
   private readonly revocationRecords: Model<RevocationRecord>;
 
   constructor(connection: Connection) {
-    this.invites = model(connection, 'PasskeyInvite', inviteSchema);
-    this.claims = model(connection, 'PasskeyInviteClaim', claimSchema);
-    this.admins = model(connection, 'PasskeyAdmin', adminSchema);
-    this.credentials = model(connection, 'PasskeyCredential', credentialSchema);
-    this.uses = model(connection, 'PasskeyCredentialUse', useSchema);
-    this.revocationRecords = model(connection, 'PasskeyAdminRevocation', revocationSchema);
+    this.invites = modelOn(connection, 'PasskeyInvite', inviteSchema);
+    this.claims = modelOn(connection, 'PasskeyInviteClaim', claimSchema);
+    this.admins = modelOn(connection, 'PasskeyAdmin', adminSchema);
+    this.credentials = modelOn(connection, 'PasskeyCredential', credentialSchema);
+    this.uses = modelOn(connection, 'PasskeyCredentialUse', useSchema);
+    this.revocationRecords = modelOn(connection, 'PasskeyAdminRevocation', revocationSchema);
   }
 
   async prepare(): Promise<void> {

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -97,17 +97,13 @@ const MODEL = 'ApnsCertificate';
 
 export type PushCertificateModel = Model<PushCertificateDoc>;
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 export class MongoPushCertificates implements PushCertificateRecords, CertificateWarnings {
   private readonly certificates: Model<PushCertificateDoc>;
   private readonly warnings: Model<WarningDoc>;
 
   constructor(connection: Connection) {
-    this.certificates = model(connection, MODEL, schema);
-    this.warnings = model(connection, 'ApnsCertificateWarning', warningSchema);
+    this.certificates = modelOn(connection, MODEL, schema);
+    this.warnings = modelOn(connection, 'ApnsCertificateWarning', warningSchema);
   }
 
   async ensureIndexes(): Promise<void> {

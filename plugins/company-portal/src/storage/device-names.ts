@@ -1,3 +1,4 @@
+import { modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 interface DeviceNameDoc {
@@ -32,9 +33,7 @@ export class DeviceNames implements DeviceNameRecords {
   private readonly model: Model<DeviceNameDoc>;
 
   constructor(connection: Connection) {
-    this.model =
-      (connection.models.PortalDeviceName as Model<DeviceNameDoc> | undefined) ??
-      connection.model<DeviceNameDoc>('PortalDeviceName', deviceNameSchema);
+    this.model = modelOn<DeviceNameDoc>(connection, 'PortalDeviceName', deviceNameSchema);
   }
 
   async ensureIndexes(): Promise<void> {

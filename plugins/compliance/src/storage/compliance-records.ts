@@ -1,5 +1,5 @@
-import { bulkWriteInChunks, isDuplicateKeyError } from 'enrollment-gateway/sdk';
-import { type Connection, type Model, Schema } from 'mongoose';
+import { bulkWriteInChunks, isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
+import { type Connection, Schema } from 'mongoose';
 import { type CompliancePolicy, compliancePolicySchema } from '../policy.js';
 import type { CompliancePlatform } from '../versions.js';
 
@@ -120,16 +120,12 @@ const policySchema = new Schema<PolicyDoc>(
   { collection: 'compliance_policy', timestamps: { createdAt: false, updatedAt: true }, versionKey: false },
 );
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 export function complianceModels(connection: Connection) {
   return {
-    requests: model(connection, 'ComplianceDevice', requestSchema),
-    reports: model(connection, 'ComplianceReport', factsSchema),
-    answers: model(connection, 'ComplianceAnswer', answerSchema),
-    policy: model(connection, 'CompliancePolicy', policySchema),
+    requests: modelOn(connection, 'ComplianceDevice', requestSchema),
+    reports: modelOn(connection, 'ComplianceReport', factsSchema),
+    answers: modelOn(connection, 'ComplianceAnswer', answerSchema),
+    policy: modelOn(connection, 'CompliancePolicy', policySchema),
   };
 }
 export type ComplianceModels = ReturnType<typeof complianceModels>;

@@ -1,3 +1,4 @@
+import { modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { CompliancePlatform } from '../versions.js';
 import type { DeviceFactsDoc } from './compliance-records.js';
@@ -44,9 +45,7 @@ export class MongoDdmReports implements DdmReports {
   private readonly model: Model<DdmFactsDoc>;
 
   constructor(connection: Connection) {
-    this.model =
-      (connection.models.ComplianceDdmReport as Model<DdmFactsDoc> | undefined) ??
-      connection.model<DdmFactsDoc>('ComplianceDdmReport', ddmFactsSchema);
+    this.model = modelOn<DdmFactsDoc>(connection, 'ComplianceDdmReport', ddmFactsSchema);
   }
 
   async prepare(): Promise<void> {

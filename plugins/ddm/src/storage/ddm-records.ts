@@ -1,4 +1,4 @@
-import { bulkWriteInChunks } from 'enrollment-gateway/sdk';
+import { bulkWriteInChunks, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -53,15 +53,12 @@ const statusSchema = new Schema<StatusItemDoc>(
 );
 statusSchema.index({ deviceId: 1 });
 
-const model = <T>(mongo: Connection, name: string, schema: Schema<T>): Model<T> =>
-  (mongo.models[name] as Model<T> | undefined) ?? mongo.model<T>(name, schema);
-
 export const statusItemId = (deviceId: string, name: string) => `${deviceId}|${name}`;
 
 export class MongoSyncStates implements SyncStates {
   private readonly docs: Model<SyncStateDoc>;
   constructor(mongo: Connection) {
-    this.docs = model(mongo, 'DdmSyncState', syncSchema);
+    this.docs = modelOn(mongo, 'DdmSyncState', syncSchema);
   }
   async get(deviceId: string) {
     return (await this.docs.findById(deviceId).lean<SyncStateDoc>()) ?? undefined;
@@ -88,7 +85,7 @@ export class MongoSyncStates implements SyncStates {
 export class MongoStatusItems implements StatusItems {
   private readonly docs: Model<StatusItemDoc>;
   constructor(mongo: Connection) {
-    this.docs = model(mongo, 'DdmStatusItem', statusSchema);
+    this.docs = modelOn(mongo, 'DdmStatusItem', statusSchema);
   }
   async prepare() {
     await this.docs.createIndexes();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isDuplicateKeyError, type KeyVault } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, type KeyVault, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -33,7 +33,7 @@ export class MongoProfileUrlKeys implements ProfileUrlKeys {
     mongo: Connection,
     private readonly vault: KeyVault,
   ) {
-    this.docs = (mongo.models.DdmKey as Model<KeyDoc> | undefined) ?? mongo.model<KeyDoc>('DdmKey', keySchema);
+    this.docs = modelOn<KeyDoc>(mongo, 'DdmKey', keySchema);
   }
 
   /** Kept once read: the stored key never changes, so every replica holds the same one. */

@@ -1,4 +1,4 @@
-import { type EnrollmentType, isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { type EnrollmentType, isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 export interface Assignments {
@@ -164,10 +164,6 @@ export interface VersionClaims {
   deleteClaim(id: string, at?: Date): Promise<void>;
 }
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 async function inserted<T>(create: () => Promise<{ toObject(): unknown }>): Promise<T | 'duplicate'> {
   try {
     return (await create()).toObject() as T;
@@ -193,10 +189,10 @@ export class MongoEnrollmentRecords implements ProfileRecords, LimitPolicyRecord
   private readonly policies: Model<LimitPolicyDoc>;
 
   constructor(connection: Connection) {
-    this.profiles = model(connection, 'EnrollmentProfile', profileSchema);
-    this.changes = model(connection, 'EnrollmentProfileChange', changeSchema);
-    this.claims = model(connection, 'EnrollmentVersionClaim', claimSchema);
-    this.policies = model(connection, 'EnrollmentDeviceLimitPolicy', limitPolicySchema);
+    this.profiles = modelOn(connection, 'EnrollmentProfile', profileSchema);
+    this.changes = modelOn(connection, 'EnrollmentProfileChange', changeSchema);
+    this.claims = modelOn(connection, 'EnrollmentVersionClaim', claimSchema);
+    this.policies = modelOn(connection, 'EnrollmentDeviceLimitPolicy', limitPolicySchema);
   }
 
   async ensureIndexes(): Promise<void> {

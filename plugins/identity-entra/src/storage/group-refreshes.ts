@@ -1,3 +1,4 @@
+import { modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -34,9 +35,7 @@ export class MongoGroupRefreshes implements GroupRefreshes {
   readonly model: Model<GroupRefreshDoc>;
 
   constructor(connection: Connection) {
-    this.model =
-      (connection.models.IdentityGroupRefresh as Model<GroupRefreshDoc> | undefined) ??
-      connection.model<GroupRefreshDoc>('IdentityGroupRefresh', refreshSchema);
+    this.model = modelOn<GroupRefreshDoc>(connection, 'IdentityGroupRefresh', refreshSchema);
   }
 
   async save(userId: string, groups: readonly string[], observedAt: Date): Promise<void> {

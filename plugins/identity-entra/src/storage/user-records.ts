@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import { type GroupRefreshes, MongoGroupRefreshes } from './group-refreshes.js';
 
@@ -90,10 +90,6 @@ const disabledSchema = new Schema<DisabledDoc>(
   { _id: { type: String, required: true }, at: { type: Date, required: true } },
   { collection: 'identity_user_disabled', versionKey: false },
 );
-
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
 
 class MongoUserProfiles implements UserProfiles {
   constructor(readonly model: Model<UserProfileDoc>) {}
@@ -211,8 +207,8 @@ export class MongoUserStorage implements UserStorage {
   readonly refreshes: MongoGroupRefreshes;
 
   constructor(private readonly connection: Connection) {
-    this.profiles = new MongoUserProfiles(model(connection, 'IdentityUser', profileSchema));
-    this.disabled = new MongoDisabledUsers(model(connection, 'IdentityUserDisabled', disabledSchema));
+    this.profiles = new MongoUserProfiles(modelOn(connection, 'IdentityUser', profileSchema));
+    this.disabled = new MongoDisabledUsers(modelOn(connection, 'IdentityUserDisabled', disabledSchema));
     this.refreshes = new MongoGroupRefreshes(connection);
   }
 

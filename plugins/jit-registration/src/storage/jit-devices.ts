@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DeviceReadinessState, DeviceReadinessStep } from 'enrollment-gateway/sdk';
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 export type StepName = 'install-app' | 'install-sso-profile' | 'confirm-app';
@@ -113,10 +113,6 @@ const observationSchema = new Schema<ObservationDoc>(
 );
 observationSchema.index({ runId: 1, at: 1 });
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 /** The run of a device stored before runs existed. */
 const legacyRun = (deviceId: string) => `legacy:${deviceId}`;
 
@@ -125,8 +121,8 @@ export class MongoJitDevices implements JitDeviceStorage {
   private readonly observations: Model<ObservationDoc>;
 
   constructor(connection: Connection) {
-    this.devices = model(connection, 'JitDevice', deviceSchema);
-    this.observations = model(connection, 'JitDeviceObservation', observationSchema);
+    this.devices = modelOn(connection, 'JitDevice', deviceSchema);
+    this.observations = modelOn(connection, 'JitDeviceObservation', observationSchema);
   }
 
   async ensureIndexes(): Promise<void> {

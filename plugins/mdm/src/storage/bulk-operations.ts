@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 /**
@@ -83,17 +83,13 @@ const outcomeSchema = new Schema<BulkOutcomeDoc>(
 );
 outcomeSchema.index({ operationId: 1 });
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 export class MongoBulkOperations implements BulkOperationStorage {
   private readonly operations: Model<BulkOperationDoc>;
   private readonly outcomeDocs: Model<BulkOutcomeDoc>;
 
   constructor(connection: Connection) {
-    this.operations = model(connection, 'MdmBulkOperation', operationSchema);
-    this.outcomeDocs = model(connection, 'MdmBulkOutcome', outcomeSchema);
+    this.operations = modelOn(connection, 'MdmBulkOperation', operationSchema);
+    this.outcomeDocs = modelOn(connection, 'MdmBulkOutcome', outcomeSchema);
   }
 
   async ensureIndexes(): Promise<void> {

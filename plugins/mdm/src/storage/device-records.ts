@@ -1,3 +1,4 @@
+import { modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
 
 /**
@@ -246,19 +247,15 @@ export interface DeviceRecordModels {
   migrations: Model<MigrationDoc>;
 }
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 export function deviceRecordModels(connection: Connection): DeviceRecordModels {
   return {
-    facts: model(connection, 'MdmFact', factSchema),
-    revocations: model(connection, 'MdmRevocation', revocationSchema),
-    presence: model(connection, 'MdmPresence', presenceSchema),
-    inventory: model(connection, 'MdmInventory', inventorySchema),
-    pushCredentials: model(connection, 'MdmPushCredential', pushCredentialSchema),
-    pushInvalid: model(connection, 'MdmPushInvalid', pushInvalidSchema),
-    migrations: model(connection, 'MdmMigration', migrationSchema),
+    facts: modelOn(connection, 'MdmFact', factSchema),
+    revocations: modelOn(connection, 'MdmRevocation', revocationSchema),
+    presence: modelOn(connection, 'MdmPresence', presenceSchema),
+    inventory: modelOn(connection, 'MdmInventory', inventorySchema),
+    pushCredentials: modelOn(connection, 'MdmPushCredential', pushCredentialSchema),
+    pushInvalid: modelOn(connection, 'MdmPushInvalid', pushInvalidSchema),
+    migrations: modelOn(connection, 'MdmMigration', migrationSchema),
   };
 }
 

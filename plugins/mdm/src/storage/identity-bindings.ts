@@ -1,3 +1,4 @@
+import { modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ReportedDeviceInfo } from '../services/device-binding-cache.js';
 import { insertOnce } from './models.js';
@@ -43,9 +44,7 @@ export class IdentityBindings {
   private readonly model: Model<IdentityBindingDoc>;
 
   constructor(connection: Connection) {
-    this.model =
-      (connection.models.MdmIdentityBinding as Model<IdentityBindingDoc> | undefined) ??
-      connection.model<IdentityBindingDoc>('MdmIdentityBinding', identityBindingSchema);
+    this.model = modelOn<IdentityBindingDoc>(connection, 'MdmIdentityBinding', identityBindingSchema);
   }
 
   async get(fingerprint: string): Promise<IdentityBindingDoc | null> {

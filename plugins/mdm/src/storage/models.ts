@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
 import { watchBindingWrites } from './binding-writes.js';
 import { type CommandResultDoc, commandResultSchema } from './command-results.js';
@@ -308,20 +308,16 @@ export interface MdmModels extends DeviceRecordModels {
   commandResults: Model<CommandResultDoc>;
 }
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 export function mdmModels(connection: Connection): MdmModels {
   return {
-    devices: model(connection, 'MdmDevice', deviceSchema),
-    commands: model(connection, 'MdmCommand', commandSchema),
-    enrollments: model(connection, 'MdmEnrollment', enrollmentSchema),
-    certificates: model(connection, 'MdmCertificate', certificateSchema),
-    pki: model(connection, 'MdmPki', pkiSchema),
-    claims: model(connection, 'MdmClaim', claimSchema),
-    deviceKeys: model(connection, 'MdmDeviceKey', deviceKeySchema),
-    commandResults: model(connection, 'MdmCommandResult', commandResultSchema),
+    devices: modelOn(connection, 'MdmDevice', deviceSchema),
+    commands: modelOn(connection, 'MdmCommand', commandSchema),
+    enrollments: modelOn(connection, 'MdmEnrollment', enrollmentSchema),
+    certificates: modelOn(connection, 'MdmCertificate', certificateSchema),
+    pki: modelOn(connection, 'MdmPki', pkiSchema),
+    claims: modelOn(connection, 'MdmClaim', claimSchema),
+    deviceKeys: modelOn(connection, 'MdmDeviceKey', deviceKeySchema),
+    commandResults: modelOn(connection, 'MdmCommandResult', commandResultSchema),
     ...deviceRecordModels(connection),
   };
 }

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError, type UnenrollmentState } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn, type UnenrollmentState } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { RequestDoc, StepDoc, UnenrollmentDoc } from '../steps.js';
 
@@ -138,10 +138,6 @@ const claimSchema = new Schema<EffectClaimDoc>(
   { collection: 'unenrollment_effects', versionKey: false },
 );
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 const requestIdOf = (unenrollmentId: string, r: RequestDoc) =>
   [unenrollmentId, r.trigger, r.requestedBy.kind, r.requestedBy.id].join('|');
 
@@ -151,9 +147,9 @@ export class MongoUnenrollmentRecords implements UnenrollmentRecords {
   private readonly effects: Model<EffectClaimDoc>;
 
   constructor(connection: Connection) {
-    this.unenrollments = model(connection, 'Unenrollment', unenrollmentSchema);
-    this.requests = model(connection, 'UnenrollmentRequest', requestSchema);
-    this.effects = model(connection, 'UnenrollmentEffect', claimSchema);
+    this.unenrollments = modelOn(connection, 'Unenrollment', unenrollmentSchema);
+    this.requests = modelOn(connection, 'UnenrollmentRequest', requestSchema);
+    this.effects = modelOn(connection, 'UnenrollmentEffect', claimSchema);
   }
 
   async ensureIndexes(): Promise<void> {

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 
 export type InstallState = 'queued' | 'installed' | 'failed' | 'removed';
@@ -85,10 +85,6 @@ const outcomeSchema = (collection: string) =>
     { collection, versionKey: false },
   );
 
-function model<T>(connection: Connection, name: string, schema: () => Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema());
-}
-
 async function insertOnce(model: Model<OutcomeDoc>, doc: OutcomeDoc): Promise<void> {
   try {
     await model.create(doc);
@@ -103,9 +99,9 @@ export class MongoWebClipInstalls implements WebClipInstallRecords {
   private readonly removals: Model<OutcomeDoc>;
 
   constructor(connection: Connection) {
-    this.installs = model(connection, 'WebClipInstall', () => installSchema);
-    this.answers = model(connection, 'WebClipAnswer', () => outcomeSchema('web_clip_answers'));
-    this.removals = model(connection, 'WebClipRemoval', () => outcomeSchema('web_clip_removals'));
+    this.installs = modelOn(connection, 'WebClipInstall', () => installSchema);
+    this.answers = modelOn(connection, 'WebClipAnswer', () => outcomeSchema('web_clip_answers'));
+    this.removals = modelOn(connection, 'WebClipRemoval', () => outcomeSchema('web_clip_removals'));
   }
 
   async ensureIndexes(): Promise<void> {

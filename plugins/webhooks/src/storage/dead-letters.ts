@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from 'enrollment-gateway/sdk';
+import { isDuplicateKeyError, modelOn } from 'enrollment-gateway/sdk';
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { DeliveryJob } from '../delivery.js';
 
@@ -85,9 +85,7 @@ export class MongoDeadLetters implements DeadLetters {
   private readonly model: Model<DeadLetterDoc>;
 
   constructor(connection: Connection) {
-    this.model =
-      (connection.models.WebhookDeadLetter as Model<DeadLetterDoc> | undefined) ??
-      connection.model<DeadLetterDoc>('WebhookDeadLetter', schema);
+    this.model = modelOn<DeadLetterDoc>(connection, 'WebhookDeadLetter', schema);
   }
 
   async ensureIndexes(): Promise<void> {
