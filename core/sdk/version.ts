@@ -37,7 +37,8 @@
  * 2.11.0 added the user.groupsChanged event (identity-entra raises it when a sign-in brings other groups; ddm re-syncs
  * the user's devices), PluginRouter (the type route modules take), bulkWriteInChunks and strictPageCsp.
  * 2.12.0 added legacyProfilesPoint (a plugin's profile delivered by a com.apple.configuration.legacy declaration) and
- * the optional DeclarativeManagement.takesDeclarations and requestSyncAll, and VersionedSettingsRouteOptions.onSaved.
+ * the optional DeclarativeManagement.takesDeclarations and requestSyncAll, VersionedSettingsRouteOptions.onSaved,
+ * and modelOn.
  * docs/plugins.md keeps the full history.
  */
 export const CORE_API_VERSION = '2.12.0';
