@@ -27,8 +27,8 @@ export interface VersionedSettingsRouteOptions<T extends Record<string, unknown>
   derived?: { shape: z.ZodRawShape; of(stored: StoredSettings<T>): Record<string, unknown> };
   /**
    * Since 2.12: runs after a save (and its audit record), before the answer: e.g. re-sync the devices whose
-   * declarations follow these settings. Keep it to queueing work: when it throws, the save stands and the answer is
-   * the error.
+   * declarations follow these settings. Keep it to queueing work: when it throws, the save stands, the failure is
+   * logged and the answer is still the saved values.
    */
   onSaved?(saved: StoredSettings<T>): Promise<void>;
 }
@@ -100,7 +100,13 @@ export function mountVersionedSettingsRoutes<T extends Record<string, unknown>>(
         { type: options.audit.targetType, id: 'default' },
         { before: { ...before.value, version: before.version }, after: { ...after.value, version: after.version } },
       );
-      await options.onSaved?.(after);
+      try {
+        await options.onSaved?.(after);
+      } catch (error) {
+        // The save stands: answering an error would send the admin to retry with a version that is gone.
+        const log: { warn(obj: object, msg: string): void } | undefined = koa.state.log;
+        log?.warn({ err: { message: (error as Error).message } }, 'settings saved; the follow-up work could not be queued');
+      }
       koa.set('ETag', etag(after.version));
       koa.body = view(after);
     },

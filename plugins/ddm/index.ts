@@ -106,6 +106,11 @@ export default definePlugin({
     });
     api.onStart(async (ctx) => {
       await new MongoStatusItems(ctx.mongo).prepare();
+      // The legacy profile URL key is created, or sealed again under the current master key, before the operator
+      // can retire the previous one; a key that cannot be opened is logged here and answered 503 on use.
+      await new MongoProfileUrlKeys(ctx.mongo, ctx.keyVault).current().catch((error: unknown) => {
+        ctx.logger.error({ err: error }, 'the legacy profile URL key cannot be read');
+      });
     });
 
     api.routes({

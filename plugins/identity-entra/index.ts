@@ -16,13 +16,11 @@ import { browserSessions, UserRecordCache } from './src/browser-sessions.js';
 import { entraConfig, type IdentityConfig, identityConfigSchema } from './src/config.js';
 import { EntraIdentityProvider, entraMetadataUrl } from './src/entra-provider.js';
 import { GraphGroupSource } from './src/graph.js';
-import { refreshGroups } from './src/group-refresh.js';
+import { groupRefreshJob } from './src/group-refresh.js';
 import { SessionManager } from './src/sessions.js';
 import { SignInStateCookie } from './src/signin-state.js';
 import { MongoUserStorage } from './src/storage/user-records.js';
 import { type GroupsChangeAnnouncer, MongoUserDirectory } from './src/users.js';
-
-const GROUP_REFRESH_QUEUE = 'identity-group-refresh';
 
 /** Microsoft Graph with the app's credentials, when Entra is the provider (overage groups and group pickers). */
 function graphFor(config: IdentityConfig): GraphGroupSource | undefined {
@@ -129,40 +127,11 @@ export default definePlugin({
       prefix: '/api/identity',
       mount: (router, ctx) => mountIdentityAdminRoutes(router, ctx, { users: services(ctx).users }),
     });
-    api.queue<{ kind: 'refresh' }>({
-      name: GROUP_REFRESH_QUEUE,
-      concurrency: 1,
-      processor: async (_job, ctx) => {
-        const { users, graph } = services(ctx);
-        if (!graph) return;
-        const key = `${ctx.redisKeyPrefix}group-refresh-cursor`;
-        await refreshGroups({
-          users,
-          graph,
-          cursor: {
-            get: async () => (await ctx.redis.get(key)) ?? undefined,
-            set: async (next) => {
-              if (next) await ctx.redis.set(key, next);
-              else await ctx.redis.del(key);
-            },
-          },
-          logger: ctx.logger,
-        });
-      },
-    });
+    const refresh = groupRefreshJob(services);
+    api.queue(refresh.queue);
     api.onStart(async (ctx) => {
       await new MongoUserStorage(ctx.mongo).prepare();
-      const { queue } = ctx.queue<{ kind: 'refresh' }>(GROUP_REFRESH_QUEUE);
-      // Only Entra with app credentials has Graph; 0 minutes turns the refresh off (and removes an earlier schedule).
-      if (!services(ctx).graph || ctx.config.groupRefreshMinutes === 0) {
-        await queue.removeJobScheduler(GROUP_REFRESH_QUEUE);
-        return;
-      }
-      await queue.upsertJobScheduler(
-        GROUP_REFRESH_QUEUE,
-        { every: ctx.config.groupRefreshMinutes * 60_000 },
-        { name: 'refresh', data: { kind: 'refresh' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
-      );
+      await refresh.schedule(ctx);
     });
   },
 });

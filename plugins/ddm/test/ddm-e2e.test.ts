@@ -21,6 +21,8 @@ import { ddmDeviceView, retireAndWait } from './support.js';
 const heard: { deviceId: string; names: string[] }[] = [];
 /** How often the partner was asked for each device's declarations (once per computed set). */
 const asked = new Map<string, number>();
+/** The partner's own data: its echo configuration says this to the user. */
+let greeting = 'hello';
 const partner = definePlugin({
   name: 'ddm-partner',
   version: '1.0.0',
@@ -39,7 +41,7 @@ const partner = definePlugin({
           {
             type: 'com.apple.configuration.management.test',
             identifier: 'ddm-partner.echo',
-            payload: { Echo: `hello ${target.userId ?? 'nobody'}` },
+            payload: { Echo: `${greeting} ${target.userId ?? 'nobody'}` },
           },
         ];
       },
@@ -138,6 +140,26 @@ describe('ddm: declarative device management end to end', function () {
     expect(ddm.declarations.get('gateway.ddm.passcode')?.Payload).to.include({ MinimumLength: 8 });
     expect(asked.get(deviceId)).to.equal(computedBefore);
     await saveSettings({ passcode: null });
+  });
+
+  it('a change for every device reaches a device that syncs before the re-sync job gets to it', async () => {
+    const { device, ddm } = await enroll('grace');
+    await device.poll();
+    const management = h.context('ddm').resolve(declarativeManagementRef);
+    const resync = h.context('ddm').queue('ddm-resync').queue;
+    await resync.pause();
+    try {
+      greeting = 'hi';
+      await management.requestSyncAll?.();
+      // The job that compares every device waits; the device syncing on its own still gets the new set.
+      expect(await ddm.sync()).to.deep.equal({ changed: true });
+      expect(ddm.declarations.get('ddm-partner.echo')?.Payload).to.deep.equal({ Echo: 'hi grace' });
+    } finally {
+      greeting = 'hello';
+      await management.requestSyncAll?.();
+      await resync.resume();
+      await resyncsDone();
+    }
   });
 
   it('a changed configuration reaches the device with one push and one sync; a refused one is reported', async () => {

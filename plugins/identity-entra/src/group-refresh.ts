@@ -1,3 +1,4 @@
+import type { PluginContext, QueueDefinition } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { GraphError, type GroupSource } from './graph.js';
 import type { MongoUserDirectory } from './users.js';
@@ -23,9 +24,11 @@ export interface GroupRefreshPass {
   interrupted: boolean;
 }
 
-/** Graph is throttling or down: stop the pass here rather than burn through every user. */
-const stopsThePass = (error: unknown) =>
-  !(error instanceof GraphError) || error.status === undefined || error.status === 429 || error.status >= 500;
+/**
+ * Graph is throttling, down, or refuses the app (a missing GroupMember.Read.All): stop the pass here rather than
+ * make one failing call per user. Only a user Graph does not know (404) is passed over.
+ */
+const stopsThePass = (error: unknown) => !(error instanceof GraphError) || error.status !== 404;
 
 /**
  * One pass over the users who signed in with Entra: each one's groups as Graph has them now
@@ -64,4 +67,58 @@ async function refreshOne(deps: GroupRefreshDeps, userId: string, pass: GroupRef
     }
     pass.skipped += 1;
   }
+}
+
+export const GROUP_REFRESH_QUEUE = 'identity-group-refresh';
+/** A pass holds this for at most so long: a second job (another work replica, a retry) waits its turn. */
+const PASS_LOCK_MS = 30 * 60_000;
+
+/**
+ * The refresh job (work role) and its schedule: one pass at a time across replicas (a Redis lock), every
+ * `groupRefreshMinutes`; off (and an earlier schedule removed) without Graph or at 0 minutes.
+ */
+export function groupRefreshJob<C extends { groupRefreshMinutes: number }>(
+  deps: (ctx: PluginContext<C>) => { users: GroupRefreshDeps['users']; graph?: GroupSource },
+): { queue: QueueDefinition<{ kind: 'refresh' }, C>; schedule(ctx: PluginContext<C>): Promise<void> } {
+  return {
+    queue: {
+      name: GROUP_REFRESH_QUEUE,
+      concurrency: 1,
+      processor: async (_job, ctx) => {
+        const { users, graph } = deps(ctx);
+        if (!graph) return;
+        const lock = `${ctx.redisKeyPrefix}group-refresh-lock`;
+        if ((await ctx.redis.set(lock, '1', 'PX', PASS_LOCK_MS, 'NX')) !== 'OK') return;
+        const key = `${ctx.redisKeyPrefix}group-refresh-cursor`;
+        try {
+          await refreshGroups({
+            users,
+            graph,
+            cursor: {
+              get: async () => (await ctx.redis.get(key)) ?? undefined,
+              set: async (next) => {
+                if (next) await ctx.redis.set(key, next);
+                else await ctx.redis.del(key);
+              },
+            },
+            logger: ctx.logger,
+          });
+        } finally {
+          await ctx.redis.del(lock);
+        }
+      },
+    },
+    async schedule(ctx) {
+      const { queue } = ctx.queue<{ kind: 'refresh' }>(GROUP_REFRESH_QUEUE);
+      if (!deps(ctx).graph || ctx.config.groupRefreshMinutes === 0) {
+        await queue.removeJobScheduler(GROUP_REFRESH_QUEUE);
+        return;
+      }
+      await queue.upsertJobScheduler(
+        GROUP_REFRESH_QUEUE,
+        { every: ctx.config.groupRefreshMinutes * 60_000 },
+        { name: 'refresh', data: { kind: 'refresh' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      );
+    },
+  };
 }

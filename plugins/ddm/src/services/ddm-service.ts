@@ -200,6 +200,7 @@ export class DdmService implements DeclarativeManagement {
   }
 
   async requestSyncAll(): Promise<void> {
+    await this.syncedSets.dropAll();
     await this.queueResync();
   }
 

@@ -43,7 +43,7 @@ export class LegacyProfiles {
     if (!enrollmentId || (target.osVersion && compareVersions(target.osVersion, '15.0') < 0)) return [];
     const contributions = this.ctx.extensions(legacyProfilesPoint);
     if (contributions.length === 0) return [];
-    const key = await this.keys.current();
+    const key = await this.urlKey();
     const found = await Promise.all(
       contributions.map(async ({ plugin, value }) => {
         const bytes = await this.ask(plugin, value, target);
@@ -71,7 +71,7 @@ export class LegacyProfiles {
    * since the URL was made (the device's next sync brings the new URL).
    */
   async download(token: string): Promise<Buffer | undefined> {
-    const claims = readProfileToken(await this.keys.current(), token);
+    const claims = readProfileToken(await this.urlKey(), token);
     if (!claims) return undefined;
     const target = await this.targetOf(claims.deviceId);
     if (!target || target.enrollmentId !== claims.enrollmentId) return undefined;
@@ -79,6 +79,18 @@ export class LegacyProfiles {
     if (!owner) return undefined;
     const bytes = await this.ask(owner.plugin, owner.value, target);
     return bytes && profileDigest(bytes) === claims.digest ? bytes : undefined;
+  }
+
+  /** The URL key; a key the vault cannot open (a master key dropped too early) is 503, like a failing contributor. */
+  private async urlKey(): Promise<Buffer> {
+    try {
+      return await this.keys.current();
+    } catch (error) {
+      this.ctx.logger.error({ err: error }, 'the legacy profile URL key cannot be read');
+      throw new ProblemError(503, 'Service unavailable', 'profiles are not available right now', {
+        headers: { 'Retry-After': '60' },
+      });
+    }
   }
 
   private async ask(plugin: string, source: LegacyProfile, target: DeclarationTarget): Promise<Buffer | undefined> {
