@@ -105,7 +105,10 @@ export function mountVersionedSettingsRoutes<T extends Record<string, unknown>>(
       } catch (error) {
         // The save stands: answering an error would send the admin to retry with a version that is gone.
         const log: { warn(obj: object, msg: string): void } | undefined = koa.state.log;
-        log?.warn({ err: { message: (error as Error).message } }, 'settings saved; the follow-up work could not be queued');
+        log?.warn(
+          { err: { message: (error as Error).message } },
+          'settings saved; the follow-up work could not be queued',
+        );
       }
       koa.set('ETag', etag(after.version));
       koa.body = view(after);

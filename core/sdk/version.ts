@@ -38,7 +38,7 @@
  * the user's devices), PluginRouter (the type route modules take), bulkWriteInChunks and strictPageCsp.
  * 2.12.0 added legacyProfilesPoint (a plugin's profile delivered by a com.apple.configuration.legacy declaration) and
  * the optional DeclarativeManagement.takesDeclarations and requestSyncAll, VersionedSettingsRouteOptions.onSaved,
- * and modelOn.
+ * modelOn, and declarationOutcome (what management.declarations says of one configuration).
  * docs/plugins.md keeps the full history.
  */
 export const CORE_API_VERSION = '2.12.0';

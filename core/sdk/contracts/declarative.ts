@@ -94,3 +94,28 @@ export interface LegacyProfile {
 export const legacyProfilesPoint = createExtensionPoint<LegacyProfile>('ddm.legacyProfiles');
 
 export const declarativeManagementRef = createServiceRef<DeclarativeManagement>('ddm.management');
+
+/** The status item in which a device reports each declaration it holds (valid, active, and why not). */
+export const DECLARATIONS_STATUS_ITEM = 'management.declarations';
+
+const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Since 2.12: what a `management.declarations` status value says about one configuration: 'done' when the device
+ * reports it valid and active, 'failed' with the device's first reason when invalid, undefined while it has not
+ * judged it (or does not list it). For plugins that deliver something by declaration and follow its outcome.
+ */
+export function declarationOutcome(
+  value: unknown,
+  identifier: string,
+): { state: 'done' | 'failed'; detail: string } | undefined {
+  const configurations = isDict(value) && Array.isArray(value.configurations) ? value.configurations : [];
+  const entry = configurations.find((c): c is Record<string, unknown> => isDict(c) && c.identifier === identifier);
+  if (!entry || entry._removed === true) return undefined;
+  if (entry.valid === 'valid' && entry.active === true) return { state: 'done', detail: 'installed by declaration' };
+  if (entry.valid !== 'invalid') return undefined;
+  const reasons = Array.isArray(entry.reasons) ? entry.reasons.filter(isDict) : [];
+  const first = reasons[0];
+  const why = first ? [first.code, first.description].filter((x) => typeof x === 'string').join(': ') : '';
+  return { state: 'failed', detail: `device refused the declaration${why ? ` (${why})` : ''}` };
+}

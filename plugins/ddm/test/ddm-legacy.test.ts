@@ -215,7 +215,7 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     expect(data?.browser_sso_interaction_enabled).to.equal(policy.browserSsoInteractionEnabled === true ? 0 : 1);
   });
 
-  it("a refused SSO declaration fails the install step with the device's reason; the device needs attention", async () => {
+  it("a refused SSO declaration fails the install step with the device's reason, the device needs attention, and a refused web clip is recorded failed", async () => {
     const enrolled = await h.enrollDevice({ userId: 'fay', osVersion: '17.4', installPolls: 1 });
     const ddm = SimulatedDdm.attach(enrolled.device, { rejectTypes: [LEGACY] });
     expect(requestTypes(await enrolled.device.poll())).to.not.include('InstallProfile');
@@ -228,6 +228,16 @@ describe('ddm: the profiles the gateway installs, as legacy declarations', funct
     const step = found?.steps.find((s) => s.name === 'install-sso-profile');
     expect(step?.state).to.equal('failed');
     expect(step?.detail).to.match(/^device refused the declaration \(Error\.ConfigurationCannotBeApplied/);
+    // The web clip, refused the same way, is recorded failed with the device's reason (not left queued).
+    const answers = h
+      .context('web-clip')
+      .mongo.collection<{ deviceId: string; state: string; detail?: string }>('web_clip_answers');
+    const answer = await eventually(async () => {
+      const found = await answers.findOne({ deviceId: enrolled.deviceId });
+      expect(found?.state).to.equal('failed');
+      return found;
+    });
+    expect(answer?.detail).to.match(/^device refused the declaration \(Error\.ConfigurationCannotBeApplied/);
   });
 
   it('a device without DDM (iOS 14) keeps InstallProfile, and gets no legacy declaration', async () => {

@@ -8,10 +8,10 @@ import type {
   ManagedItem,
   ManagedItemSource,
 } from 'enrollment-gateway/sdk';
-import { stableUuid } from 'enrollment-gateway/sdk';
+import { DECLARATIONS_STATUS_ITEM, declarationOutcome, stableUuid } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { APP_STATUS_ITEMS, appStateIn, appStatusFrom } from './ddm-apps.js';
-import { DECLARATIONS_STATUS_ITEM, declarationOutcome, SSO_DECLARATION_IDENTIFIER } from './ddm-sso.js';
+import { SSO_DECLARATION_IDENTIFIER } from './ddm-sso.js';
 import { AUTHENTICATOR_BUNDLE_ID, AUTHENTICATOR_STORE_ID } from './sso-policy.js';
 import { buildSsoProfile } from './sso-profile.js';
 import {

@@ -1,11 +1,12 @@
 import {
+  DECLARATIONS_STATUS_ITEM,
+  declarationOutcome,
   declarativeManagementRef,
   deviceCommandsRef,
   type LegacyProfile,
   type PluginContext,
   stableUuid,
 } from 'enrollment-gateway/sdk';
-import { declarationInstalled } from './declaration-status.js';
 import type { WebClipProfile } from './profile.js';
 import type { WebClipInstallRecords } from './storage/installs.js';
 
@@ -75,10 +76,12 @@ export async function onDeclarationStatus(
   deps: DeliveryDeps,
   event: { deviceId: string; changes: { name: string; valueJson: string }[] },
 ): Promise<void> {
-  const change = event.changes.find((c) => c.name === 'management.declarations');
+  const change = event.changes.find((c) => c.name === DECLARATIONS_STATUS_ITEM);
   if (!change) return;
   const install = await deps.installs.get(event.deviceId);
   if (install?.delivery !== 'declaration' || install.state !== 'queued') return;
-  if (declarationInstalled(JSON.parse(change.valueJson) as unknown, WEB_CLIP_DECLARATION))
-    await deps.installs.answered(event.deviceId, install.commandUuid, 'installed');
+  const outcome = declarationOutcome(JSON.parse(change.valueJson) as unknown, WEB_CLIP_DECLARATION);
+  if (outcome?.state === 'done') await deps.installs.answered(event.deviceId, install.commandUuid, 'installed');
+  // A refused clip is recorded failed with the device's reason, as a refused InstallProfile is.
+  else if (outcome) await deps.installs.answered(event.deviceId, install.commandUuid, 'failed', outcome.detail);
 }
