@@ -96,21 +96,37 @@ export class MongoUserDirectory implements UserDirectory {
     return [...fromGraph, ...fromSignIns].slice(0, limit);
   }
 
-  /** Users whose groups now (sign-in or refresh, whichever is newer) include the group, in id order. */
+  /**
+   * Users whose groups now (sign-in or refresh, whichever is newer) include the group, in id order: both records
+   * are paged together, since an entry in either may be outdated by the other.
+   */
   async membersOf(groupId: string, limit: number): Promise<string[]> {
-    const [bySignIn, byRefresh] = await Promise.all([
-      this.storage.profiles.members(groupId, limit),
-      this.storage.refreshes.members(groupId, limit),
-    ]);
-    const candidates = [...new Set([...bySignIn, ...byRefresh])].sort();
+    const members: string[] = [];
+    let after: string | undefined;
+    while (members.length < limit) {
+      const pages = await Promise.all([
+        this.storage.profiles.members(groupId, limit, after),
+        this.storage.refreshes.members(groupId, limit, after),
+      ]);
+      // Up to the smaller last id of a full page, both lists are complete; past it one may have more.
+      const fullPageEnds = pages.filter((page) => page.length === limit).map((page) => page[page.length - 1]);
+      const upTo = fullPageEnds.sort()[0];
+      const candidates = [...new Set(pages.flat())].filter((id) => upTo === undefined || id <= upTo).sort();
+      members.push(...(await this.withGroup(candidates, groupId)));
+      if (upTo === undefined) break;
+      after = upTo;
+    }
+    return members.slice(0, limit);
+  }
+
+  /** Of these users, those whose groups now include the group, in the same order. */
+  private async withGroup(userIds: string[], groupId: string): Promise<string[]> {
+    if (userIds.length === 0) return [];
     const [docs, refreshes] = await Promise.all([
-      this.storage.profiles.profiles(candidates),
-      this.storage.refreshes.of(candidates),
+      this.storage.profiles.profiles(userIds),
+      this.storage.refreshes.of(userIds),
     ]);
-    return docs
-      .filter((doc) => effectiveGroups(doc, refreshes.get(doc._id)).includes(groupId))
-      .map((doc) => doc._id)
-      .slice(0, limit);
+    return docs.filter((doc) => effectiveGroups(doc, refreshes.get(doc._id)).includes(groupId)).map((doc) => doc._id);
   }
 
   /**

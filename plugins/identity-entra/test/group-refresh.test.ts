@@ -120,4 +120,24 @@ describe('identity-entra: group refresh from Microsoft Graph', function () {
     const staff = await directory.membersOf?.(STAFF_GROUP, 10);
     expect(staff).to.include.members([fx.accounts.groupAdmin.oid, fx.accounts.admin.oid, fx.accounts.user.oid]);
   });
+
+  it('pages a group past members whose sign-in is outdated by a refresh (one at a time)', async () => {
+    const GAMMA = 'a0000000-0000-0000-0000-00000000ca11';
+    const [u1, u2] = ['01', '02'].map((n) =>
+      fx.standin.addAccount({
+        oid: `00000000-0000-0000-0000-0000000000${n}`,
+        upn: `gamma${n}@contoso.test`,
+        name: `Gamma ${n}`,
+        groups: [GAMMA],
+      }),
+    );
+    for (const account of [u1, u2]) expect((await fx.signIn(account)).final.status).to.equal(200);
+    const directory = ctx().resolve(userDirectoryRef);
+    expect(await directory.membersOf?.(GAMMA, 1)).to.deep.equal([u1.oid]);
+    // u1 leaves the group in Entra: its sign-in still names it, the refresh does not; u2 is the first member now.
+    u1.groups = [];
+    await runRefresh();
+    expect(await directory.membersOf?.(GAMMA, 1)).to.deep.equal([u2.oid]);
+    expect(await directory.membersOf?.(GAMMA, 10)).to.deep.equal([u2.oid]);
+  });
 });

@@ -16,8 +16,8 @@ export interface GroupRefreshDoc {
 export interface GroupRefreshes {
   save(userId: string, groups: readonly string[], observedAt: Date): Promise<void>;
   of(userIds: readonly string[]): Promise<Map<string, GroupRefreshDoc>>;
-  /** Ids of users whose refresh named the group, in id order. */
-  members(groupId: string, limit: number): Promise<string[]>;
+  /** Ids of users whose refresh named the group, in id order (after `after`). */
+  members(groupId: string, limit: number, after?: string): Promise<string[]>;
   knownGroups(groupIds: readonly string[]): Promise<Set<string>>;
 }
 
@@ -48,9 +48,9 @@ export class MongoGroupRefreshes implements GroupRefreshes {
     return new Map(docs.map((doc) => [doc._id, doc]));
   }
 
-  async members(groupId: string, limit: number): Promise<string[]> {
+  async members(groupId: string, limit: number, after?: string): Promise<string[]> {
     const docs = await this.model
-      .find({ groups: groupId }, { _id: 1 })
+      .find(after ? { groups: groupId, _id: { $gt: after } } : { groups: groupId }, { _id: 1 })
       .sort({ _id: 1 })
       .limit(limit)
       .lean<{ _id: string }[]>();

@@ -42,8 +42,8 @@ export interface UserProfiles {
   /** In id order after `cursor`. */
   page(cursor: string | undefined, limit: number): Promise<UserProfileDoc[]>;
   knownGroups(groupIds: readonly string[]): Promise<Set<string>>;
-  /** Ids of users whose last sign-in named the group, in id order. */
-  members(groupId: string, limit: number): Promise<string[]>;
+  /** Ids of users whose last sign-in named the group, in id order (after `after`). */
+  members(groupId: string, limit: number, after?: string): Promise<string[]>;
   /** Group ids some user's last sign-in brought that contain `query` (case-insensitive), sorted, at most `limit`. */
   seenGroups(query: string, limit: number): Promise<string[]>;
 }
@@ -150,8 +150,9 @@ class MongoUserProfiles implements UserProfiles {
     return new Set((await this.model.distinct('groups', { groups: { $in: [...groupIds] } })) as string[]);
   }
 
-  async members(groupId: string, limit: number): Promise<string[]> {
-    const docs = await this.model.find({ groups: groupId }, { _id: 1 }).sort({ _id: 1 }).limit(limit).lean();
+  async members(groupId: string, limit: number, after?: string): Promise<string[]> {
+    const filter = after ? { groups: groupId, _id: { $gt: after } } : { groups: groupId };
+    const docs = await this.model.find(filter, { _id: 1 }).sort({ _id: 1 }).limit(limit).lean();
     return docs.map((doc) => String(doc._id));
   }
 
