@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { PluginContext, QueueDefinition } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { GraphError, type GroupSource } from './graph.js';
@@ -72,6 +73,7 @@ async function refreshOne(deps: GroupRefreshDeps, userId: string, pass: GroupRef
 export const GROUP_REFRESH_QUEUE = 'identity-group-refresh';
 /** A pass holds this for at most so long: a second job (another work replica, a retry) waits its turn. */
 const PASS_LOCK_MS = 30 * 60_000;
+const RELEASE_IF_HELD = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * The refresh job (work role) and its schedule: one pass at a time across replicas (a Redis lock), every
@@ -88,7 +90,8 @@ export function groupRefreshJob<C extends { groupRefreshMinutes: number }>(
         const { users, graph } = deps(ctx);
         if (!graph) return;
         const lock = `${ctx.redisKeyPrefix}group-refresh-lock`;
-        if ((await ctx.redis.set(lock, '1', 'PX', PASS_LOCK_MS, 'NX')) !== 'OK') return;
+        const holder = randomUUID();
+        if ((await ctx.redis.set(lock, holder, 'PX', PASS_LOCK_MS, 'NX')) !== 'OK') return;
         const key = `${ctx.redisKeyPrefix}group-refresh-cursor`;
         try {
           await refreshGroups({
@@ -104,7 +107,8 @@ export function groupRefreshJob<C extends { groupRefreshMinutes: number }>(
             logger: ctx.logger,
           });
         } finally {
-          await ctx.redis.del(lock);
+          // Only this pass's own lock: one that outlived PASS_LOCK_MS may be another pass's by now.
+          await ctx.redis.eval(RELEASE_IF_HELD, 1, lock, holder);
         }
       },
     },

@@ -11,8 +11,7 @@ import {
   refuseWhenLimited,
 } from 'enrollment-gateway/sdk';
 import type Koa from 'koa';
-import type { VerifiedSigner } from '../pki/index.js';
-import { type CommandReport, MdmProtocolError, parseCheckin, parseCommandReport } from '../protocol/index.js';
+import { MdmProtocolError, parseCheckin, parseCommandReport } from '../protocol/index.js';
 import type { CheckinService } from '../services/checkin-service.js';
 import type { CommandService } from '../services/command-service.js';
 import type { DeviceIdentityVerifier } from '../services/device-identity.js';
@@ -38,23 +37,14 @@ function parsed<T>(parse: () => T): T {
   }
 }
 
-async function verifiedBody(ctx: Koa.Context, deps: DeviceRouteDeps) {
+async function signedBody(ctx: Koa.Context, deps: DeviceRouteDeps) {
   // At most the /mdm family's limit (plugins.mdm.maxDeviceBodyBytes), declared where the routes are.
   const body = await readRawBody(ctx);
   const signer = await deps.identity.verifySignature(ctx.get('mdm-signature') || undefined, body);
+  // Per device identity, once it is known; a device is told 429 (or 503), never 401.
+  refuseWhenLimited(await deps.rateLimits.consume('device', { key: signer.fingerprintSha256 }));
   // The plist parser's size guard is the same one limit: a body the route accepted is never too large to parse.
   return { body, signer, limits: { maxBytes: bodyLimitOf(ctx) } };
-}
-
-/** Counts one request of a verified device identity; a device is told 429 (or 503), never 401. */
-async function admitIdentity(deps: DeviceRouteDeps, signer: VerifiedSigner): Promise<void> {
-  refuseWhenLimited(await deps.rateLimits.consume('device', { key: signer.fingerprintSha256 }));
-}
-
-async function signedBody(ctx: Koa.Context, deps: DeviceRouteDeps) {
-  const verified = await verifiedBody(ctx, deps);
-  await admitIdentity(deps, verified.signer);
-  return verified;
 }
 
 /** The endpoints enrolled devices talk to: check-in, command polling, and the profile download. */
@@ -83,19 +73,10 @@ export function mountDeviceRoutes(router: PluginRouter, deps: DeviceRouteDeps): 
   });
 
   router.put('/connect', perClient, async (ctx) => {
-    const { body, signer, limits } = await verifiedBody(ctx, deps);
-    // The identity is counted before anything is read for it, in flight together with the binding-cache lookup (one
-    // Redis round trip to wait for instead of two); a body that does not parse is counted too.
-    const admit = () => admitIdentity(deps, signer);
-    let report: CommandReport;
-    try {
-      report = parsed(() => parseCommandReport(body, limits));
-    } catch (error) {
-      await admit();
-      throw error;
-    }
+    const { body, signer, limits } = await signedBody(ctx, deps);
+    const report = parsed(() => parseCommandReport(body, limits));
     // UDID, or for a User Enrollment the EnrollmentID: the key Authenticate stored the device under.
-    const device = await deps.identity.deviceForCommands(report.deviceId, signer, admit);
+    const device = await deps.identity.deviceForCommands(report.deviceId, signer);
     const { command, reportedChanged } = await deps.commands.exchange(device, report);
     if (reportedChanged) await deps.identity.rememberReported(signer, device);
     ctx.status = 200;

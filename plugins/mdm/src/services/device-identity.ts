@@ -5,7 +5,6 @@ import type { IdentityBindings } from '../storage/identity-bindings.js';
 import { type CertificateDoc, type DeviceDoc, type MdmModels, onDeviceBindingChange } from '../storage/models.js';
 import {
   type BoundDevice,
-  type CacheLookup,
   type DeviceBindingCache,
   REPORTED_FIELDS,
   type ReportedDeviceInfo,
@@ -107,23 +106,10 @@ export class DeviceIdentityVerifier {
    * The same decision for the command endpoint, read through the binding cache: a device answering commands
    * sends one request per command, and only the first of a burst reads the database. The revocation check
    * rides in the cache's round trip; without a usable mirror it goes to the database.
-   *
-   * `admit` (the caller's rate-limit count for this identity) is sent right after the cache lookup, so the two
-   * Redis calls are in flight together, and is awaited before the lookup's answer is used or the database is read.
    */
-  async deviceForCommands(
-    udid: string,
-    signer: VerifiedSigner,
-    admit: () => Promise<void> = async () => undefined,
-  ): Promise<BoundDevice> {
+  async deviceForCommands(udid: string, signer: VerifiedSigner): Promise<BoundDevice> {
     const fingerprint = signer.fingerprintSha256;
-    const lookup: Promise<CacheLookup> = this.cache
-      ? this.cache.lookup(fingerprint, udid)
-      : Promise.resolve({ generation: undefined });
-    // The lookup answers errors with a miss; this only keeps a refused request from leaving a rejection unheard.
-    lookup.catch(() => undefined);
-    await admit();
-    const cached = await lookup;
+    const cached = this.cache ? await this.cache.lookup(fingerprint, udid) : { generation: undefined };
     if ('device' in cached) {
       await this.refuseRevokedBinding(cached.device, cached.revoked);
       return cached.device;
