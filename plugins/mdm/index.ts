@@ -24,6 +24,8 @@ import { IdentityIssuer } from './src/services/identity-issuer.js';
 import { CLAIM_RETENTION_MS, ensureIndexes } from './src/storage/models.js';
 
 type MdmServices = ReturnType<typeof buildServices>;
+/** The work role's periodic jobs: history pruning (hourly), presence flush (every presenceFlushSeconds). */
+type MaintenanceJob = { kind: 'prune' } | { kind: 'presence' };
 
 export default definePlugin({
   name: 'mdm',
@@ -86,9 +88,10 @@ export default definePlugin({
       mount: (router, ctx) => mountBulkRoutes(router, ctx, services(ctx)),
     });
 
-    api.queue<{ kind: 'prune' }>({
+    api.queue<MaintenanceJob>({
       name: 'mdm-maintenance',
-      async processor(_job, ctx) {
+      async processor(job, ctx) {
+        if (job.data.kind === 'presence') return { written: await services(ctx).presence.flush() };
         const cutoff = new Date(Date.now() - ctx.config.commandRetentionDays * 86_400_000);
         const deletedCount = await services(ctx).commandStore.prune(cutoff);
         const claims = await services(ctx).models.claims.deleteMany({
@@ -99,9 +102,13 @@ export default definePlugin({
     });
     api.onStart(async (ctx) => {
       if (ctx.gateway.role === 'serve') return;
-      await ctx
-        .queue<{ kind: 'prune' }>('mdm-maintenance')
-        .queue.upsertJobScheduler('mdm-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
+      const { queue } = ctx.queue<MaintenanceJob>('mdm-maintenance');
+      await queue.upsertJobScheduler('mdm-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
+      await queue.upsertJobScheduler(
+        'mdm-presence',
+        { every: ctx.config.presenceFlushSeconds * 1000 },
+        { name: 'presence', data: { kind: 'presence' } },
+      );
     });
 
     api.command({

@@ -67,7 +67,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
         plugins: Object.fromEntries([
           ...listBuiltInPlugins()
             .filter((name) => !(options.plugins ?? []).some((p) => p.name === name))
-            .map((name) => [name, { enabled: (options.enable ?? []).includes(name) }]),
+            .map((name) => [name, { enabled: (options.enable ?? []).includes(name), ...TEST_PLUGIN_DEFAULTS[name] }]),
           // A fixture may stand in for a built-in that config/default.yaml disables.
           ...(options.plugins ?? []).map((p) => [p.name, { enabled: true }]),
         ]),
@@ -95,6 +95,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     stop: () => gateway.stop(),
   };
 }
+
+/** Settings every test gateway starts with: devices' last check-in reaches the database within a second. */
+const TEST_PLUGIN_DEFAULTS: Record<string, Record<string, unknown>> = { mdm: { presenceFlushSeconds: 1 } };
 
 function deepMergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };

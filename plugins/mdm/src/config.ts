@@ -29,6 +29,13 @@ export const mdmConfigSchema = z.object({
     .default(2_097_152)
     .describe('Largest check-in or command report accepted'),
   commandRetentionDays: z.number().int().min(1).max(3650).default(90).describe('Answered commands kept in history'),
+  presenceFlushSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(600)
+    .default(15)
+    .describe("How often the work role writes devices' last check-in times from Redis to the database"),
 });
 
 export type MdmConfig = z.output<typeof mdmConfigSchema>;

@@ -2,18 +2,28 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { testServices, uniqueRedisPrefix } from '../../../test/support/services.js';
-import { type BoundDevice, DeviceBindingCache } from '../src/services/device-binding-cache.js';
+import {
+  type BoundDevice,
+  type CacheGenerations,
+  type CacheLookup,
+  DeviceBindingCache,
+  ENTRY_SECONDS,
+} from '../src/services/device-binding-cache.js';
 
 const logger = pino({ level: 'silent' });
 const mirror = { key: `${uniqueRedisPrefix('bindcache')}revocations`, loadedMember: '__loaded__' };
-const device = (generation: string | undefined): BoundDevice => ({
-  id: '65f000000000000000000001',
-  udid: 'UDID-1',
+const device = (generations: CacheGenerations | undefined, udid = 'UDID-1'): BoundDevice => ({
+  id: `65f0000000000000000000${udid === 'UDID-1' ? '01' : '02'}`,
+  udid,
   enrollmentId: 'enrollment-1',
   serial: '0A1B',
   reported: { osVersion: '17.5' },
-  generation,
+  generations,
 });
+const generationsOf = (lookup: CacheLookup): CacheGenerations => {
+  if (!('generations' in lookup) || !lookup.generations) throw new Error('expected a miss with generations');
+  return lookup.generations;
+};
 
 describe('mdm device binding cache (Redis)', () => {
   const clients: Redis[] = [];
@@ -24,54 +34,94 @@ describe('mdm device binding cache (Redis)', () => {
   };
   const ready = (client: Redis) =>
     client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', resolve));
+  const cacheOn = (redis: Redis, prefix = uniqueRedisPrefix('bindcache')) =>
+    new DeviceBindingCache(redis, prefix, logger, mirror, `${prefix}presence:marks`);
   after(() => {
     for (const client of clients) client.disconnect();
   });
 
-  it('serves what was stored under the current generation, for the UDID it was stored for only', async () => {
+  it('serves what was stored under the current generations for days, for the UDID it was stored for only', async () => {
     const redis = connect();
     await ready(redis);
-    const cache = new DeviceBindingCache(redis, uniqueRedisPrefix('bindcache'), logger, mirror);
-    // The very first lookup starts a generation and stores nothing yet.
-    expect(await cache.lookup('fp1', 'UDID-1')).to.deep.equal({ generation: undefined });
+    const prefix = uniqueRedisPrefix('bindcache');
+    const cache = cacheOn(redis, prefix);
+    // The first lookup starts both generations: what is read from the database can be stored at once.
     const miss = await cache.lookup('fp1', 'UDID-1');
-    expect(miss).to.have.property('generation').that.is.a('string');
-    await cache.store('fp1', device((miss as { generation: string }).generation));
+    await cache.store('fp1', device(generationsOf(miss)));
     const hit = await cache.lookup('fp1', 'UDID-1');
     expect(hit)
       .to.have.property('device')
       .that.deep.includes({ id: device(undefined).id, udid: 'UDID-1' });
-    expect(await cache.lookup('fp1', 'OTHER-UDID')).to.have.property('generation');
+    expect(await cache.lookup('fp1', 'OTHER-UDID')).not.to.have.property('device');
+    const ttl = await redis.ttl(`${prefix}binding:fp1`);
+    expect(ttl).to.be.above(ENTRY_SECONDS - 60);
+    // The device generation outlives the entry, so an entry never outlives the word on its device.
+    expect(await redis.ttl(`${prefix}binding-generation:UDID-1`)).to.be.above(ttl);
   });
 
-  it('drops every entry on a binding change, and a read that raced the change cannot store its stale answer', async () => {
+  it('a hit marks its device as seen in the same round trip; a miss does not', async () => {
     const redis = connect();
     await ready(redis);
-    const cache = new DeviceBindingCache(redis, uniqueRedisPrefix('bindcache'), logger, mirror);
+    const prefix = uniqueRedisPrefix('bindcache');
+    const cache = cacheOn(redis, prefix);
+    await cache.store('fp1', device(generationsOf(await cache.lookup('fp1', 'UDID-1'))));
+    expect(await redis.zcard(`${prefix}presence:marks`)).to.equal(0);
+    const before = Date.now();
     await cache.lookup('fp1', 'UDID-1');
-    const before = (await cache.lookup('fp1', 'UDID-1')) as { generation: string };
-    await cache.store('fp1', device(before.generation));
+    const seen = Number(await redis.zscore(`${prefix}presence:marks`, device(undefined).id));
+    expect(seen).to.be.within(before, Date.now());
+  });
+
+  it("a device's binding change drops its entries only; a read that raced it cannot store its stale answer", async () => {
+    const redis = connect();
+    await ready(redis);
+    const cache = cacheOn(redis);
+    const before = generationsOf(await cache.lookup('fp1', 'UDID-1'));
+    await cache.store('fp1', device(before));
+    await cache.store('fp2', device(generationsOf(await cache.lookup('fp2', 'UDID-2')), 'UDID-2'));
+    expect(await cache.invalidateDevice('UDID-1')).to.equal(true);
+    expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('device');
+    expect(await cache.lookup('fp2', 'UDID-2'), 'another device keeps its entry').to.have.property('device');
+    // A reader that saw the old generations before the change finishes its database read only now.
+    await cache.store('fp1', device(before));
+    expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('device');
+  });
+
+  it('a change it cannot tie to one device drops every entry', async () => {
+    const redis = connect();
+    await ready(redis);
+    const cache = cacheOn(redis);
+    const before = generationsOf(await cache.lookup('fp1', 'UDID-1'));
+    await cache.store('fp1', device(before));
     expect(await cache.invalidateAll()).to.equal(true);
     expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('device');
-    // A reader that saw the old generation before the change finishes its database read only now.
-    await cache.store('fp2', device(before.generation));
-    expect(await cache.lookup('fp2', 'UDID-1')).not.to.have.property('device');
+    await cache.store('fp1', device(before));
+    expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('device');
+  });
+
+  it('a lost device generation ends its entries instead of reviving older ones', async () => {
+    const redis = connect();
+    await ready(redis);
+    const prefix = uniqueRedisPrefix('bindcache');
+    const cache = cacheOn(redis, prefix);
+    await cache.store('fp1', device(generationsOf(await cache.lookup('fp1', 'UDID-1'))));
+    await redis.del(`${prefix}binding-generation:UDID-1`);
+    expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('device');
   });
 
   it('with Redis unreachable it answers "not cached" at once, and delivers a missed invalidation on reconnect', async () => {
     const prefix = uniqueRedisPrefix('bindcache');
     const shared = connect();
     await ready(shared);
-    const other = new DeviceBindingCache(shared, prefix, logger, mirror);
-    await other.lookup('fp1', 'UDID-1');
-    const seen = (await other.lookup('fp1', 'UDID-1')) as { generation: string };
-    await other.store('fp1', device(seen.generation));
+    const other = cacheOn(shared, prefix);
+    await other.store('fp1', device(generationsOf(await other.lookup('fp1', 'UDID-1'))));
 
     const offline = connect({ lazyConnect: true });
-    const cache = new DeviceBindingCache(offline, prefix, logger, mirror);
+    const cache = cacheOn(offline, prefix);
     const started = performance.now();
-    expect(await cache.lookup('fp1', 'UDID-1')).to.deep.equal({ generation: undefined });
-    expect(await cache.invalidateAll()).to.equal(false);
+    expect(await cache.lookup('fp1', 'UDID-1')).to.deep.equal({ generations: undefined });
+    // A device's change that cannot be written becomes a change for every device, delivered on reconnect.
+    expect(await cache.invalidateDevice('UDID-1')).to.equal(false);
     expect(performance.now() - started).to.be.below(100);
     // Another replica still serves its entry until the invalidation lands.
     expect(await other.lookup('fp1', 'UDID-1')).to.have.property('device');
@@ -85,10 +135,8 @@ describe('mdm device binding cache (Redis)', () => {
   it('answers whether the cached identity is revoked in the same round trip, once the mirror is loaded', async () => {
     const redis = connect();
     await ready(redis);
-    const cache = new DeviceBindingCache(redis, uniqueRedisPrefix('bindcache'), logger, mirror);
-    await cache.lookup('fp1', 'UDID-1');
-    const miss = (await cache.lookup('fp1', 'UDID-1')) as { generation: string };
-    await cache.store('fp1', device(miss.generation));
+    const cache = cacheOn(redis);
+    await cache.store('fp1', device(generationsOf(await cache.lookup('fp1', 'UDID-1'))));
     await redis.del(mirror.key);
     // Not loaded: the cache does not vouch either way, the caller asks the database.
     expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('revoked');

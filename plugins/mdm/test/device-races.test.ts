@@ -9,6 +9,7 @@ import {
 import { RsaKeyPool, SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
+import { presenceFlushed } from '../../../test/support/presence.js';
 import { formatFigures, type RaceWriter, runRaces } from '../../../test/support/race.js';
 import { agePresence } from './support/race-hooks.js';
 
@@ -79,6 +80,8 @@ describe('mdm device records: concurrent writers lose nothing (race harness)', f
         return reply.status === 200 ? 'applied' : 'refused';
       },
       async holds(s) {
+        // The poll marked the device; the work role's flush writes the record.
+        await presenceFlushed(ctx().redis, ctx().redisKeyPrefix);
         const seen = (await record(s)).lastSeenAt;
         return Boolean(seen && new Date(seen) >= new Date(s.raceStart!.getTime() - 1000));
       },

@@ -10,6 +10,7 @@ import {
   testAdminTokens,
 } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
+import { presenceFlushed } from '../../../test/support/presence.js';
 import {
   AUTHENTICATOR,
   assertIdentityRefused,
@@ -254,6 +255,8 @@ describe('unenrollment: every trigger takes a simulated iPhone out of management
   it('inactivity: a device silent for longer than the policy is retired, and marked unreachable when it never answers', async () => {
     const { device, id } = await enrolledDevice(gw);
     device.silent = true;
+    // Its enrollment was seen: once that reached the record, the record is made old (time passing).
+    await presenceFlushed(gw.gateway.context('mdm').redis, gw.gateway.context('mdm').redisKeyPrefix);
     await mongo(gw)
       .collection('mdm_presence')
       .updateOne({ _id: id as never }, { $set: { lastSeenAt: new Date(Date.now() - 31 * 86_400_000) } });

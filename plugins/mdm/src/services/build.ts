@@ -13,6 +13,7 @@ import { inventoryStore } from '../storage/device-records.js';
 import { DeviceViews } from '../storage/device-views.js';
 import { IdentityBindings } from '../storage/identity-bindings.js';
 import { mdmModels } from '../storage/models.js';
+import { PresenceStore } from '../storage/presence-store.js';
 import { BulkCommandService } from './bulk-commands.js';
 import { CertificateService } from './certificate-service.js';
 import { CheckinService } from './checkin-service.js';
@@ -25,6 +26,7 @@ import { DeviceSecrets } from './device-secrets.js';
 import { MongoDeviceDirectory } from './directory.js';
 import { EnrollmentService } from './enrollment-service.js';
 import { PkiService } from './pki-service.js';
+import { PresenceMarks } from './presence-marks.js';
 import { RetirementService } from './retirement-service.js';
 import { LOADED_MEMBER, RevocationList } from './revocation-list.js';
 import { ScepService } from './scep-service.js';
@@ -51,14 +53,19 @@ export function buildServices(ctx: PluginContext<MdmConfig>) {
     ctx,
   );
   const revocations = new RevocationList(models, ctx.redis, ctx.redisKeyPrefix, ctx.logger);
+  const presence = new PresenceMarks(ctx.redis, ctx.redisKeyPrefix, new PresenceStore(models), ctx.logger);
   const identity = new DeviceIdentityVerifier(
     models,
     async () => (await pki.get()).ca.certPem,
     revocations,
-    new DeviceBindingCache(ctx.redis, ctx.redisKeyPrefix, ctx.logger, {
-      key: revocations.key,
-      loadedMember: LOADED_MEMBER,
-    }),
+    presence,
+    new DeviceBindingCache(
+      ctx.redis,
+      ctx.redisKeyPrefix,
+      ctx.logger,
+      { key: revocations.key, loadedMember: LOADED_MEMBER },
+      presence.key,
+    ),
     new IdentityBindings(models.devices.db),
   );
   const commandStore = new CommandStore(models);
@@ -116,5 +123,6 @@ export function buildServices(ctx: PluginContext<MdmConfig>) {
     retirement,
     migration,
     metrics,
+    presence,
   };
 }

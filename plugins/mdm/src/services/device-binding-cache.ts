@@ -23,6 +23,12 @@ export const REPORTED_FIELDS = [
   'deviceName',
 ] as const satisfies readonly (keyof ReportedDeviceInfo)[];
 
+/** The generations an entry was read under: the shared one, and the device's own (by UDID). */
+export interface CacheGenerations {
+  shared: string;
+  device: string;
+}
+
 /** The device a verified identity may speak for, as the command endpoint needs it. */
 export interface BoundDevice {
   id: string;
@@ -32,71 +38,100 @@ export interface BoundDevice {
   /** The signing certificate's serial. */
   serial: string;
   reported: ReportedDeviceInfo;
-  /** The cache generation this view was read under (undefined when the cache was not used). */
-  generation?: string;
+  /** The cache generations this view was read under (undefined when the cache was not used). */
+  generations?: CacheGenerations;
 }
 
 /**
- * A cache answer: the device, or the generation to store a database answer under. `revoked` is the
+ * A cache answer: the device, or the generations to store a database answer under. `revoked` is the
  * revocation mirror's word on the cached identity (checked in the same round trip); undefined when the
  * mirror could not answer (not loaded, Redis unreachable) or nothing was cached: then the caller asks the
- * revocation list itself.
+ * revocation list itself. A hit has also marked the device as seen (PresenceMarks, in the same round trip).
  */
-export type CacheLookup = ({ device: BoundDevice } | { generation: string | undefined }) & { revoked?: boolean };
+export type CacheLookup = ({ device: BoundDevice } | { generations: CacheGenerations | undefined }) & {
+  revoked?: boolean;
+};
 
 interface Entry {
   generation: string;
-  device: Omit<BoundDevice, 'generation'>;
+  deviceGeneration: string;
+  device: Omit<BoundDevice, 'generations'>;
 }
 
-/** Bounds writes made behind mongoose's back, and how long lastSeenAt can lag (it is written on a miss). */
-const ENTRY_SECONDS = 30;
+/**
+ * How long an entry lives: days, so a device's poll session, hours after its last, still reads nothing from the
+ * database (on FerretDB every read is a scan that grows with the fleet). Bounded by Redis memory, about half a
+ * kilobyte per device. A device generation outlives the entries stored under it by a day.
+ */
+export const ENTRY_SECONDS = 3 * 86_400;
+const DEVICE_GENERATION_SECONDS = ENTRY_SECONDS + 86_400;
 /** A Redis call the device path waits for at most; past it the request goes to the database. */
 const REDIS_WAIT_MS = 250;
 
 /**
- * One round trip for the command endpoint: the generation, the entry, and whether the entry's identity is
- * revoked (its enrollment or its certificate in the revocation mirror, which counts only when loaded).
+ * One round trip for the command endpoint: both generations (each started when missing), the entry when it is
+ * current and for this UDID, the device marked as seen, and whether the entry's identity is revoked (its
+ * enrollment or its certificate in the revocation mirror, which counts only when loaded).
+ * KEYS: shared generation, entry, revocations, device generation, presence marks.
+ * ARGV: loaded member, udid, a new generation (used for a missing one), device generation ttl, now (ms).
  */
 const LOOKUP = `
 local generation = redis.call('GET', KEYS[1])
+if not generation then
+  generation = ARGV[3]
+  redis.call('SET', KEYS[1], generation)
+end
+local deviceGeneration = redis.call('GET', KEYS[4])
+if not deviceGeneration then
+  deviceGeneration = ARGV[3]
+  redis.call('SET', KEYS[4], deviceGeneration, 'EX', ARGV[4])
+end
 local raw = redis.call('GET', KEYS[2])
+if not raw then return {generation, deviceGeneration, false, -1} end
+local entry = cjson.decode(raw)
+if entry.generation ~= generation or entry.deviceGeneration ~= deviceGeneration or entry.device.udid ~= ARGV[2] then
+  return {generation, deviceGeneration, false, -1}
+end
+redis.call('ZADD', KEYS[5], 'GT', ARGV[5], entry.device.id)
 local revoked = -1
-if raw and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
-  local entry = cjson.decode(raw)
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
   revoked = 0
   if redis.call('SISMEMBER', KEYS[3], 'enrollment:' .. entry.device.enrollmentId) == 1
     or redis.call('SISMEMBER', KEYS[3], 'certificate:' .. entry.device.serial) == 1 then revoked = 1 end
 end
-return {generation or false, raw or false, revoked}`;
+return {generation, deviceGeneration, raw, revoked}`;
 
-/** Stores the entry only if the generation is still the one the reader saw before reading the database. */
+/**
+ * Stores the entry only if both generations are still the ones the reader saw before reading the database, and
+ * keeps the device generation alive at least as long as the entry.
+ * KEYS: shared generation, entry, device generation. ARGV: generation, device generation, entry, ttl, device ttl.
+ */
 const SET_IF_CURRENT = `
-local current = redis.call('GET', KEYS[1]) or ''
-if current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
 return 1`;
 
 /**
- * The seam for the SDK's generation cache (a later change moves this onto it): lookup/store/invalidateAll.
- *
  * Which device each identity certificate (by SHA-256) may speak for, read through Redis so a command request
- * costs one Redis round trip instead of a database query. Devices poll in bursts (Idle, then one request per
- * command), so even a short-lived entry saves most lookups.
+ * costs one Redis round trip instead of database reads, for days: a session hours after the device's last one
+ * reads nothing from the database either, so the poll path's cost does not grow with the fleet even where every
+ * database read is a scan (FerretDB 1.24).
  *
  * Revocations are not cached here: each lookup checks the revocation mirror in the same round trip, so a
- * revoked identity is refused whatever an entry holds. The binding (udid -> current enrollment) changes only
- * when the device authenticates again; every such write (the device model's only writer) moves one
- * shared generation, on every replica at once since Redis is shared (the storage layer calls `invalidateAll`,
- * see onDeviceBindingChange). An entry counts only while it carries the current generation, and a reader stores
- * what it read from the database only if the generation did not move meanwhile, so a lookup racing a revocation
- * cannot put the old binding back. Binding changes are rare next to polls (enrollments and retirements), so one
- * generation for all devices costs a few extra database reads after each, and needs no lookup of which devices a
- * write touched. Generations are random, never reused: a generation lost with Redis cannot come back.
+ * revoked identity is refused whatever an entry holds. What an entry says can change only when the device
+ * authenticates again (the device model's only writer, Authenticate, by UDID): that write moves the device's own
+ * generation (the storage layer calls `invalidateDevice`, see onDeviceBindingChange), on every replica at once
+ * since Redis is shared; a write the storage layer cannot tie to one UDID moves the shared generation, which
+ * ends every entry. An entry counts only while it carries both current generations, and a reader stores what it
+ * read from the database only if neither moved meanwhile, so a lookup racing a re-binding cannot put the old
+ * binding back. Generations are random, never reused: one lost with Redis (or expired) cannot come back, and a
+ * missing one is started anew, which ends the entries stored under the old.
  *
- * When Redis is unreachable the cache is bypassed. A generation change that could not be written is retried
- * before this process uses the cache again; other replicas may keep using their entries until it lands or for
- * at most ENTRY_SECONDS.
+ * When Redis is unreachable the cache is bypassed. A generation change that could not be written becomes a
+ * change of the shared generation, retried before this process uses the cache again; other replicas may keep
+ * using their entries until it lands (revocations are still checked on every request).
  */
 export class DeviceBindingCache {
   private readonly generationKey: string;
@@ -108,6 +143,8 @@ export class DeviceBindingCache {
     private readonly logger: Logger,
     /** The revocation mirror's set (RevocationList.key) and its loaded marker. */
     private readonly revocations: { key: string; loadedMember: string },
+    /** The sorted set of devices seen (PresenceMarks.key): a hit marks its device there. */
+    private readonly presenceKey: string,
   ) {
     this.generationKey = `${prefix}binding-generation`;
     redis.on('ready', () => {
@@ -119,65 +156,89 @@ export class DeviceBindingCache {
     return `${this.prefix}binding:${fingerprint}`;
   }
 
+  private deviceGenerationKey(udid: string): string {
+    return `${this.prefix}binding-generation:${udid}`;
+  }
+
   private get usable(): boolean {
     return this.redis.status === 'ready';
   }
 
   async lookup(fingerprint: string, udid: string): Promise<CacheLookup> {
-    if (!this.usable || (this.invalidationPending && !(await this.invalidateAll()))) return { generation: undefined };
+    if (!this.usable || (this.invalidationPending && !(await this.invalidateAll()))) return { generations: undefined };
     try {
-      const [generation, raw, revokedFlag] = (await withDeadline(
+      const [shared, device, raw, revokedFlag] = (await withDeadline(
         runScript(
           this.redis,
           LOOKUP,
-          3,
+          5,
           this.generationKey,
           this.entryKey(fingerprint),
           this.revocations.key,
+          this.deviceGenerationKey(udid),
+          this.presenceKey,
           this.revocations.loadedMember,
+          udid,
+          newGeneration(),
+          DEVICE_GENERATION_SECONDS,
+          Date.now(),
         ),
-      )) as [string | null, string | null, number];
-      if (!generation) {
-        // First use, or Redis lost its data: start a generation; entries are stored from the next lookup on.
-        await withDeadline(this.redis.set(this.generationKey, newGeneration(), 'NX'));
-        return { generation: undefined };
-      }
-      if (raw) {
-        const entry = JSON.parse(raw) as Entry;
-        if (entry.generation === generation && entry.device.udid === udid)
-          return {
-            device: { ...entry.device, generation },
-            ...(revokedFlag === -1 ? {} : { revoked: revokedFlag === 1 }),
-          };
-      }
-      return { generation };
+      )) as [string, string, string | null, number];
+      const generations = { shared, device };
+      if (!raw) return { generations };
+      const entry = JSON.parse(raw) as Entry;
+      return {
+        device: { ...entry.device, generations },
+        ...(revokedFlag === -1 ? {} : { revoked: revokedFlag === 1 }),
+      };
     } catch (error) {
       this.logger.debug({ err: { message: (error as Error).message } }, 'device binding cache unavailable');
-      return { generation: undefined };
+      return { generations: undefined };
     }
   }
 
-  /** Stores what the database said, unless a binding changed since `device.generation` was read. */
+  /** Stores what the database said, unless the binding changed since `device.generations` were read. */
   async store(fingerprint: string, device: BoundDevice): Promise<void> {
-    const { generation, ...rest } = device;
-    if (generation === undefined || !this.usable) return;
-    const entry: Entry = { generation, device: rest };
+    const { generations, ...rest } = device;
+    if (generations === undefined || !this.usable) return;
+    const entry: Entry = { generation: generations.shared, deviceGeneration: generations.device, device: rest };
     try {
       await withDeadline(
         runScript(
           this.redis,
           SET_IF_CURRENT,
-          2,
+          3,
           this.generationKey,
           this.entryKey(fingerprint),
-          generation,
+          this.deviceGenerationKey(device.udid),
+          generations.shared,
+          generations.device,
           JSON.stringify(entry),
           ENTRY_SECONDS,
+          DEVICE_GENERATION_SECONDS,
         ),
       );
     } catch (error) {
       this.logger.debug({ err: { message: (error as Error).message } }, 'device binding cache not updated');
     }
+  }
+
+  /**
+   * Every entry of this UDID is dead from now on (Authenticate bound it again). When Redis cannot be told, every
+   * entry is (retried later), so no replica keeps serving the old binding from this process's word.
+   */
+  async invalidateDevice(udid: string): Promise<boolean> {
+    if (this.usable && !this.invalidationPending) {
+      try {
+        await withDeadline(
+          this.redis.set(this.deviceGenerationKey(udid), newGeneration(), 'EX', DEVICE_GENERATION_SECONDS),
+        );
+        return true;
+      } catch (error) {
+        this.logger.warn({ err: { message: (error as Error).message } }, 'device binding generation not moved');
+      }
+    }
+    return this.invalidateAll();
   }
 
   /** Every entry is dead from now on. Returns false when Redis could not be told (retried later). */

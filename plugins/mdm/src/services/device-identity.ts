@@ -9,6 +9,7 @@ import {
   REPORTED_FIELDS,
   type ReportedDeviceInfo,
 } from './device-binding-cache.js';
+import type { PresenceMarks } from './presence-marks.js';
 import { type RevocationList, revocationIds } from './revocation-list.js';
 
 /** The device a check-in speaks for, with the identity it signed with. */
@@ -31,23 +32,22 @@ export class DeviceIdentityVerifier {
     private readonly models: MdmModels,
     private readonly caCertPem: () => Promise<string>,
     private readonly revocations: RevocationList,
+    private readonly presence: Pick<PresenceMarks, 'mark'>,
     private readonly cache?: DeviceBindingCache,
     private readonly bindings?: IdentityBindings,
   ) {
-    if (cache) onDeviceBindingChange(models.devices.db, async () => void (await cache.invalidateAll()));
+    if (cache)
+      onDeviceBindingChange(models.devices.db, async (udid) => {
+        await (udid === undefined ? cache.invalidateAll() : cache.invalidateDevice(udid));
+      });
   }
 
   /**
-   * Presence (mdm_presence) is written only here, on the device request path, and only when the binding was
-   * read from the database (a cache miss, or a check-in): lastSeenAt feeds the 90-day activity rule and the
-   * wake sweep, which need minutes, and cache entries live 30 seconds.
+   * Marks the device as seen (PresenceMarks; the work role writes mdm_presence). A command request whose binding
+   * came from the cache was marked by the cache's lookup already.
    */
   async touch(deviceId: string): Promise<void> {
-    await this.models.presence.collection.updateOne(
-      { _id: deviceId as never },
-      { $set: { lastSeenAt: new Date() } },
-      { upsert: true },
-    );
+    await this.presence.mark(deviceId);
   }
 
   async verifySignature(header: string | undefined, body: Buffer): Promise<VerifiedSigner> {
@@ -109,13 +109,13 @@ export class DeviceIdentityVerifier {
    */
   async deviceForCommands(udid: string, signer: VerifiedSigner): Promise<BoundDevice> {
     const fingerprint = signer.fingerprintSha256;
-    const cached = this.cache ? await this.cache.lookup(fingerprint, udid) : { generation: undefined };
+    const cached = this.cache ? await this.cache.lookup(fingerprint, udid) : { generations: undefined };
     if ('device' in cached) {
       await this.refuseRevokedBinding(cached.device, cached.revoked);
       return cached.device;
     }
     const device = (await this.provenBinding(udid, signer)) ?? (await this.proveBinding(udid, signer));
-    device.generation = cached.generation;
+    device.generations = cached.generations;
     await this.cache?.store(fingerprint, device);
     return device;
   }

@@ -1,10 +1,12 @@
 import type { PluginContext } from 'enrollment-gateway/sdk';
+import { presenceFlushed } from '../../../../test/support/presence.js';
 
 /**
- * Makes the device's presence old and drops the binding cache, so the next poll reads the binding and writes
- * lastSeenAt (polls served from the cache do not write). Test setup only, before a race starts.
+ * Makes the device's presence old (once earlier marks are flushed) and drops the binding cache, so the next poll
+ * reads the binding. Test setup only, before a race starts.
  */
 export async function agePresence(ctx: PluginContext<unknown>, deviceId: string): Promise<void> {
+  await presenceFlushed(ctx.redis, ctx.redisKeyPrefix);
   await ctx.mongo
     .collection('mdm_presence')
     .updateOne(

@@ -1,0 +1,114 @@
+import { expect } from 'chai';
+import { deviceDirectoryRef } from 'enrollment-gateway/sdk';
+import { SimulatedDevice } from '../../../test/support/device-simulator.js';
+import { eventually } from '../../../test/support/eventually.js';
+import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
+import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
+import { presenceFlushed } from '../../../test/support/presence.js';
+
+const PUBLIC_URL = 'https://gateway.test';
+/** Every record a command request could read or write for its device (one writer each). */
+const DEVICE_RECORDS = [
+  'mdm_devices',
+  'mdm_presence',
+  'mdm_inventory',
+  'mdm_certificates',
+  'mdm_identity_bindings',
+  'mdm_lifecycle',
+];
+
+describe('mdm device sessions: a later session reads nothing, presence is written by the work role', function () {
+  this.timeout(60_000);
+  let gw: TestGateway;
+
+  const mdm = () => gw.gateway.context('mdm');
+  const enrolledDevice = async (userId: string) => {
+    const res = await gw.fetch('/api/mdm/enrollments', {
+      method: 'POST',
+      headers: adminHeaders(),
+      body: JSON.stringify({ userId }),
+    });
+    const { profileUrl } = (await res.json()) as { profileUrl: string };
+    const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
+    await device.downloadProfile(profileUrl);
+    await device.enroll();
+    const record = await mdm().resolve(deviceDirectoryRef).getByUdid(device.udid);
+    return { device, id: String(record?.id) };
+  };
+  const idle = (device: SimulatedDevice) => device.sendReport({ UDID: device.udid, Status: 'Idle' });
+  /** Operations ("collection.method") on device records the gateway's mongoose connection issues during `work`. */
+  const deviceOperations = async (work: () => Promise<unknown>): Promise<string[]> => {
+    const seen: string[] = [];
+    mdm().mongo.set('debug', (collection: string, method: string) => {
+      if (DEVICE_RECORDS.includes(collection)) seen.push(`${collection}.${method}`);
+    });
+    try {
+      await work();
+    } finally {
+      mdm().mongo.set('debug', undefined);
+    }
+    return seen;
+  };
+
+  before(async () => {
+    gw = await startTestGateway({
+      label: 'mdmsessions',
+      enable: ['mdm', 'admin-access'],
+      plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
+    });
+  });
+  after(() => gw?.stop());
+
+  it('a session after other devices enrolled reads and writes no device record', async () => {
+    const { device } = await enrolledDevice('ivy');
+    expect((await idle(device)).status).to.equal(200);
+    // Other devices authenticate meanwhile: each moves its own device's cache generation, not this one's.
+    await enrolledDevice('jon');
+    await enrolledDevice('kim');
+    const operations = await deviceOperations(async () => expect((await idle(device)).status).to.equal(200));
+    expect(operations).to.deep.equal([]);
+  });
+
+  it("a device that authenticates again is read afresh; another device's entry stands", async () => {
+    const first = await enrolledDevice('lea');
+    const second = await enrolledDevice('max');
+    expect((await idle(first.device)).status).to.equal(200);
+    expect((await idle(second.device)).status).to.equal(200);
+    await first.device.authenticate();
+    const reread = await deviceOperations(async () => expect((await idle(first.device)).status).to.equal(200));
+    expect(reread).to.include('mdm_identity_bindings.findOne');
+    const untouched = await deviceOperations(async () => expect((await idle(second.device)).status).to.equal(200));
+    expect(untouched).to.deep.equal([]);
+  });
+
+  it('a poll writes no presence; the work role writes the last check-in within its flush period', async () => {
+    const { device, id } = await enrolledDevice('ned');
+    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
+    const flushed = (await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
+    expect(flushed, 'enrolling was seen').to.be.instanceOf(Date);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = new Date();
+    const operations = await deviceOperations(async () => {
+      expect((await idle(device)).status).to.equal(200);
+      expect((await idle(device)).status).to.equal(200);
+    });
+    expect(operations.filter((o) => o.startsWith('mdm_presence.'))).to.deep.equal([]);
+    await eventually(async () => {
+      const seen = (await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
+      expect(seen?.getTime()).to.be.at.least(before.getTime());
+    });
+  });
+
+  it('a flush that stopped half-way is finished by the next one, and an older sighting moves nothing back', async () => {
+    const { id } = await enrolledDevice('ola');
+    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
+    const later = Date.now() + 60_000;
+    // What a flush leaves when the work role dies between taking the marks and writing them.
+    await mdm().redis.zadd(`${mdm().redisKeyPrefix}presence:flushing`, later, id);
+    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
+    expect((await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt?.getTime()).to.equal(later);
+    await mdm().redis.zadd(`${mdm().redisKeyPrefix}presence:marks`, later - 30_000, id);
+    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
+    expect((await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt?.getTime()).to.equal(later);
+  });
+});
