@@ -2,16 +2,17 @@
  * How the poll round trip's cost grows with the fleet: N devices enroll for real (profile, SCEP, Authenticate,
  * TokenUpdate) and answer a history of commands; then, for each fleet size, the database is grown with copies of
  * their records (scripts/bench/_clone-fleet.ts: the rest of a fleet, which never polls) and the N devices poll
- * through the same gateway process: round trips per second, gateway CPU per round trip, latency and the
- * gateway's RSS at each size, side by side in one run.
+ * through the same gateway (a serve process and a work process, as deployed): round trips per second, CPU per
+ * round trip of the serve and work processes and the database, sequential scans, latency and RSS at each size,
+ * side by side in one run. Each size is measured twice: `warm`, sessions as a real fleet has them (the devices'
+ * binding-cache entries stored at an earlier session, days long), and `cold`, every session starting with a
+ * binding-cache miss (the shared generation moved: an identity's first session, or Redis lost its data).
  *   npm run bench -- curve [--enrolled 100] [--sizes 1000,10000] [--commands 3] [--history 5] [--concurrency 48]
- *                          [--gateway-dir DIR]
  */
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { Redis } from 'ioredis';
 import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
-import { finished, waitForLine } from '../../test/support/process.js';
 import {
   ensureLocalServices,
   ferretDbBackendInUse,
@@ -19,10 +20,11 @@ import {
   stopLocalServices,
 } from '../lib/local-services.js';
 import { growFleet } from './_clone-fleet.js';
-import { postgresCpuSeconds, postgresUrlOf } from './_ferretdb-pg.js';
+import { counterDelta, postgresCpuSeconds, postgresUrlOf, type TableCounters, tableCounters } from './_ferretdb-pg.js';
 import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
-import { cpuSeconds, samplePeakRss } from './_proc.js';
-import { ONE_CLIENT_MANY_DEVICES, option, percentiles, spawnGateway, textOption } from './_stats.js';
+import { type GatewayProcesses, startGateway } from './_gateway-processes.js';
+import { cpuSeconds } from './_proc.js';
+import { ONE_CLIENT_MANY_DEVICES, option, percentiles, textOption } from './_stats.js';
 
 async function deviceIds(url: string): Promise<string[]> {
   const ids: string[] = [];
@@ -73,6 +75,81 @@ async function pollAll(devices: readonly SimulatedDevice[], concurrency: number)
   return { roundTrips, seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies };
 }
 
+/** The collections a poll session may touch; `mdm_presence` is written by the work role's flush, not the poll. */
+const SESSION_COLLECTIONS = [
+  'mdm_devices',
+  'mdm_certificates',
+  'mdm_identity_bindings',
+  'mdm_inventory',
+  'mdm_commands',
+  'mdm_command_results',
+  'core_events',
+  'mdm_presence',
+];
+
+interface Phase {
+  gateway: GatewayProcesses;
+  devices: readonly SimulatedDevice[];
+  expected: number;
+  concurrency: number;
+  pgUrl: string | undefined;
+  schema: string;
+  ferretdbPid: number | undefined;
+}
+
+// PostgreSQL backends report their counters at most once a second, and an idle one only after 10 s.
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10_500));
+
+/** One poll session per device, measured: what it cost each process, what PostgreSQL scanned, and how fast. */
+async function measure(phase: Phase): Promise<Record<string, unknown>> {
+  const { gateway, pgUrl, ferretdbPid } = phase;
+  const serveCpu = () => gateway.pids.serve.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const workCpu = () => (gateway.pids.work === undefined ? Number.NaN : cpuSeconds(gateway.pids.work));
+  await settle();
+  const tablesBefore: Record<string, TableCounters> = pgUrl ? tableCounters(pgUrl, phase.schema) : {};
+  const before = {
+    serve: serveCpu(),
+    work: workCpu(),
+    ferretdb: ferretdbPid ? cpuSeconds(ferretdbPid) : Number.NaN,
+    postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
+  };
+  const rss = gateway.sampleRss();
+  const measured = await pollAll(phase.devices, phase.concurrency);
+  const peak = rss.stop();
+  const after = {
+    serve: serveCpu(),
+    work: workCpu(),
+    ferretdb: ferretdbPid ? cpuSeconds(ferretdbPid) : Number.NaN,
+    postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
+  };
+  await settle();
+  const tables = pgUrl ? counterDelta(tableCounters(pgUrl, phase.schema), tablesBefore) : {};
+  if (measured.roundTrips !== phase.expected)
+    throw new Error(`expected ${phase.expected} acknowledged commands, got ${measured.roundTrips}`);
+  const perRt = (seconds: number) => +((seconds * 1000) / measured.roundTrips).toFixed(2);
+  const latency = percentiles(measured.latencies);
+  return {
+    roundTripsPerSecond: Math.round(measured.roundTrips / measured.seconds),
+    cpuMsPerRoundTrip: {
+      serve: perRt(after.serve - before.serve),
+      work: perRt(after.work - before.work),
+      ferretdb: perRt(after.ferretdb - before.ferretdb),
+      postgresql: perRt(after.postgresql - before.postgresql),
+    },
+    seqScansPerRoundTrip: Object.fromEntries(
+      SESSION_COLLECTIONS.map((name) => [
+        name,
+        {
+          scans: +((tables[name]?.seqScan ?? 0) / measured.roundTrips).toFixed(3),
+          rowsRead: +((tables[name]?.seqTupRead ?? 0) / measured.roundTrips).toFixed(1),
+        },
+      ]),
+    ),
+    latencyMs: { p50: latency.p50, p99: latency.p99 },
+    peakRssMb: peak,
+  };
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const enrolledCount = option(args, 'enrolled', 100);
   const sizes = (textOption(args, 'sizes') ?? '1000,10000').split(',').map(Number);
@@ -81,12 +158,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const concurrency = option(args, 'concurrency', 48);
   const services = await ensureLocalServices();
   const uri = new URL(services.mongodbUri);
-  uri.pathname = `/bench_curve_${randomBytes(3).toString('hex')}`;
+  const schema = `bench_curve_${randomBytes(3).toString('hex')}`;
+  uri.pathname = `/${schema}`;
   const redisPrefix = `bench-${randomBytes(3).toString('hex')}`;
-  const server = spawnGateway(
-    textOption(args, 'gateway-dir'),
-    [],
-    {
+  const gateway = await startGateway({
+    replicas: 1,
+    env: {
       MONGODB_URI: uri.toString(),
       REDIS_URL: services.redisUrl,
       GATEWAY_REDIS__PREFIX: redisPrefix,
@@ -94,11 +171,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
       ...ONE_CLIENT_MANY_DEVICES,
     },
-    [],
-  );
-  const exited = finished(server, 3_600_000);
+    nodeArgs: [],
+  });
+  const url = gateway.url;
+  let failed = false;
   try {
-    const [, url] = await waitForLine(server, /listening (http:\S+)/, 60_000);
     const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
     const fleet = await simulateFleet({
       count: enrolledCount,
@@ -116,8 +193,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     console.log(`enrolled ${devices.length}; answering a history of ${history} commands each…`);
     await enqueue(url, ids, history);
     await pollAll(devices, concurrency);
-    const pids = { gateway: server.pid!, ...localServicePids() };
-    const pgUrl = postgresUrlOf(pids.ferretdb);
+    const { ferretdb: ferretdbPid } = localServicePids();
+    const pgUrl = postgresUrlOf(ferretdbPid);
+    const phase = { gateway, devices, expected: ids.length * commands, concurrency, pgUrl, schema, ferretdbPid };
     const points: Record<string, unknown>[] = [];
     let copies = 0;
     for (const size of sizes) {
@@ -125,53 +203,37 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       copies = await growFleet(uri.toString(), size, copies);
       console.log(`fleet of ${size} in the database (copies added in ${((Date.now() - grown) / 1000).toFixed(1)} s)`);
       await enqueue(url, ids, commands);
-      console.log(`queued ${commands} commands for each enrolled device; polling…`);
-      // Each device's poll session starts as a real one does, minutes or hours after its last: with a
-      // binding-cache miss (a new cache generation makes every entry stale).
+      const warm = await measure(phase);
+      console.log(JSON.stringify({ devicesInDatabase: size, warm }));
+      await enqueue(url, ids, commands);
+      // Every entry ends: each session starts as an identity's first does (or as every one does after Redis lost
+      // its data), with the binding read from the database.
       const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 3 });
       await redis.set(`${redisPrefix}binding-generation`, randomBytes(9).toString('base64url'));
       redis.disconnect();
-      const before = {
-        gateway: cpuSeconds(pids.gateway),
-        ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN,
-        postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
-      };
-      const rss = samplePeakRss(pids.gateway);
-      const measured = await pollAll(devices, concurrency);
-      const peakRssMb = rss.stop();
-      const expected = ids.length * commands;
-      if (measured.roundTrips !== expected)
-        throw new Error(`expected ${expected} acknowledged commands, got ${measured.roundTrips}`);
-      const perRt = (seconds: number) => +((seconds * 1000) / measured.roundTrips).toFixed(2);
-      const latency = percentiles(measured.latencies);
-      const point = {
-        devicesInDatabase: size,
-        roundTripsPerSecond: Math.round(measured.roundTrips / measured.seconds),
-        cpuMsPerRoundTrip: {
-          gateway: perRt(cpuSeconds(pids.gateway) - before.gateway),
-          ferretdb: pids.ferretdb ? perRt(cpuSeconds(pids.ferretdb) - before.ferretdb) : null,
-          postgresql: pgUrl ? perRt(postgresCpuSeconds(pgUrl) - before.postgresql) : null,
-        },
-        latencyMs: { p50: latency.p50, p99: latency.p99 },
-        gatewayPeakRssMb: peakRssMb,
-      };
-      console.log(JSON.stringify(point));
-      points.push(point);
+      const cold = await measure(phase);
+      console.log(JSON.stringify({ devicesInDatabase: size, cold }));
+      points.push({ devicesInDatabase: size, warm, cold });
     }
-    const first = points[0]?.roundTripsPerSecond as number;
-    const last = points[points.length - 1]?.roundTripsPerSecond as number;
+    const rate = (point: Record<string, unknown> | undefined, key: 'warm' | 'cold') =>
+      (point?.[key] as { roundTripsPerSecond: number } | undefined)?.roundTripsPerSecond ?? 0;
+    const ratio = (key: 'warm' | 'cold') =>
+      rate(points[0], key) ? +(rate(points[points.length - 1], key) / rate(points[0], key)).toFixed(3) : null;
     return {
       enrolled: enrolledCount,
       commandsPerDevice: commands,
       historyPerDevice: history,
       concurrency,
       points,
-      lastToFirst: first ? +(last / first).toFixed(3) : null,
+      lastToFirst: { warm: ratio('warm'), cold: ratio('cold') },
       database: process.env.MONGODB_URI ? 'external' : `FerretDB 1.24 (${ferretDbBackendInUse()})`,
     };
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    server.kill('SIGTERM');
-    await exited.catch(() => undefined);
+    const output = await gateway.stop(failed);
+    if (output) console.error(output);
     stopLocalServices();
   }
 }

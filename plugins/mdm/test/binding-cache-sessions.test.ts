@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { deviceDirectoryRef } from 'enrollment-gateway/sdk';
+import { deviceDirectoryRef, deviceRetirementRef } from 'enrollment-gateway/sdk';
 import { SimulatedDevice } from '../../../test/support/device-simulator.js';
 import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
@@ -33,7 +33,7 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
     await device.downloadProfile(profileUrl);
     await device.enroll();
     const record = await mdm().resolve(deviceDirectoryRef).getByUdid(device.udid);
-    return { device, id: String(record?.id) };
+    return { device, id: String(record?.id), enrollmentId: String(record?.enrollmentId) };
   };
   const idle = (device: SimulatedDevice) => device.sendReport({ UDID: device.udid, Status: 'Idle' });
   /** Operations ("collection.method") on device records the gateway's mongoose connection issues during `work`. */
@@ -79,6 +79,17 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
     expect(reread).to.include('mdm_identity_bindings.findOne');
     const untouched = await deviceOperations(async () => expect((await idle(second.device)).status).to.equal(200));
     expect(untouched).to.deep.equal([]);
+  });
+
+  it('a retired device leaves nothing of itself in the binding cache', async () => {
+    const { device, id, enrollmentId } = await enrolledDevice('pia');
+    expect((await idle(device)).status).to.equal(200);
+    const entry = `${mdm().redisKeyPrefix}binding:${device.identity.fingerprint}`;
+    expect(await mdm().redis.exists(entry)).to.equal(1);
+    const retirement = mdm().resolve(deviceRetirementRef);
+    expect((await retirement.complete({ deviceId: id, enrollmentId })).applied).to.equal(true);
+    expect(await mdm().redis.exists(entry)).to.equal(0);
+    expect((await idle(device)).status).to.equal(403);
   });
 
   it('a poll writes no presence; the work role writes the last check-in within its flush period', async () => {

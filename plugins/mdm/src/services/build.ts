@@ -54,18 +54,19 @@ export function buildServices(ctx: PluginContext<MdmConfig>) {
   );
   const revocations = new RevocationList(models, ctx.redis, ctx.redisKeyPrefix, ctx.logger);
   const presence = new PresenceMarks(ctx.redis, ctx.redisKeyPrefix, new PresenceStore(models), ctx.logger);
+  const bindingCache = new DeviceBindingCache(
+    ctx.redis,
+    ctx.redisKeyPrefix,
+    ctx.logger,
+    { key: revocations.key, loadedMember: LOADED_MEMBER },
+    presence.key,
+  );
   const identity = new DeviceIdentityVerifier(
     models,
     async () => (await pki.get()).ca.certPem,
     revocations,
     presence,
-    new DeviceBindingCache(
-      ctx.redis,
-      ctx.redisKeyPrefix,
-      ctx.logger,
-      { key: revocations.key, loadedMember: LOADED_MEMBER },
-      presence.key,
-    ),
+    bindingCache,
     new IdentityBindings(models.devices.db),
   );
   const commandStore = new CommandStore(models);
@@ -93,7 +94,16 @@ export function buildServices(ctx: PluginContext<MdmConfig>) {
   );
   const directory = new MongoDeviceDirectory(models, views, secrets, commands);
   const certificates = new CertificateService(models, revocations, ctx.logger);
-  const retirement = new RetirementService(models, views, revocations, secrets, enrollments, commands, ctx.logger);
+  const retirement = new RetirementService(
+    models,
+    views,
+    revocations,
+    secrets,
+    enrollments,
+    commands,
+    ctx.logger,
+    bindingCache,
+  );
   const migration = new DeviceMigration(models, revocations, secrets, ctx.logger);
   commands.enqueue = meteredEnqueue(commands.enqueue.bind(commands), metrics);
   const bulkStorage = new MongoBulkOperations(ctx.mongo);

@@ -241,6 +241,19 @@ export class DeviceBindingCache {
     return this.invalidateAll();
   }
 
+  /**
+   * Deletes these identities' entries (a retired device's: what it reported about itself does not stay in Redis
+   * for days after it left). Best effort: an entry left behind is refused by revocation and expires.
+   */
+  async forget(fingerprints: readonly string[]): Promise<void> {
+    if (fingerprints.length === 0 || !this.usable) return;
+    try {
+      await withDeadline(this.redis.del(...fingerprints.map((fingerprint) => this.entryKey(fingerprint))));
+    } catch (error) {
+      this.logger.warn({ err: { message: (error as Error).message } }, 'device binding cache entries not deleted');
+    }
+  }
+
   /** Every entry is dead from now on. Returns false when Redis could not be told (retried later). */
   async invalidateAll(): Promise<boolean> {
     this.invalidationPending = true;

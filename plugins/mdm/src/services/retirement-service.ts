@@ -13,6 +13,7 @@ import { type DeviceView, type DeviceViews, toDeviceRecord } from '../storage/de
 import { insertOnce, type MdmModels } from '../storage/models.js';
 import type { CommandService } from './command-service.js';
 import { crashPoint } from './crash-points.js';
+import type { DeviceBindingCache } from './device-binding-cache.js';
 import type { DeviceSecrets } from './device-secrets.js';
 import type { EnrollmentService } from './enrollment-service.js';
 import type { RevocationList } from './revocation-list.js';
@@ -29,6 +30,7 @@ export class RetirementService implements DeviceRetirementService {
     private readonly enrollments: EnrollmentService,
     private readonly commands: Pick<CommandService, 'clearQueue' | 'outcome'>,
     private readonly logger: Logger,
+    private readonly bindingCache?: Pick<DeviceBindingCache, 'forget'>,
   ) {}
 
   /** The device of exactly this enrollment (its current one, when none is named); undefined otherwise. */
@@ -122,6 +124,10 @@ export class RetirementService implements DeviceRetirementService {
     if (!view) return NOT_APPLIED;
     await this.revocations.revoke({ enrollmentId: view.binding.enrollmentId }, 'retired');
     await crashPoint('retirement:after-revoke');
+    const certificates = await this.models.certificates
+      .find({ enrollmentId: view.binding.enrollmentId }, { fingerprint: 1 })
+      .lean<{ fingerprint: string }[]>();
+    await this.bindingCache?.forget(certificates.map((c) => c.fingerprint));
     await this.fact(view, 'retired');
     await crashPoint('retirement:after-retired');
     // A TokenUpdate that was verified before the erase can still write its secrets (and a new data key) after
