@@ -209,7 +209,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       // Every entry ends: each session starts as an identity's first does (or as every one does after Redis lost
       // its data), with the binding read from the database.
       const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 3 });
-      await redis.set(`${redisPrefix}binding-generation`, randomBytes(9).toString('base64url'));
+      await redis.set(`${redisPrefix}:mdm:binding-generation`, randomBytes(9).toString('base64url'));
       redis.disconnect();
       const cold = await measure(phase);
       console.log(JSON.stringify({ devicesInDatabase: size, cold }));

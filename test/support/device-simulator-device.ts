@@ -347,6 +347,14 @@ export class SimulatedDevice {
     });
   }
 
+  /** signBody, on the signing pool's threads when the device has one. */
+  private async signBodyOnPool(body: Buffer): Promise<string> {
+    const pool = this.options.signingPool;
+    if (!pool) return this.signBody(body);
+    const { certPem, keyPem } = this.identity;
+    return pool.sign({ body, certPem, keyPem, digest: this.options.signatureDigest ?? 'sha256' });
+  }
+
   private async checkIn(message: Record<string, PlistInput | undefined>): Promise<void> {
     const result = await this.sendCheckin(message);
     if (result.status !== 200 || result.body.length !== 0) {
@@ -365,7 +373,7 @@ export class SimulatedDevice {
     const signature = this.signatureOverride
       ? this.signatureOverride(body)
       : this.enrollment?.mdm.signMessage
-        ? this.signBody(body)
+        ? await this.signBodyOnPool(body)
         : undefined;
     if (signature !== undefined) headers['mdm-signature'] = signature;
     if (this.bearerToken) headers.authorization = `Bearer ${this.bearerToken}`;

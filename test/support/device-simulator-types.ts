@@ -14,6 +14,7 @@ import type { TestAttestationRoot } from './device-simulator-acme.js';
 import { DeviceSimulatorError, type ExchangePhase, type RsaKeyPair, type RsaKeyPool } from './device-simulator-http.js';
 import type { DeviceInfoOptions } from './device-simulator-info.js';
 import type { ErrorChainEntry } from './device-simulator-state.js';
+import type { SigningPool } from './signing-pool.js';
 
 export interface SimulatedDeviceOptions extends DeviceInfoOptions {
   /** Where the gateway really listens, e.g. http://127.0.0.1:8080. */
@@ -32,6 +33,8 @@ export interface SimulatedDeviceOptions extends DeviceInfoOptions {
   maxCommandsPerPoll?: number;
   /** Mdm-Signature digest; 'sha1' mimics older devices. */
   signatureDigest?: 'sha256' | 'sha1';
+  /** Signs on these worker threads instead of the calling thread (benchmarks: the client is not the ceiling). */
+  signingPool?: SigningPool;
   /**
    * Also send DeviceName, Model and ModelName in Authenticate. Apple's schema lists them for macOS only, so an
    * iPhone leaves them out by default; turn on to exercise servers that store them when present.
