@@ -4,7 +4,8 @@
  * TokenUpdate — against a gateway in its own process. Reports enrollments per second, each stage's latency and
  * the gateway's CPU per enrollment (the simulator's RSA key generation and signing are its own CPU; device keys
  * come from a pool of pre-generated keys, so the simulator is not the ceiling).
- *   npm run bench -- enroll [--devices 200] [--concurrency 16] [--gateway-dir DIR]
+ *   [PROFILE_DIR=dir] npm run bench -- enroll [--devices 200] [--concurrency 16] [--gateway-dir DIR]
+ * PROFILE_DIR: a CPU profile of the gateway during the enrollments only.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
@@ -36,6 +37,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       GATEWAY_REDIS__PREFIX: `bench-${randomBytes(3).toString('hex')}`,
       GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+      // A CPU profile of the enrollments alone (toggled by SIGUSR2 around them).
+      PROFILE_DIR: process.env.PROFILE_DIR,
       ...ONE_CLIENT_MANY_DEVICES,
     },
     [],
@@ -53,6 +56,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       simulator: process.cpuUsage(),
     };
     const rss = samplePeakRss(pids.gateway);
+    if (process.env.PROFILE_DIR) server.kill('SIGUSR2');
     const fleet = await simulateFleet({
       count: devices,
       concurrency,
@@ -63,6 +67,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       mint: mintEnrollment(url),
     });
     const peakRssMb = rss.stop();
+    if (process.env.PROFILE_DIR) {
+      server.kill('SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
     if (fleet.failed > 0)
       throw new Error(`${fleet.failed} devices failed to enroll: ${JSON.stringify(fleet.errors.slice(0, 3))}`);
     const simulator = process.cpuUsage(before.simulator);
