@@ -5,8 +5,10 @@ import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import { presenceFlushed } from '../../../test/support/presence.js';
+import { PRESENCE_RESOLUTION_MS } from '../src/storage/presence-store.js';
 
 const PUBLIC_URL = 'https://gateway.test';
+const bucket = (ms: number) => Math.floor(ms / PRESENCE_RESOLUTION_MS) * PRESENCE_RESOLUTION_MS;
 /** Every record a command request could read or write for its device (one writer each). */
 const DEVICE_RECORDS = [
   'mdm_devices',
@@ -97,8 +99,9 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
     await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
     const flushed = (await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
     expect(flushed, 'enrolling was seen').to.be.instanceOf(Date);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const before = new Date();
+    // lastSeenAt is kept to PRESENCE_RESOLUTION_MS: the polls come in a later step of it than the enrollment.
+    while (bucket(Date.now()) <= bucket(flushed!.getTime())) await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = new Date(bucket(Date.now()));
     const operations = await deviceOperations(async () => {
       expect((await idle(device)).status).to.equal(200);
       expect((await idle(device)).status).to.equal(200);
@@ -113,7 +116,7 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
   it('a flush that stopped half-way is finished by the next one, and an older sighting moves nothing back', async () => {
     const { id } = await enrolledDevice('ola');
     await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
-    const later = Date.now() + 60_000;
+    const later = bucket(Date.now() + 60_000);
     // What a flush leaves when the work role dies between taking the marks and writing them.
     await mdm().redis.zadd(`${mdm().redisKeyPrefix}presence:flushing`, later, id);
     await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
