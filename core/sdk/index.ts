@@ -28,6 +28,7 @@ export * from './live-channel.js';
 export * from './openapi.js';
 export * from './plugin.js';
 export * from './rate-limit.js';
+export * from './redis-lock.js';
 export * from './refs.js';
 export * from './settings-routes.js';
 export * from './storage.js';

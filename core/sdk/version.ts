@@ -39,6 +39,7 @@
  * 2.12.0 added legacyProfilesPoint (a plugin's profile delivered by a com.apple.configuration.legacy declaration) and
  * the optional DeclarativeManagement.takesDeclarations and requestSyncAll, VersionedSettingsRouteOptions.onSaved,
  * modelOn, and declarationOutcome (what management.declarations says of one configuration).
+ * 2.13.0 added withRedisLock (work one replica at a time, released only by its holder).
  * docs/plugins.md keeps the full history.
  */
-export const CORE_API_VERSION = '2.12.0';
+export const CORE_API_VERSION = '2.13.0';

@@ -24,8 +24,8 @@ import { IdentityIssuer } from './src/services/identity-issuer.js';
 import { CLAIM_RETENTION_MS, ensureIndexes } from './src/storage/models.js';
 
 type MdmServices = ReturnType<typeof buildServices>;
-/** The work role's periodic jobs: history pruning (hourly), presence flush (every presenceFlushSeconds). */
-type MaintenanceJob = { kind: 'prune' } | { kind: 'presence' };
+/** The work role's hourly history pruning (the presence flush has its own queue). */
+type MaintenanceJob = { kind: 'prune' };
 
 export default definePlugin({
   name: 'mdm',
@@ -90,8 +90,7 @@ export default definePlugin({
 
     api.queue<MaintenanceJob>({
       name: 'mdm-maintenance',
-      async processor(job, ctx) {
-        if (job.data.kind === 'presence') return { written: await services(ctx).presence.flush() };
+      async processor(_job, ctx) {
         const cutoff = new Date(Date.now() - ctx.config.commandRetentionDays * 86_400_000);
         const deletedCount = await services(ctx).commandStore.prune(cutoff);
         const claims = await services(ctx).models.claims.deleteMany({
@@ -100,14 +99,23 @@ export default definePlugin({
         return { pruned: deletedCount, claimsPruned: claims.deletedCount };
       },
     });
+    // Its own queue: an hourly prune, which can take long on a large history, does not hold presence up.
+    api.queue<Record<string, never>>({
+      name: 'mdm-presence',
+      processor: async (_job, ctx) => ({ written: await services(ctx).presence.flush() }),
+    });
     api.onStart(async (ctx) => {
       if (ctx.gateway.role === 'serve') return;
-      const { queue } = ctx.queue<MaintenanceJob>('mdm-maintenance');
-      await queue.upsertJobScheduler('mdm-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
-      await queue.upsertJobScheduler(
+      await ctx
+        .queue<MaintenanceJob>('mdm-maintenance')
+        .queue.upsertJobScheduler('mdm-prune', { every: 3_600_000 }, { name: 'prune', data: { kind: 'prune' } });
+      await ctx.queue<Record<string, never>>('mdm-presence').queue.upsertJobScheduler(
         'mdm-presence',
         { every: ctx.config.presenceFlushSeconds * 1000 },
-        { name: 'presence', data: { kind: 'presence' } },
+        {
+          name: 'flush',
+          opts: { removeOnComplete: true, removeOnFail: 100 },
+        },
       );
     });
 

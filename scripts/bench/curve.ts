@@ -6,7 +6,8 @@
  * round trip of the serve and work processes and the database, sequential scans, latency and RSS at each size,
  * side by side in one run. Each size is measured twice: `warm`, sessions as a real fleet has them (the devices'
  * binding-cache entries stored at an earlier session, days long), and `cold`, every session starting with a
- * binding-cache miss (the shared generation moved: an identity's first session, or Redis lost its data).
+ * binding-cache miss (the shared generation moved: an identity's first session, or Redis lost its data). The CPU
+ * and scans of a phase include the work role's presence flush of its sessions (the readings wait for it).
  *   npm run bench -- curve [--enrolled 100] [--sizes 1000,10000] [--commands 3] [--history 5] [--concurrency 48]
  */
 import { randomBytes } from 'node:crypto';
@@ -95,6 +96,21 @@ interface Phase {
   pgUrl: string | undefined;
   schema: string;
   ferretdbPid: number | undefined;
+  /** The gateway's Redis and the mdm plugin's key prefix there (to wait for the presence flush). */
+  redis: Redis;
+  mdmPrefix: string;
+}
+
+/**
+ * Waits until the work role's presence flush has written every mark (it runs every presenceFlushSeconds): the
+ * presence writes a session causes are part of what it costs, wherever they fall.
+ */
+async function presenceFlushed(phase: Phase): Promise<void> {
+  const keys = [`${phase.mdmPrefix}presence:marks`, `${phase.mdmPrefix}presence:flushing`];
+  for (let waited = 0; (await phase.redis.exists(...keys)) > 0; waited += 200) {
+    if (waited > 120_000) throw new Error('the presence flush did not run within 2 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 // PostgreSQL backends report their counters at most once a second, and an idle one only after 10 s.
@@ -105,6 +121,7 @@ async function measure(phase: Phase): Promise<Record<string, unknown>> {
   const { gateway, pgUrl, ferretdbPid } = phase;
   const serveCpu = () => gateway.pids.serve.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const workCpu = () => (gateway.pids.work === undefined ? Number.NaN : cpuSeconds(gateway.pids.work));
+  await presenceFlushed(phase);
   await settle();
   const tablesBefore: Record<string, TableCounters> = pgUrl ? tableCounters(pgUrl, phase.schema) : {};
   const before = {
@@ -116,6 +133,7 @@ async function measure(phase: Phase): Promise<Record<string, unknown>> {
   const rss = gateway.sampleRss();
   const measured = await pollAll(phase.devices, phase.concurrency);
   const peak = rss.stop();
+  await presenceFlushed(phase);
   const after = {
     serve: serveCpu(),
     work: workCpu(),
@@ -195,7 +213,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await pollAll(devices, concurrency);
     const { ferretdb: ferretdbPid } = localServicePids();
     const pgUrl = postgresUrlOf(ferretdbPid);
-    const phase = { gateway, devices, expected: ids.length * commands, concurrency, pgUrl, schema, ferretdbPid };
+    const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 3 });
+    const mdmPrefix = `${redisPrefix}:mdm:`;
+    const phase = {
+      ...{ gateway, devices, expected: ids.length * commands, concurrency, pgUrl, schema, ferretdbPid },
+      ...{ redis, mdmPrefix },
+    };
     const points: Record<string, unknown>[] = [];
     let copies = 0;
     for (const size of sizes) {
@@ -208,13 +231,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       await enqueue(url, ids, commands);
       // Every entry ends: each session starts as an identity's first does (or as every one does after Redis lost
       // its data), with the binding read from the database.
-      const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 3 });
-      await redis.set(`${redisPrefix}:mdm:binding-generation`, randomBytes(9).toString('base64url'));
-      redis.disconnect();
+      await redis.set(`${mdmPrefix}binding-generation`, randomBytes(9).toString('base64url'));
       const cold = await measure(phase);
       console.log(JSON.stringify({ devicesInDatabase: size, cold }));
       points.push({ devicesInDatabase: size, warm, cold });
     }
+    redis.disconnect();
     const rate = (point: Record<string, unknown> | undefined, key: 'warm' | 'cold') =>
       (point?.[key] as { roundTripsPerSecond: number } | undefined)?.roundTripsPerSecond ?? 0;
     const ratio = (key: 'warm' | 'cold') =>

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { PluginContext, QueueDefinition } from 'enrollment-gateway/sdk';
+import { type PluginContext, type QueueDefinition, withRedisLock } from 'enrollment-gateway/sdk';
 import type { Logger } from 'pino';
 import { GraphError, type GroupSource } from './graph.js';
 import type { MongoUserDirectory } from './users.js';
@@ -73,8 +72,6 @@ async function refreshOne(deps: GroupRefreshDeps, userId: string, pass: GroupRef
 export const GROUP_REFRESH_QUEUE = 'identity-group-refresh';
 /** A pass holds this for at most so long: a second job (another work replica, a retry) waits its turn. */
 const PASS_LOCK_MS = 30 * 60_000;
-const RELEASE_IF_HELD = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
 /**
  * The refresh job (work role) and its schedule: one pass at a time across replicas (a Redis lock), every
  * `groupRefreshMinutes`; off (and an earlier schedule removed) without Graph or at 0 minutes.
@@ -89,12 +86,9 @@ export function groupRefreshJob<C extends { groupRefreshMinutes: number }>(
       processor: async (_job, ctx) => {
         const { users, graph } = deps(ctx);
         if (!graph) return;
-        const lock = `${ctx.redisKeyPrefix}group-refresh-lock`;
-        const holder = randomUUID();
-        if ((await ctx.redis.set(lock, holder, 'PX', PASS_LOCK_MS, 'NX')) !== 'OK') return;
         const key = `${ctx.redisKeyPrefix}group-refresh-cursor`;
-        try {
-          await refreshGroups({
+        await withRedisLock(ctx.redis, `${ctx.redisKeyPrefix}group-refresh-lock`, PASS_LOCK_MS, () =>
+          refreshGroups({
             users,
             graph,
             cursor: {
@@ -105,11 +99,8 @@ export function groupRefreshJob<C extends { groupRefreshMinutes: number }>(
               },
             },
             logger: ctx.logger,
-          });
-        } finally {
-          // Only this pass's own lock: one that outlived PASS_LOCK_MS may be another pass's by now.
-          await ctx.redis.eval(RELEASE_IF_HELD, 1, lock, holder);
-        }
+          }),
+        );
       },
     },
     async schedule(ctx) {

@@ -21,20 +21,23 @@ const DEVICE_RECORDS = [
 
 describe('mdm device sessions: a later session reads nothing, presence is written by the work role', function () {
   this.timeout(60_000);
+  // Operations are captured on this gateway: its presence flush (a long period) cannot run inside a capture.
   let gw: TestGateway;
+  // The presence tests' gateway, flushing every second as every test gateway does.
+  let flushing: TestGateway;
 
-  const mdm = () => gw.gateway.context('mdm');
-  const enrolledDevice = async (userId: string) => {
-    const res = await gw.fetch('/api/mdm/enrollments', {
+  const mdm = (on = gw) => on.gateway.context('mdm');
+  const enrolledDevice = async (userId: string, on = gw) => {
+    const res = await on.fetch('/api/mdm/enrollments', {
       method: 'POST',
       headers: adminHeaders(),
       body: JSON.stringify({ userId }),
     });
     const { profileUrl } = (await res.json()) as { profileUrl: string };
-    const device = await SimulatedDevice.create({ baseUrl: gw.url, publicUrl: PUBLIC_URL });
+    const device = await SimulatedDevice.create({ baseUrl: on.url, publicUrl: PUBLIC_URL });
     await device.downloadProfile(profileUrl);
     await device.enroll();
-    const record = await mdm().resolve(deviceDirectoryRef).getByUdid(device.udid);
+    const record = await mdm(on).resolve(deviceDirectoryRef).getByUdid(device.udid);
     return { device, id: String(record?.id), enrollmentId: String(record?.enrollmentId) };
   };
   const idle = (device: SimulatedDevice) => device.sendReport({ UDID: device.udid, Status: 'Idle' });
@@ -57,9 +60,18 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
       label: 'mdmsessions',
       enable: ['mdm', 'admin-access'],
       plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
+      config: { plugins: { mdm: { presenceFlushSeconds: 600 } } },
+    });
+    flushing = await startTestGateway({
+      label: 'mdmpresence',
+      enable: ['mdm', 'admin-access'],
+      plugins: [testAdminTokens, recordingPush({ topic: TEST_TOPIC }).plugin],
     });
   });
-  after(() => gw?.stop());
+  after(async () => {
+    await gw?.stop();
+    await flushing?.stop();
+  });
 
   it('a session after other devices enrolled reads and writes no device record', async () => {
     const { device } = await enrolledDevice('ivy');
@@ -94,35 +106,56 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
     expect((await idle(device)).status).to.equal(403);
   });
 
-  it('a poll writes no presence; the work role writes the last check-in within its flush period', async () => {
+  it('a poll writes no presence: it marks the device in Redis; a refused request is no sighting', async () => {
     const { device, id } = await enrolledDevice('ned');
-    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
-    const flushed = (await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
-    expect(flushed, 'enrolling was seen').to.be.instanceOf(Date);
-    // lastSeenAt is kept to PRESENCE_RESOLUTION_MS: the polls come in a later step of it than the enrollment.
-    while (bucket(Date.now()) <= bucket(flushed!.getTime())) await new Promise((resolve) => setTimeout(resolve, 100));
-    const before = new Date(bucket(Date.now()));
+    const marks = `${mdm().redisKeyPrefix}presence:marks`;
+    await mdm().redis.zrem(marks, id);
+    const before = Date.now();
     const operations = await deviceOperations(async () => {
       expect((await idle(device)).status).to.equal(200);
       expect((await idle(device)).status).to.equal(200);
     });
     expect(operations.filter((o) => o.startsWith('mdm_presence.'))).to.deep.equal([]);
+    expect(Number(await mdm().redis.zscore(marks, id))).to.be.within(before, Date.now());
+    // Revoked: its next requests are refused from the cached entry, and mark nothing.
+    const revoke = await gw.fetch(`/api/mdm/certificates/${device.identity.serialHex}/revoke`, {
+      method: 'POST',
+      headers: adminHeaders(),
+      body: JSON.stringify({ reason: 'lost' }),
+    });
+    expect(revoke.status).to.equal(200);
+    await mdm().redis.zrem(marks, id);
+    expect((await idle(device)).status).to.equal(403);
+    expect(await mdm().redis.zscore(marks, id)).to.equal(null);
+  });
+
+  it('the work role writes the last check-in within its flush period', async () => {
+    const { device, id } = await enrolledDevice('oda', flushing);
+    const ctx = mdm(flushing);
+    await presenceFlushed(ctx.redis, ctx.redisKeyPrefix);
+    const flushed = (await ctx.resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
+    expect(flushed, 'enrolling was seen').to.be.instanceOf(Date);
+    // lastSeenAt is kept to PRESENCE_RESOLUTION_MS: the poll comes in a later step of it than the enrollment.
+    while (bucket(Date.now()) <= bucket(flushed!.getTime())) await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = bucket(Date.now());
+    expect((await idle(device)).status).to.equal(200);
     await eventually(async () => {
-      const seen = (await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
-      expect(seen?.getTime()).to.be.at.least(before.getTime());
+      const seen = (await ctx.resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
+      expect(seen?.getTime()).to.be.at.least(before);
     });
   });
 
   it('a flush that stopped half-way is finished by the next one, and an older sighting moves nothing back', async () => {
-    const { id } = await enrolledDevice('ola');
-    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
+    const { id } = await enrolledDevice('ola', flushing);
+    const ctx = mdm(flushing);
+    await presenceFlushed(ctx.redis, ctx.redisKeyPrefix);
     const later = bucket(Date.now() + 60_000);
     // What a flush leaves when the work role dies between taking the marks and writing them.
-    await mdm().redis.zadd(`${mdm().redisKeyPrefix}presence:flushing`, later, id);
-    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
-    expect((await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt?.getTime()).to.equal(later);
-    await mdm().redis.zadd(`${mdm().redisKeyPrefix}presence:marks`, later - 30_000, id);
-    await presenceFlushed(mdm().redis, mdm().redisKeyPrefix);
-    expect((await mdm().resolve(deviceDirectoryRef).get(id))?.lastSeenAt?.getTime()).to.equal(later);
+    await ctx.redis.zadd(`${ctx.redisKeyPrefix}presence:flushing`, later, id);
+    await presenceFlushed(ctx.redis, ctx.redisKeyPrefix);
+    expect((await ctx.resolve(deviceDirectoryRef).get(id))?.lastSeenAt?.getTime()).to.equal(later);
+    await ctx.redis.zadd(`${ctx.redisKeyPrefix}presence:marks`, later - 30_000, id);
+    await presenceFlushed(ctx.redis, ctx.redisKeyPrefix);
+    expect((await ctx.resolve(deviceDirectoryRef).get(id))?.lastSeenAt?.getTime()).to.equal(later);
   });
 });

@@ -68,6 +68,8 @@ describe('mdm command endpoint: binding cache, skipped writes and stored answers
       label: 'mdmcmdpath',
       enable: ['mdm', 'admin-access'],
       plugins: [testAdminTokens, push.plugin, listener],
+      // Operations are captured on this gateway's connection: its presence flush must not run inside a capture.
+      config: { plugins: { mdm: { presenceFlushSeconds: 600 } } },
     });
   });
   after(() => gw?.stop());

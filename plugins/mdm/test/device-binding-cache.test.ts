@@ -45,7 +45,7 @@ describe('mdm device binding cache (Redis)', () => {
     await ready(redis);
     const prefix = uniqueRedisPrefix('bindcache');
     const cache = cacheOn(redis, prefix);
-    // The first lookup starts both generations: what is read from the database can be stored at once.
+    // The first lookup starts the shared generation (the device's starts with its first entry).
     const miss = await cache.lookup('fp1', 'UDID-1');
     await cache.store('fp1', device(generationsOf(miss)));
     const hit = await cache.lookup('fp1', 'UDID-1');
@@ -59,17 +59,40 @@ describe('mdm device binding cache (Redis)', () => {
     expect(await redis.ttl(`${prefix}binding-generation:UDID-1`)).to.be.above(ttl);
   });
 
-  it('a hit marks its device as seen in the same round trip; a miss does not', async () => {
+  it('a hit the revocation mirror vouches for marks its device as seen in the same round trip; others do not', async () => {
+    const redis = connect();
+    await ready(redis);
+    const prefix = uniqueRedisPrefix('bindcache');
+    const marks = `${prefix}presence:marks`;
+    const revocations = { key: `${prefix}revocations`, loadedMember: '__loaded__' };
+    const cache = new DeviceBindingCache(redis, prefix, logger, revocations, marks);
+    await cache.store('fp1', device(generationsOf(await cache.lookup('fp1', 'UDID-1'))));
+    expect(await redis.zcard(marks), 'a miss').to.equal(0);
+    // Mirror not loaded: the caller checks revocation itself, and marks the device when it passes.
+    expect(await cache.lookup('fp1', 'UDID-1')).not.to.have.property('revoked');
+    expect(await redis.zcard(marks)).to.equal(0);
+    await redis.sadd(revocations.key, '__loaded__');
+    const before = Date.now();
+    await cache.lookup('fp1', 'UDID-1');
+    const seen = Number(await redis.zscore(marks, device(undefined).id));
+    expect(seen).to.be.within(before, Date.now());
+    await redis.zrem(marks, device(undefined).id);
+    await redis.sadd(revocations.key, 'enrollment:enrollment-1');
+    expect(await cache.lookup('fp1', 'UDID-1')).to.include({ revoked: true });
+    expect(await redis.zcard(marks), 'a refused identity is no sighting').to.equal(0);
+  });
+
+  it('a request naming a UDID creates no key for it; a store starts its generation', async () => {
     const redis = connect();
     await ready(redis);
     const prefix = uniqueRedisPrefix('bindcache');
     const cache = cacheOn(redis, prefix);
-    await cache.store('fp1', device(generationsOf(await cache.lookup('fp1', 'UDID-1'))));
-    expect(await redis.zcard(`${prefix}presence:marks`)).to.equal(0);
-    const before = Date.now();
-    await cache.lookup('fp1', 'UDID-1');
-    const seen = Number(await redis.zscore(`${prefix}presence:marks`, device(undefined).id));
-    expect(seen).to.be.within(before, Date.now());
+    const miss = generationsOf(await cache.lookup('fp1', 'UDID-1'));
+    expect(miss.device).to.equal('');
+    expect(await redis.exists(`${prefix}binding-generation:UDID-1`)).to.equal(0);
+    await cache.store('fp1', device(miss));
+    expect(await redis.exists(`${prefix}binding-generation:UDID-1`)).to.equal(1);
+    expect(await cache.lookup('fp1', 'UDID-1')).to.have.property('device');
   });
 
   it("a device's binding change drops its entries only; a read that raced it cannot store its stale answer", async () => {

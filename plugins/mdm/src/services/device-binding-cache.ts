@@ -23,7 +23,7 @@ export const REPORTED_FIELDS = [
   'deviceName',
 ] as const satisfies readonly (keyof ReportedDeviceInfo)[];
 
-/** The generations an entry was read under: the shared one, and the device's own (by UDID). */
+/** The generations an entry was read under: the shared one, and the device's own (by UDID; '' when it has none). */
 export interface CacheGenerations {
   shared: string;
   device: string;
@@ -69,11 +69,13 @@ const DEVICE_GENERATION_SECONDS = ENTRY_SECONDS + 86_400;
 const REDIS_WAIT_MS = 250;
 
 /**
- * One round trip for the command endpoint: both generations (each started when missing), the entry when it is
- * current and for this UDID, the device marked as seen, and whether the entry's identity is revoked (its
- * enrollment or its certificate in the revocation mirror, which counts only when loaded).
+ * One round trip for the command endpoint: both generations (the shared one started when missing; a device's is
+ * started only by a store, so a request naming any UDID creates nothing), the entry when it is current and for
+ * this UDID, and whether the entry's identity is revoked (its enrollment or its certificate in the revocation
+ * mirror, which counts only when loaded). A hit the mirror says is not revoked marks the device as seen; a refused
+ * request is not a sighting.
  * KEYS: shared generation, entry, revocations, device generation, presence marks.
- * ARGV: loaded member, udid, a new generation (used for a missing one), device generation ttl, now (ms).
+ * ARGV: loaded member, udid, a new generation (used for a missing shared one), now (ms).
  */
 const LOOKUP = `
 local generation = redis.call('GET', KEYS[1])
@@ -81,36 +83,34 @@ if not generation then
   generation = ARGV[3]
   redis.call('SET', KEYS[1], generation)
 end
-local deviceGeneration = redis.call('GET', KEYS[4])
-if not deviceGeneration then
-  deviceGeneration = ARGV[3]
-  redis.call('SET', KEYS[4], deviceGeneration, 'EX', ARGV[4])
-end
+local deviceGeneration = redis.call('GET', KEYS[4]) or ''
 local raw = redis.call('GET', KEYS[2])
-if not raw then return {generation, deviceGeneration, false, -1} end
+if not raw or deviceGeneration == '' then return {generation, deviceGeneration, false, -1} end
 local entry = cjson.decode(raw)
 if entry.generation ~= generation or entry.deviceGeneration ~= deviceGeneration or entry.device.udid ~= ARGV[2] then
   return {generation, deviceGeneration, false, -1}
 end
-redis.call('ZADD', KEYS[5], 'GT', ARGV[5], entry.device.id)
 local revoked = -1
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
   revoked = 0
   if redis.call('SISMEMBER', KEYS[3], 'enrollment:' .. entry.device.enrollmentId) == 1
     or redis.call('SISMEMBER', KEYS[3], 'certificate:' .. entry.device.serial) == 1 then revoked = 1 end
 end
+if revoked == 0 then redis.call('ZADD', KEYS[5], 'GT', ARGV[4], entry.device.id) end
 return {generation, deviceGeneration, raw, revoked}`;
 
 /**
- * Stores the entry only if both generations are still the ones the reader saw before reading the database, and
- * keeps the device generation alive at least as long as the entry.
- * KEYS: shared generation, entry, device generation. ARGV: generation, device generation, entry, ttl, device ttl.
+ * Stores the entry only if both generations are still the ones the reader saw before reading the database (a
+ * device generation that was missing then is started now, with the entry's, unless one was started meanwhile),
+ * and keeps the device generation alive at least as long as the entry.
+ * KEYS: shared generation, entry, device generation.
+ * ARGV: generation, device generation seen ('' when missing), entry, ttl, device ttl, the entry's device generation.
  */
 const SET_IF_CURRENT = `
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[5])
 return 1`;
 
 /**
@@ -180,7 +180,6 @@ export class DeviceBindingCache {
           this.revocations.loadedMember,
           udid,
           newGeneration(),
-          DEVICE_GENERATION_SECONDS,
           Date.now(),
         ),
       )) as [string, string, string | null, number];
@@ -197,11 +196,16 @@ export class DeviceBindingCache {
     }
   }
 
-  /** Stores what the database said, unless the binding changed since `device.generations` were read. */
-  async store(fingerprint: string, device: BoundDevice): Promise<void> {
+  /**
+   * Stores what the database said, unless the binding changed since `device.generations` were read. Returns false
+   * when Redis did not answer (an entry may be left as it was).
+   */
+  async store(fingerprint: string, device: BoundDevice): Promise<boolean> {
     const { generations, ...rest } = device;
-    if (generations === undefined || !this.usable) return;
-    const entry: Entry = { generation: generations.shared, deviceGeneration: generations.device, device: rest };
+    if (generations === undefined || !this.usable) return true;
+    // A device without a generation gets one with its first entry.
+    const deviceGeneration = generations.device || newGeneration();
+    const entry: Entry = { generation: generations.shared, deviceGeneration, device: rest };
     try {
       await withDeadline(
         runScript(
@@ -216,11 +220,22 @@ export class DeviceBindingCache {
           JSON.stringify(entry),
           ENTRY_SECONDS,
           DEVICE_GENERATION_SECONDS,
+          deviceGeneration,
         ),
       );
+      return true;
     } catch (error) {
       this.logger.debug({ err: { message: (error as Error).message } }, 'device binding cache not updated');
+      return false;
     }
+  }
+
+  /**
+   * Replaces a hit's entry after the device reported something new about itself. When Redis does not take it, the
+   * device's entries end (else a stale self-description could stand for days and hide the next change).
+   */
+  async replace(fingerprint: string, device: BoundDevice): Promise<void> {
+    if (!(await this.store(fingerprint, device))) await this.invalidateDevice(device.udid);
   }
 
   /**

@@ -112,6 +112,8 @@ export class DeviceIdentityVerifier {
     const cached = this.cache ? await this.cache.lookup(fingerprint, udid) : { generations: undefined };
     if ('device' in cached) {
       await this.refuseRevokedBinding(cached.device, cached.revoked);
+      // The lookup marked the device as seen only when the revocation mirror vouched for it.
+      if (cached.revoked === undefined) await this.touch(cached.device.id);
       return cached.device;
     }
     const device = (await this.provenBinding(udid, signer)) ?? (await this.proveBinding(udid, signer));
@@ -188,7 +190,7 @@ export class DeviceIdentityVerifier {
 
   /** After the device's self-description was written: later requests of the burst compare against it. */
   async rememberReported(signer: VerifiedSigner, device: BoundDevice): Promise<void> {
-    await this.cache?.store(signer.fingerprintSha256, device);
+    await this.cache?.replace(signer.fingerprintSha256, device);
   }
 }
 

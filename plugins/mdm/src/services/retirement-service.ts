@@ -30,7 +30,7 @@ export class RetirementService implements DeviceRetirementService {
     private readonly enrollments: EnrollmentService,
     private readonly commands: Pick<CommandService, 'clearQueue' | 'outcome'>,
     private readonly logger: Logger,
-    private readonly bindingCache?: Pick<DeviceBindingCache, 'forget'>,
+    private readonly bindingCache?: Pick<DeviceBindingCache, 'forget' | 'invalidateDevice'>,
   ) {}
 
   /** The device of exactly this enrollment (its current one, when none is named); undefined otherwise. */
@@ -124,6 +124,8 @@ export class RetirementService implements DeviceRetirementService {
     if (!view) return NOT_APPLIED;
     await this.revocations.revoke({ enrollmentId: view.binding.enrollmentId }, 'retired');
     await crashPoint('retirement:after-revoke');
+    // Its cache entries go: the generation first, so a request that read the database before this stores nothing.
+    await this.bindingCache?.invalidateDevice(view.binding.udid);
     const certificates = await this.models.certificates
       .find({ enrollmentId: view.binding.enrollmentId }, { fingerprint: 1 })
       .lean<{ fingerprint: string }[]>();

@@ -97,7 +97,7 @@ const revocationSchema = new Schema<RevocationDoc>(
 export const enrollmentRevocation = (enrollmentId: string) => `enrollment:${enrollmentId}`;
 export const certificateRevocation = (serial: string) => `certificate:${serial}`;
 
-/** Last seen: written only by the device request path (at most once a minute per identity). */
+/** Last seen: written only by the work role's presence flush (PresenceMarks), to PRESENCE_RESOLUTION_MS. */
 export interface PresenceDoc {
   _id: string; // device id
   lastSeenAt: Date;
