@@ -46,7 +46,7 @@ interface ServerRun {
   postgresBackendsExited: number;
   /**
    * databaseCpuMsPerRoundTrip with the backends that exited counted by the postmaster's reaped-children CPU
-   * (every database's, so an upper bound; see _postgres-backends.ts) instead of their last sample. The same
+   * less other databases' (an upper bound; see _postgres-backends.ts) instead of their last sample. The same
    * figure when none exited.
    */
   databaseCpuMsPerRoundTripUpperBound: number | null;
@@ -119,7 +119,7 @@ async function measure(
     simulatorCpuMsPerRoundTrip: perRoundTrip(measured.cpuSeconds.simulator),
     postgresBackendsExited: backends.exited(),
     databaseCpuMsPerRoundTripUpperBound: backends.exited()
-      ? perRoundTrip(measured.cpuSeconds.database - exitedSampled + backends.reapedAnyDatabase())
+      ? perRoundTrip(measured.cpuSeconds.database - exitedSampled + backends.exitedUpperBound())
       : perRoundTrip(measured.cpuSeconds.database),
     enrollSeconds: +setup.enrollSeconds.toFixed(1),
     enqueueSeconds: +setup.enqueueSeconds.toFixed(2),
