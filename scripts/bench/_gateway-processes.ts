@@ -41,9 +41,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     return child;
   };
   const stop = async (failed = false) => {
+    // A process that ended before it was asked to says how (a crash, or a signal from outside the bench).
+    const endedEarly = children.map((child) =>
+      child.exitCode !== null || child.signalCode !== null
+        ? `pid ${child.pid} had ended: code ${child.exitCode}, signal ${child.signalCode}\n`
+        : '',
+    );
     for (const child of children) child.kill('SIGTERM');
     const outputs = await Promise.all(exits);
-    return failed ? outputs.map((o) => `${tail(o.stdout, 5)}\n${tail(o.stderr, 8)}`).join('\n') : '';
+    return failed ? outputs.map((o, i) => `${endedEarly[i]}${tail(o.stdout, 5)}\n${tail(o.stderr, 8)}`).join('\n') : '';
   };
   try {
     let url: string;

@@ -17,9 +17,7 @@ import { mkdtempSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import mongoose from 'mongoose';
-import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
 import { SigningPool } from '../../test/support/signing-pool.js';
 import {
   ensureLocalServices,
@@ -29,11 +27,12 @@ import {
 } from '../lib/local-services.js';
 import { databaseFloor } from './_database-floor.js';
 import { counterDelta, postgresCpuSeconds, postgresUrlOf, rowSizes, tableCounters } from './_ferretdb-pg.js';
-import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
-import { startGateway } from './_gateway-processes.js';
+import { inBatches } from './_fleet.js';
+import { enrollGatewayFleet, queueGatewayCommands, startBenchGateway } from './_gateway-fleet.js';
 import { readOpCounts } from './_op-counts.js';
+import { measurePollSessions, msPerRoundTrip } from './_poll-sessions.js';
 import { cpuSeconds } from './_proc.js';
-import { ONE_CLIENT_MANY_DEVICES, option, percentiles, textOption } from './_stats.js';
+import { option, textOption } from './_stats.js';
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const devices = option(args, 'devices', 1000);
@@ -49,110 +48,52 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const databaseName = `bench_checkin_${randomBytes(3).toString('hex')}`;
   mongodbUri.pathname = `/${databaseName}`;
   const opsFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-checkin-')), 'ops.json');
-  const gateway = await startGateway({
-    gatewayDir,
-    replicas,
-    env: {
-      MONGODB_URI: mongodbUri.toString(),
-      REDIS_URL: services.redisUrl,
-      GATEWAY_REDIS__PREFIX: `bench-${randomBytes(3).toString('hex')}`,
-      GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-      PROFILE_DIR: process.env.PROFILE_DIR,
-      DB_OPS_FILE: opsFile,
-      ...ONE_CLIENT_MANY_DEVICES,
-    },
-    nodeArgs: [
-      // tsx first: the counter is TypeScript too (spawnTs puts these before its own --import tsx).
-      '--import',
-      'tsx',
-      '--import',
-      pathToFileURL(path.join(import.meta.dirname, '_count-db-ops.ts')).href,
-      ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-    ],
-  });
+  const gateway = await startBenchGateway({ ...services, databaseName, opsFile, gatewayDir, replicas });
   const url = gateway.url;
   let failed = false;
   try {
-    const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency * 2 });
+    const agents = { http: agent };
     console.log(`enrolling ${devices} simulated devices…`);
     const setupStarted = Date.now();
-    const fleet = await simulateFleet({
-      count: devices,
-      concurrency: 16,
-      baseUrl: url,
-      publicUrl: 'https://gateway.test',
-      poll: false,
-      keepDevices: true,
-      deviceOptions: () => ({ agents, signingPool }),
-      mint: mintEnrollment(url),
-    });
-    if (fleet.failed > 0)
-      throw new Error(`${fleet.failed} devices failed to enroll: ${JSON.stringify(fleet.errors.slice(0, 3))}`);
-    const enrolled = fleet.devices as SimulatedDevice[];
+    const fleet = await enrollGatewayFleet(url, devices, agent, signingPool);
+    const enrolled = fleet.devices;
     console.log(
-      `enrolled ${fleet.enrolled} in ${(fleet.wallMs / 1000).toFixed(1)} s; queueing ${commandsPerDevice} commands each…`,
+      `enrolled ${enrolled.length} in ${fleet.seconds.toFixed(1)} s; queueing ${commandsPerDevice} commands each…`,
     );
-    const records = (await (await fetch(`${url}/api/mdm/devices?limit=200`, { headers })).json()) as {
-      items: { id: string }[];
-      nextCursor: string | null;
-    };
-    const ids: string[] = records.items.map((d) => d.id);
-    let cursor = records.nextCursor;
-    while (cursor) {
-      const page = (await (
-        await fetch(`${url}/api/mdm/devices?limit=200&cursor=${cursor}`, { headers })
-      ).json()) as typeof records;
-      ids.push(...page.items.map((d) => d.id));
-      cursor = page.nextCursor;
-    }
-    await inBatches(ids, 16, async (id) => {
-      for (let i = 0; i < commandsPerDevice; i++) {
-        const res = await fetch(`${url}/api/mdm/devices/${id}/commands`, {
-          method: 'POST',
-          headers,
-          body: '{"requestType":"DeviceInformation"}',
-        });
-        if (res.status !== 202) throw new Error(`enqueue failed: ${res.status}`);
-      }
-    });
-
+    await queueGatewayCommands(url, commandsPerDevice);
     console.log(`set up in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s; measuring…`);
 
     const pids = localServicePids();
     const pgUrl = postgresUrlOf(pids.ferretdb);
     const tablesBefore = pgUrl ? tableCounters(pgUrl, databaseName) : {};
-    const cpuBefore = {
-      gateway: gateway.cpuSeconds(),
-      ferretdb: pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN,
-      postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
-      client: process.cpuUsage(),
-    };
     const rss = gateway.sampleRss();
-    // Starts the operation counts (and the CPU profile with PROFILE_DIR).
-    gateway.signal('SIGUSR2');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    let acknowledged = 0;
-    let requests = 0;
-    const latencies: number[] = [];
-    const started = process.hrtime.bigint();
-    const startedAt = new Date();
-    await inBatches(enrolled, concurrency, async (device) => {
-      const answered = await device.poll();
-      acknowledged += answered.filter((a) => a.status === 'Acknowledged').length;
-      requests += answered.length + 1;
-      for (const e of device.exchanges) if (e.phase === 'command' && e.at >= startedAt) latencies.push(e.durationMs);
+    let peakRss: { serve: number; work?: number } = { serve: Number.NaN };
+    const measured = await measurePollSessions(enrolled, {
+      workers: concurrency,
+      cpu: {
+        gateway: () => gateway.cpuSeconds(),
+        ferretdb: () => (pids.ferretdb ? cpuSeconds(pids.ferretdb) : Number.NaN),
+        postgresql: () => (pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN),
+      },
+      // Starts the operation counts (and the CPU profile with PROFILE_DIR).
+      beforeSessions: async () => {
+        gateway.signal('SIGUSR2');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      },
+      afterSessions: async () => {
+        peakRss = rss.stop();
+        gateway.signal('SIGUSR2');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      },
     });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const peakRss = rss.stop();
-    gateway.signal('SIGUSR2');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const { acknowledged, requests, seconds } = measured;
+    const orNull = (n: number) => (Number.isNaN(n) ? null : n);
     const cpu = {
-      gateway: +(gateway.cpuSeconds() - cpuBefore.gateway).toFixed(2),
-      ferretdb: pids.ferretdb ? +(cpuSeconds(pids.ferretdb) - cpuBefore.ferretdb).toFixed(2) : null,
-      postgresql: pgUrl ? +(postgresCpuSeconds(pgUrl) - cpuBefore.postgresql).toFixed(2) : null,
-      simulator: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
+      gateway: measured.cpuSeconds.gateway,
+      ferretdb: orNull(measured.cpuSeconds.ferretdb),
+      postgresql: orNull(measured.cpuSeconds.postgresql),
+      simulator: measured.cpuSeconds.simulator,
     };
     const tables = pgUrl ? counterDelta(tableCounters(pgUrl, databaseName), tablesBefore) : {};
     const rows = pgUrl ? rowSizes(pgUrl, databaseName, ['mdm_devices', 'mdm_commands', 'mdm_command_results']) : {};
@@ -215,8 +156,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       console.log(
         `database floor (the same operations per round trip from the bare driver, same concurrency, same data): ${floor.roundTripsPerSecond} round trips/s; CPU ms per round trip: FerretDB ${floor.cpuMsPerRoundTrip.ferretdb ?? 'n/a'}, PostgreSQL ${floor.cpuMsPerRoundTrip.postgresql ?? 'n/a'}`,
       );
-    const latency = percentiles(latencies);
-    console.log(`signed request latency: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${latencies.length} sampled)`);
+    const latency = measured.latencyMs;
+    console.log(`signed request latency: p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
     const perRoundTrip = (n: number) => +(n / acknowledged).toFixed(2);
     const opsPerRoundTrip = Object.fromEntries(
       Object.entries(ops)
@@ -267,14 +208,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       redisOpsPerRoundTrip: perRoundTrip(redisOps.reduce((sum, [, o]) => sum + o.calls, 0)),
       opsPerRoundTrip,
       postgresRows: rows,
-      cpuMsPerRoundTrip: Object.fromEntries(
-        Object.entries(cpu).map(([k, v]) => [k, v === null ? null : +((v * 1000) / acknowledged).toFixed(2)]),
-      ),
+      cpuMsPerRoundTrip: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, msPerRoundTrip(v, acknowledged)])),
       ratioToHttpCeiling: +(requests / seconds / ceilingPerSecond).toFixed(3),
       gatewayPeakRssMb: peakRss.serve,
       workRolePeakRssMb: peakRss.work ?? null,
       cpuSeconds: cpu,
-      enrollmentsPerSecond: +fleet.enrollmentsPerSecond.toFixed(1),
+      enrollmentsPerSecond: fleet.enrollmentsPerSecond,
       database: process.env.MONGODB_URI ? 'external' : `FerretDB 1.24 (${ferretDbBackendInUse()})`,
     };
   } catch (error) {

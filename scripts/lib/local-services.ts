@@ -152,8 +152,12 @@ let ferretDbBackendName: string | undefined;
 /** "postgresql" or "sqlite" once FerretDB was started here. */
 export const ferretDbBackendInUse = () => ferretDbBackendName;
 
-export async function startRedis(): Promise<string> {
-  if (await answers(6379)) return 'redis://127.0.0.1:6379';
+/**
+ * The Redis on the default port when one answers; with `ownProcess` always a new one on a free port (a
+ * benchmark that measures Redis's CPU must not share it with whatever else uses the default one).
+ */
+export async function startRedis(options: { ownProcess?: boolean } = {}): Promise<string> {
+  if (!options.ownProcess && (await answers(6379))) return 'redis://127.0.0.1:6379';
   const port = await freePort();
   const child = spawn(
     'redis-server',

@@ -141,6 +141,13 @@ export class SimulatedDevice {
     return enrollment;
   }
 
+  /** Makes `identity` the device's own: from SCEP or ACME, or issued out of band (device-simulator-direct.ts). */
+  adoptIdentity(identity: DeviceIdentity, caCertPem: string): void {
+    this.currentIdentity = identity;
+    this.scepCaCertPem = caCertPem;
+    this.state.identity = { certDer: identity.certDer, key: identity.keyPair.privateKey };
+  }
+
   /** SCEP (unless an identity exists), then Authenticate and TokenUpdate. */
   async enroll(): Promise<EnrollTimings> {
     const started = performance.now();
@@ -399,12 +406,6 @@ export class SimulatedDevice {
     const pool = this.options.keyPool;
     if (pool && pool.modulusLength === keySize) return pool.take();
     return generateRsaKeyPair(keySize);
-  }
-
-  private adoptIdentity(identity: DeviceIdentity, caCertPem: string): void {
-    this.currentIdentity = identity;
-    this.scepCaCertPem = caCertPem;
-    this.state.identity = { certDer: identity.certDer, key: identity.keyPair.privateKey };
   }
 
   private record(
