@@ -6,8 +6,11 @@ import { randomBytes } from 'node:crypto';
 import type { Agent } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
-import type { SigningPool } from '../../test/support/signing-pool.js';
+import {
+  type SimulatedDevice,
+  type SimulatedDeviceOptions,
+  simulateFleet,
+} from '../../test/support/device-simulator.js';
 import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
 import { type GatewayProcesses, startGateway } from './_gateway-processes.js';
 import { ONE_CLIENT_MANY_DEVICES } from './_stats.js';
@@ -59,7 +62,7 @@ export async function enrollGatewayFleet(
   url: string,
   count: number,
   agent: Agent,
-  signingPool?: SigningPool,
+  deviceOptions: Omit<Partial<SimulatedDeviceOptions>, 'agents' | 'baseUrl'> = {},
 ): Promise<EnrolledFleet> {
   const fleet = await simulateFleet({
     count,
@@ -68,7 +71,7 @@ export async function enrollGatewayFleet(
     publicUrl: 'https://gateway.test',
     poll: false,
     keepDevices: true,
-    deviceOptions: () => ({ agents: { http: agent }, signingPool }),
+    deviceOptions: () => ({ ...deviceOptions, agents: { http: agent } }),
     mint: mintEnrollment(url),
   });
   if (fleet.failed > 0)

@@ -56,7 +56,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const agents = { http: agent };
     console.log(`enrolling ${devices} simulated devices…`);
     const setupStarted = Date.now();
-    const fleet = await enrollGatewayFleet(url, devices, agent, signingPool);
+    const fleet = await enrollGatewayFleet(url, devices, agent, { signingPool });
     const enrolled = fleet.devices;
     console.log(
       `enrolled ${enrolled.length} in ${fleet.seconds.toFixed(1)} s; queueing ${commandsPerDevice} commands each…`,

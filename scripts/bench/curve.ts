@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { Redis } from 'ioredis';
-import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
+import type { SimulatedDevice } from '../../test/support/device-simulator.js';
 import {
   ensureLocalServices,
   ferretDbBackendInUse,
@@ -22,7 +22,8 @@ import {
 } from '../lib/local-services.js';
 import { growFleet } from './_clone-fleet.js';
 import { counterDelta, postgresCpuSeconds, postgresUrlOf, type TableCounters, tableCounters } from './_ferretdb-pg.js';
-import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
+import { BENCH_ADMIN_HEADERS as headers, inBatches } from './_fleet.js';
+import { enrollGatewayFleet } from './_gateway-fleet.js';
 import { type GatewayProcesses, startGateway } from './_gateway-processes.js';
 import { cpuSeconds } from './_proc.js';
 import { ONE_CLIENT_MANY_DEVICES, option, percentiles, textOption } from './_stats.js';
@@ -194,19 +195,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const url = gateway.url;
   let failed = false;
   try {
-    const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
-    const fleet = await simulateFleet({
-      count: enrolledCount,
-      concurrency: 16,
-      baseUrl: url,
-      publicUrl: 'https://gateway.test',
-      poll: false,
-      keepDevices: true,
-      deviceOptions: () => ({ agents }),
-      mint: mintEnrollment(url),
-    });
-    if (fleet.failed > 0) throw new Error(`${fleet.failed} devices failed to enroll`);
-    const devices = fleet.devices as SimulatedDevice[];
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency * 2 });
+    const { devices } = await enrollGatewayFleet(url, enrolledCount, agent);
     const ids = await deviceIds(url);
     console.log(`enrolled ${devices.length}; answering a history of ${history} commands each…`);
     await enqueue(url, ids, history);

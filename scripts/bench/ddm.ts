@@ -8,12 +8,12 @@
  *   npm run bench -- ddm [--devices 200] [--rounds 3] [--concurrency 32]
  */
 import { Agent } from 'node:http';
-import { type SimulatedDevice, simulateFleet } from '../../test/support/device-simulator.js';
 import { SimulatedDdm } from '../../test/support/device-simulator-ddm.js';
 import { recordingPush, TEST_TOPIC, testAdminTokens } from '../../test/support/fixture-plugins.js';
 import { startTestGateway } from '../../test/support/gateway.js';
 import { ensureLocalServices, stopLocalServices } from '../lib/local-services.js';
-import { BENCH_ADMIN_HEADERS as headers, inBatches, mintEnrollment } from './_fleet.js';
+import { BENCH_ADMIN_HEADERS as headers, inBatches } from './_fleet.js';
+import { enrollGatewayFleet } from './_gateway-fleet.js';
 import { option, percentiles } from './_stats.js';
 
 type Phase = (ddm: SimulatedDdm) => Promise<void>;
@@ -80,21 +80,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       }),
     });
     if (settings.status !== 200) throw new Error(`settings: ${settings.status} ${await settings.text()}`);
-    const agents = { http: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) };
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency * 2 });
     console.log(`enrolling ${count} simulated devices…`);
-    const fleet = await simulateFleet({
-      count,
-      concurrency: 16,
-      baseUrl: url,
-      publicUrl: 'https://gateway.test',
-      poll: false,
-      keepDevices: true,
-      deviceOptions: () => ({ agents, osVersion: '17.4', maxExchanges: 100_000 }),
-      mint: mintEnrollment(url),
-    });
-    if (fleet.failed > 0)
-      throw new Error(`${fleet.failed} devices failed: ${JSON.stringify(fleet.errors.slice(0, 3))}`);
-    const ddms = (fleet.devices as SimulatedDevice[]).map((d) => SimulatedDdm.attach(d));
+    const fleet = await enrollGatewayFleet(url, count, agent, { osVersion: '17.4', maxExchanges: 100_000 });
+    const ddms = fleet.devices.map((d) => SimulatedDdm.attach(d));
     console.log('measuring…');
     const [firstSync] = Object.values(
       await measure(ddms, concurrency, 1, {
