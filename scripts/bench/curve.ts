@@ -132,7 +132,10 @@ async function measure(phase: Phase): Promise<Record<string, unknown>> {
     postgresql: pgUrl ? postgresCpuSeconds(pgUrl) : Number.NaN,
   };
   const rss = gateway.sampleRss();
+  // With PROFILE_DIR, a CPU profile of each process over the sessions alone.
+  if (process.env.PROFILE_DIR) gateway.signal('SIGUSR2');
   const measured = await pollAll(phase.devices, phase.concurrency);
+  if (process.env.PROFILE_DIR) gateway.signal('SIGUSR2');
   const peak = rss.stop();
   await presenceFlushed(phase);
   const after = {
@@ -188,6 +191,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       GATEWAY_REDIS__PREFIX: redisPrefix,
       GATEWAY_SECURITY__MASTER_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+      PROFILE_DIR: process.env.PROFILE_DIR,
       ...ONE_CLIENT_MANY_DEVICES,
     },
     nodeArgs: [],

@@ -34,8 +34,10 @@ export const mdmConfigSchema = z.object({
     .int()
     .min(1)
     .max(600)
-    .default(15)
-    .describe("How often the work role writes devices' last check-in times from Redis to the database"),
+    .default(60)
+    .describe(
+      "How often the work role writes devices' last check-in times from Redis to the database (also their precision, up to a minute)",
+    ),
 });
 
 export type MdmConfig = z.output<typeof mdmConfigSchema>;

@@ -5,10 +5,10 @@ import { eventually } from '../../../test/support/eventually.js';
 import { adminHeaders, recordingPush, TEST_TOPIC, testAdminTokens } from '../../../test/support/fixture-plugins.js';
 import { startTestGateway, type TestGateway } from '../../../test/support/gateway.js';
 import { presenceFlushed } from '../../../test/support/presence.js';
-import { PRESENCE_RESOLUTION_MS } from '../src/storage/presence-store.js';
+import { presenceResolutionMs } from '../src/storage/presence-store.js';
 
 const PUBLIC_URL = 'https://gateway.test';
-const bucket = (ms: number) => Math.floor(ms / PRESENCE_RESOLUTION_MS) * PRESENCE_RESOLUTION_MS;
+const bucket = (ms: number) => Math.floor(ms / presenceResolutionMs(1)) * presenceResolutionMs(1);
 /** Every record a command request could read or write for its device (one writer each). */
 const DEVICE_RECORDS = [
   'mdm_devices',
@@ -135,7 +135,7 @@ describe('mdm device sessions: a later session reads nothing, presence is writte
     await presenceFlushed(ctx.redis, ctx.redisKeyPrefix);
     const flushed = (await ctx.resolve(deviceDirectoryRef).get(id))?.lastSeenAt;
     expect(flushed, 'enrolling was seen').to.be.instanceOf(Date);
-    // lastSeenAt is kept to PRESENCE_RESOLUTION_MS: the poll comes in a later step of it than the enrollment.
+    // lastSeenAt is kept to the flush period (a second in tests): the poll comes in a later step than the enrollment.
     while (bucket(Date.now()) <= bucket(flushed!.getTime())) await new Promise((resolve) => setTimeout(resolve, 100));
     const before = bucket(Date.now());
     expect((await idle(device)).status).to.equal(200);

@@ -13,7 +13,7 @@ import { inventoryStore } from '../storage/device-records.js';
 import { DeviceViews } from '../storage/device-views.js';
 import { IdentityBindings } from '../storage/identity-bindings.js';
 import { mdmModels } from '../storage/models.js';
-import { PresenceStore } from '../storage/presence-store.js';
+import { PresenceStore, presenceResolutionMs } from '../storage/presence-store.js';
 import { BulkCommandService } from './bulk-commands.js';
 import { CertificateService } from './certificate-service.js';
 import { CheckinService } from './checkin-service.js';
@@ -53,7 +53,12 @@ export function buildServices(ctx: PluginContext<MdmConfig>) {
     ctx,
   );
   const revocations = new RevocationList(models, ctx.redis, ctx.redisKeyPrefix, ctx.logger);
-  const presence = new PresenceMarks(ctx.redis, ctx.redisKeyPrefix, new PresenceStore(models), ctx.logger);
+  const presence = new PresenceMarks(
+    ctx.redis,
+    ctx.redisKeyPrefix,
+    new PresenceStore(models, presenceResolutionMs(ctx.config.presenceFlushSeconds)),
+    ctx.logger,
+  );
   const bindingCache = new DeviceBindingCache(
     ctx.redis,
     ctx.redisKeyPrefix,
