@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ENROLLMENT_FAILURE_REASONS, type EnrollmentFailureReason } from 'enrollment-gateway/sdk';
+import { eventsDelivered } from '../../../test/support/events.js';
 import { eventually } from '../../../test/support/eventually.js';
 import type { StandinAccount } from '../../../test/support/oidc-standin.js';
 import { IOS_14, LIMITED_GROUP, type PortalHarness, STAFF_GROUP } from '../../../test/support/portal-harness.js';
@@ -109,6 +110,9 @@ describe('enrollment-insights: every failure reason, through the portal and a si
     const mallory = await portal.signIn(accounts.other);
     const mallorySession = await download(mallory);
     await fetchProfile(mallory, mallorySession);
+    // The download's step reaches insights through an event delivery: recorded before the session expires, or the
+    // sweep, finding no download, closes the attempt as an unused link.
+    await eventsDelivered(portal.gw.gateway);
     await ageSession(portal, mallorySession, 11 * 60_000);
     expected.push([accounts.other.oid, 'not-installed']);
 
