@@ -50,7 +50,7 @@ function buildDeps(ctx: PluginContext<AccountEnrollmentConfig>): RouteDeps {
 export default definePlugin({
   name: 'account-enrollment',
   version: '1.0.0',
-  coreApi: '^2.8.0',
+  coreApi: '^2.12.0',
   description: 'Account-driven enrollment: service discovery, the Bearer challenge, web sign-in and User Enrollment',
   dependsOn: ['mdm'],
   optionalDependsOn: ['identity-entra', 'enrollment-profiles', 'admin-access'],

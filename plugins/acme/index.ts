@@ -76,7 +76,7 @@ function build(ctx: PluginContext<AcmeConfig>) {
 export default definePlugin({
   name: 'acme',
   version: '1.1.0',
-  coreApi: '^2.10.0',
+  coreApi: '^2.12.0',
   description: 'ACME with managed device attestation: hardware-bound device identities for iOS/iPadOS 16+',
   dependsOn: ['mdm'],
   optionalDependsOn: ['admin-access'],

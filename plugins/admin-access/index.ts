@@ -35,7 +35,7 @@ type AdminAccessConfig = { audit: z.output<typeof auditSettingsSchema> };
 export default definePlugin({
   name: 'admin-access',
   version: '1.0.0',
-  coreApi: '^2.2.0',
+  coreApi: '^2.12.0',
   description: 'Deny-by-default guard for admin routes, scoped API keys, and the audit log',
   config: z.object({ audit: auditSettingsSchema }),
   register(api) {

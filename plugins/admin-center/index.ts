@@ -29,7 +29,7 @@ import { mountWebhooksPage } from './src/pages/webhooks.js';
 export default definePlugin({
   name: 'admin-center',
   version: '1.0.0',
-  coreApi: '^2.4.0',
+  coreApi: '^2.11.0',
   description: 'Admin web UI: setup, enrollment profiles, devices, push certificate, policies, users, audit log',
   dependsOn: ['admin-access'],
   optionalDependsOn: ['identity-entra', 'admin-passkeys', 'unenrollment', 'mdm'],

@@ -45,7 +45,7 @@ function build(ctx: PluginContext<PasskeysConfig>) {
 export default definePlugin({
   name: 'admin-passkeys',
   version: '1.0.0',
-  coreApi: '^2.4.0',
+  coreApi: '^2.12.0',
   description: 'Local admin accounts with passkeys: invites, sign-in, sign-out, roles, revocation',
   dependsOn: ['admin-access'],
   config: passkeysConfigSchema,

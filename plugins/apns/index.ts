@@ -73,7 +73,7 @@ type ApnsServices = ReturnType<typeof buildServices>;
 export default definePlugin({
   name: 'apns',
   version: '1.0.0',
-  coreApi: '^2.0.0',
+  coreApi: '^2.12.0',
   description: 'Apple MDM push: certificate lifecycle, HTTP/2 provider, coalesced BullMQ push queue',
   // Not mdm: mdm optionally depends on apns (it wakes devices); devices reach us through push.targetSources.
   optionalDependsOn: ['admin-access'],

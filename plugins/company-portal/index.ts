@@ -63,7 +63,7 @@ function buildDeps(ctx: PluginContext<PortalConfig>): PortalDeps {
 export default definePlugin({
   name: 'company-portal',
   version: '1.0.0',
-  coreApi: '^2.9.0',
+  coreApi: '^2.12.0',
   description: 'Company Portal website: web enrollment, live status and My devices for device users',
   dependsOn: ['mdm'],
   optionalDependsOn: [

@@ -32,7 +32,7 @@ function buildService(ctx: PluginContext<ComplianceConfig>): ComplianceService {
 export default definePlugin({
   name: 'compliance',
   version: '1.0.0',
-  coreApi: '^2.7.0',
+  coreApi: '^2.12.0',
   description:
     'Minimum OS version policy: evaluates DeviceInformation results or DDM status and shows devices that need an update',
   dependsOn: ['mdm'],

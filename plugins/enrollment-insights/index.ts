@@ -32,7 +32,7 @@ function buildServices(ctx: PluginContext<InsightsConfig>) {
 export default definePlugin({
   name: 'enrollment-insights',
   version: '1.0.0',
-  coreApi: '^2.9.0',
+  coreApi: '^2.13.0',
   description: 'Enrollment attempts, the funnel and failure reasons for admins and device users',
   dependsOn: ['mdm'],
   optionalDependsOn: ['admin-access', 'jit-registration'],

@@ -69,7 +69,7 @@ function buildServices(ctx: PluginContext<EnrollmentProfilesConfig>) {
 export default definePlugin({
   name: NAME,
   version: '1.0.0',
-  coreApi: '^2.0.0',
+  coreApi: '^2.12.0',
   description: 'Enrollment profiles: priority, assignments, OS gating, device limits and setup checks',
   optionalDependsOn: ['admin-access', 'identity-entra', 'mdm', 'apns'],
   config: enrollmentProfilesConfigSchema,

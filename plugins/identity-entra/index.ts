@@ -86,7 +86,7 @@ function buildServices(ctx: PluginContext<IdentityConfig>) {
 export default definePlugin({
   name: 'identity-entra',
   version: '1.0.0',
-  coreApi: '^2.11.0',
+  coreApi: '^2.13.0',
   description: 'Entra ID sign-in, sessions, user directory and admin authentication',
   dependsOn: ['admin-access'],
   config: identityConfigSchema,

@@ -30,7 +30,7 @@ type MaintenanceJob = { kind: 'prune' };
 export default definePlugin({
   name: 'mdm',
   version: '1.0.0',
-  coreApi: '^2.9.0',
+  coreApi: '^2.13.0',
   description: 'Apple MDM protocol: PKI and SCEP, signed enrollment profiles, check-in and command server',
   optionalDependsOn: ['apns', 'admin-access', 'identity-entra'],
   config: mdmConfigSchema,

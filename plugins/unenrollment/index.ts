@@ -58,7 +58,7 @@ export default definePlugin({
   name: 'unenrollment',
   version: '1.0.0',
   // 1.1: unenrollmentRef, managedItemsPoint and deviceRetirementRef.
-  coreApi: '^2.0.0',
+  coreApi: '^2.12.0',
   description: 'Unenrollment and retirement: removes what the gateway installed, revokes and crypto-erases the rest',
   dependsOn: ['mdm', 'admin-access'],
   // identity-entra: the user directory for retiring every device of a disabled user.

@@ -20,7 +20,7 @@ function buildServices(ctx: PluginContext<WebhooksConfig>) {
 export default definePlugin({
   name: 'webhooks',
   version: '1.0.0',
-  coreApi: '^2.0.0',
+  coreApi: '^2.12.0',
   description: 'Signed JSON webhooks for device events, with retries and a replayable dead-letter list',
   // Guarded admin routes need admin-access; the navigation point belongs to no plugin.
   optionalDependsOn: ['admin-access'],

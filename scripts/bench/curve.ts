@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { Redis } from 'ioredis';
 import type { SimulatedDevice } from '../../test/support/device-simulator.js';
+import { presenceFlushed } from '../../test/support/presence.js';
 import {
   ensureLocalServices,
   ferretDbBackendInUse,
@@ -102,18 +103,9 @@ interface Phase {
   mdmPrefix: string;
 }
 
-/**
- * Waits until the work role's presence flush has written every mark (it runs every presenceFlushSeconds): the
- * presence writes a session causes are part of what it costs, wherever they fall.
- */
-async function presenceFlushed(phase: Phase): Promise<void> {
-  const keys = [`${phase.mdmPrefix}presence:marks`, `${phase.mdmPrefix}presence:flushing`];
-  for (let waited = 0; (await phase.redis.exists(...keys)) > 0; waited += 200) {
-    if (waited > 120_000) throw new Error('the presence flush did not run within 2 minutes');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
+// The presence writes a session causes are part of what it costs: each reading waits for the work role's flush
+// (every presenceFlushSeconds, a minute by default).
+const FLUSH_WAIT_MS = 120_000;
 // PostgreSQL backends report their counters at most once a second, and an idle one only after 10 s.
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10_500));
 
@@ -122,7 +114,7 @@ async function measure(phase: Phase): Promise<Record<string, unknown>> {
   const { gateway, pgUrl, ferretdbPid } = phase;
   const serveCpu = () => gateway.pids.serve.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const workCpu = () => (gateway.pids.work === undefined ? Number.NaN : cpuSeconds(gateway.pids.work));
-  await presenceFlushed(phase);
+  await presenceFlushed(phase.redis, phase.mdmPrefix, FLUSH_WAIT_MS);
   await settle();
   const tablesBefore: Record<string, TableCounters> = pgUrl ? tableCounters(pgUrl, phase.schema) : {};
   const before = {
@@ -137,7 +129,7 @@ async function measure(phase: Phase): Promise<Record<string, unknown>> {
   const measured = await pollAll(phase.devices, phase.concurrency);
   if (process.env.PROFILE_DIR) gateway.signal('SIGUSR2');
   const peak = rss.stop();
-  await presenceFlushed(phase);
+  await presenceFlushed(phase.redis, phase.mdmPrefix, FLUSH_WAIT_MS);
   const after = {
     serve: serveCpu(),
     work: workCpu(),

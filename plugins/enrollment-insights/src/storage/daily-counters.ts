@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { bulkWriteInChunks } from 'enrollment-gateway/sdk';
+import { bulkWriteInChunks, withRedisLock } from 'enrollment-gateway/sdk';
 import type { Redis } from 'ioredis';
 import type { Collection, Connection } from 'mongoose';
 import type { AttemptRecords, PendingDoc } from './attempt-records.js';
@@ -97,9 +96,7 @@ export class DailyCounters {
 
   /** Folds pending steps in until none are left (or `maxBatches`); false when another rollup holds the lock. */
   async rollup(batchSize = 10_000, maxBatches = 50): Promise<boolean> {
-    const token = randomUUID();
-    if ((await this.redis.set(this.lockKey, token, 'PX', 5 * 60_000, 'NX')) !== 'OK') return false;
-    try {
+    const done = await withRedisLock(this.redis, this.lockKey, 5 * 60_000, async () => {
       for (const leftover of await this.batches.find({}).sort({ seq: 1 }).toArray()) await this.apply(leftover);
       for (let n = 0; n < maxBatches; n++) {
         const pending = await this.records.pendingBatch(batchSize);
@@ -117,9 +114,8 @@ export class DailyCounters {
         await this.apply(batch);
       }
       return true;
-    } finally {
-      if ((await this.redis.get(this.lockKey)) === token) await this.redis.del(this.lockKey);
-    }
+    });
+    return done ?? false;
   }
 
   private async apply(batch: BatchDoc): Promise<void> {
