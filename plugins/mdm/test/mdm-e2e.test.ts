@@ -125,6 +125,8 @@ describe('mdm e2e: a simulated iPhone enrolls, answers commands and checks out',
     expect((info.result as { QueryResponses: Record<string, unknown> }).QueryResponses.OSVersion).to.equal(
       device.info.osVersion,
     );
+    // Events reach subscribers through the work role's delivery jobs, after the answers were acknowledged.
+    await eventsDelivered(gw.gateway);
     expect(
       seen.filter((e) => e.event === 'command.result' && (e.payload as { deviceId: string }).deviceId === id),
     ).to.have.length(2);
